@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# A local control plane for tests and the demo: etcd + kube-apiserver on 127.0.0.1, no kubelet,
+# scheduler or controller-manager (envtest-style). Admin access is a client certificate in
+# system:masters, written into a kubeconfig with the certificates embedded.
+#
+#   scripts/control-plane.sh up     start both; the last line printed is `export KUBECONFIG=...`
+#   scripts/control-plane.sh down   stop exactly the processes `up` started (recorded pids)
+#   scripts/control-plane.sh status say whether they run
+#
+# State lives in $TVO_CLUSTER_DIR (default .cache/cluster). Binaries come from .cache/bin and are
+# built by scripts/build-tools.sh when missing or when the pinned versions change.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${TVO_CACHE:-$ROOT/.cache}/bin
+WORK=${TVO_CLUSTER_DIR:-$ROOT/.cache/cluster}
+PKI=$WORK/pki
+KC=$WORK/kubeconfig
+
+log() { printf '[control-plane] %s\n' "$*" >&2; }
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+wait_for() { local t=$1; shift; for _ in $(seq "$((t * 5))"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+
+# A recorded pid counts as ours only while it still runs the binary we started.
+ours() {
+  local name=$1 pid
+  [ -f "$WORK/$name.pid" ] || return 1
+  pid=$(cat "$WORK/$name.pid")
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$BIN/$name" && echo "$pid"
+}
+
+stop() {
+  local name pid
+  for name in kube-apiserver etcd; do
+    if pid=$(ours "$name"); then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.2; done
+      if [ -d "/proc/$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
+      log "stopped $name (pid $pid)"
+    fi
+    rm -f "$WORK/$name.pid"
+  done
+}
+
+case "${1:-up}" in
+  down) stop; exit 0 ;;
+  status)
+    for name in etcd kube-apiserver; do
+      if pid=$(ours "$name"); then echo "$name running (pid $pid)"; else echo "$name not running"; fi
+    done
+    exit 0 ;;
+  up) ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
+
+"$ROOT/scripts/build-tools.sh" etcd kubernetes
+stop
+rm -rf "$WORK"; mkdir -p "$PKI" "$WORK/etcd"
+
+ETCD_PORT=$(port); PEER_PORT=$(port); API_PORT=$(port)
+
+# PKI: one CA; a serving cert with IP SANs; an admin client cert (system:masters); an SA key pair.
+ext() { printf '%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n' "$1"; }
+(
+  cd "$PKI"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=trackvia-operator-test-ca -keyout ca.key -out ca.crt
+  openssl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver -keyout apiserver.key -out apiserver.csr
+  openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 7 -out apiserver.crt \
+    -extfile <(ext 'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes.default.svc
+extendedKeyUsage=serverAuth')
+  openssl req -newkey rsa:2048 -nodes -subj '/O=system:masters/CN=admin' -keyout admin.key -out admin.csr
+  openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 7 -out admin.crt \
+    -extfile <(ext 'extendedKeyUsage=clientAuth')
+  openssl genrsa -out sa.key 2048 && openssl rsa -in sa.key -pubout -out sa.pub
+) >/dev/null 2>&1
+
+setsid "$BIN/etcd" --name test --data-dir "$WORK/etcd" --unsafe-no-fsync --log-level warn \
+  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls "http://127.0.0.1:$PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
+  --initial-cluster "test=http://127.0.0.1:$PEER_PORT" </dev/null >"$WORK/etcd.log" 2>&1 &
+echo $! >"$WORK/etcd.pid"
+if ! wait_for 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"; then
+  tail -20 "$WORK/etcd.log" >&2; stop; exit 1
+fi
+
+setsid "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+  --bind-address=127.0.0.1 --secure-port="$API_PORT" \
+  --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
+  --cert-dir="$PKI" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+  --client-ca-file="$PKI/ca.crt" --authorization-mode=RBAC \
+  --service-account-issuer="https://127.0.0.1:$API_PORT" \
+  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+  --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
+  --disable-admission-plugins=ServiceAccount </dev/null >"$WORK/kube-apiserver.log" 2>&1 &
+echo $! >"$WORK/kube-apiserver.pid"
+if ! wait_for 120 curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+  "https://127.0.0.1:$API_PORT/readyz"; then
+  tail -40 "$WORK/kube-apiserver.log" >&2; stop; exit 1
+fi
+
+KUBECTL=$BIN/kubectl
+"$KUBECTL" config --kubeconfig="$KC" set-cluster local --server="https://127.0.0.1:$API_PORT" \
+  --certificate-authority="$PKI/ca.crt" --embed-certs=true >/dev/null
+"$KUBECTL" config --kubeconfig="$KC" set-credentials admin --client-certificate="$PKI/admin.crt" \
+  --client-key="$PKI/admin.key" --embed-certs=true >/dev/null
+"$KUBECTL" config --kubeconfig="$KC" set-context local --cluster=local --user=admin --namespace=default >/dev/null
+"$KUBECTL" config --kubeconfig="$KC" use-context local >/dev/null
+if ! wait_for 30 "$KUBECTL" --kubeconfig="$KC" get namespace default; then
+  log "the default namespace never appeared"; stop; exit 1
+fi
+log "etcd $("$BIN/etcd" --version | sed -n 's/etcd Version: //p') on 127.0.0.1:$ETCD_PORT, kube-apiserver $("$BIN/kube-apiserver" --version | cut -d' ' -f2) on https://127.0.0.1:$API_PORT"
+log "kubectl: $KUBECTL (put $BIN on PATH to use it as kubectl)"
+echo "export KUBECONFIG=$KC"

@@ -1,0 +1,195 @@
+//! `WorkatoConnection`: one Workato connection that uses an IntegrationAccount's credentials.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::common::{CommonStatus, LocalRef, rules};
+
+/// One Workato connection bound to an IntegrationAccount: adopted or created, given the published
+/// credentials, tested, and watched together with the recipes that depend on it.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[kube(
+    group = "integrations.trackvia-operator.dev",
+    version = "v1alpha1",
+    kind = "WorkatoConnection",
+    namespaced,
+    status = "WorkatoConnectionStatus",
+    shortname = "wkc",
+    category = "trackvia",
+    doc = "A Workato connection bound to an IntegrationAccount: create or adopt, push credentials, test, recipe inventory, environment guard.",
+    printcolumn(
+        name = "Account",
+        type_ = "string",
+        json_path = ".spec.integrationAccountRef.name"
+    ),
+    printcolumn(
+        name = "Workspace",
+        type_ = "string",
+        json_path = ".spec.workspaceRef.name",
+        priority = 1
+    ),
+    printcolumn(name = "Connection", type_ = "integer", json_path = ".status.connectionId"),
+    printcolumn(
+        name = "Authorization",
+        type_ = "string",
+        json_path = ".status.authorizationStatus"
+    ),
+    printcolumn(name = "Recipes", type_ = "integer", json_path = ".status.recipeCount"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkatoConnectionSpec {
+    /// The WorkatoWorkspace (same namespace) the connection lives in. Cannot change after creation.
+    #[x_kube(validation = Rule::new(rules::IMMUTABLE).message("workspaceRef cannot change after creation; create a new WorkatoConnection for another workspace"))]
+    pub workspace_ref: LocalRef,
+    /// The IntegrationAccount (same namespace) whose credentials the connection uses. Cannot change
+    /// after creation.
+    #[x_kube(validation = Rule::new(rules::IMMUTABLE).message("integrationAccountRef cannot change after creation; create a new WorkatoConnection for another account"))]
+    pub integration_account_ref: LocalRef,
+    /// Which Workato connection: `id` adopts an existing one; `name` finds it in the workspace or
+    /// creates it.
+    pub connection: ConnectionSelector,
+    /// Folder for a connection the operator creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub folder_id: Option<i64>,
+    /// The connector's provider name (default `trackvia`, the built-in connector; a custom
+    /// connector has its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub provider: Option<String>,
+    /// The connection's `input` field names for each credential. Workato does not publish the
+    /// built-in connector's auth-token field names, so they are configurable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_keys: Option<InputKeys>,
+    /// Which recipes count as depending on this connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipes: Option<RecipeSelection>,
+}
+
+/// Selects a Workato connection by id or by name.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.id) || has(self.name)").message("connection needs an id (adopt that connection) or a name (find or create it in the workspace)"))]
+pub struct ConnectionSelector {
+    /// Id of an existing connection to adopt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub id: Option<i64>,
+    /// Name to find the connection by, or to create it with. Several connections with this name
+    /// in the workspace is an error that lists their ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub name: Option<String>,
+}
+
+/// Field names in the connection's `input`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InputKeys {
+    /// Field for the account API key (default `user_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub api_key: Option<String>,
+    /// Field for the auth token (default `access_token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub auth_token: Option<String>,
+    /// Field for the TrackVia host or subdomain; omitted from the input unless set (e.g.
+    /// `custom_domain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub host: Option<String>,
+    /// Field for the TrackVia account id; omitted unless set (e.g. `account_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub account_id: Option<String>,
+}
+
+/// Which recipes depend on the connection.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipeSelection {
+    /// Also treat these recipe ids as dependent, even if their config does not name the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1000))]
+    pub include: Option<Vec<i64>>,
+    /// Never stop or start these recipe ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1000))]
+    pub exclude: Option<Vec<i64>>,
+    /// Restart recipes Workato stopped for the task limit once the limit is lifted (default
+    /// `false`: report them only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_after_task_limit: Option<bool>,
+}
+
+/// Observed state of a WorkatoConnection. Ids, statuses and timestamps only.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkatoConnectionStatus {
+    /// Conditions and observed generation.
+    #[serde(flatten)]
+    pub common: CommonStatus,
+    /// Id of the Workato connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<i64>,
+    /// Intent record: when the operator decided to create the connection. Written before the
+    /// create call, so a restart finds it instead of creating a second one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_requested_time: Option<Time>,
+    /// Workato's `authorization_status` (`success`, `failed`, `exception`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_status: Option<String>,
+    /// Workato's `authorization_error`, trimmed; never contains a credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_error: Option<String>,
+    /// Fingerprint of the token the connection last received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_fingerprint: Option<String>,
+    /// When the connection was last tested (updated with `shell_connection: false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_tested_time: Option<Time>,
+    /// Workato's `connection_lost_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_lost_time: Option<Time>,
+    /// Workato's `connection_lost_reason`, trimmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_lost_reason: Option<String>,
+    /// Number of recipes depending on the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe_count: Option<i32>,
+    /// The recipes depending on the connection.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipes: Vec<RecipeStatus>,
+    /// When the recipe inventory was last refreshed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipes_refreshed_time: Option<Time>,
+}
+
+/// One recipe depending on the connection.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipeStatus {
+    /// Recipe id.
+    pub id: i64,
+    /// Recipe name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether the recipe is running.
+    pub running: bool,
+    /// Workato's `stop_cause` when stopped by Workato (`trigger_errors_limit`, `txn_quota_limit`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_cause: Option<String>,
+}

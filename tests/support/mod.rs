@@ -1,0 +1,90 @@
+//! Shared harness for tests that run against the real kube-apiserver started by
+//! `scripts/control-plane.sh` (`make test` starts one; or `make cluster-up` and export KUBECONFIG).
+//! Each test works in a namespace of its own.
+#![allow(dead_code)] // each test binary uses a part of it
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Client, Config};
+
+/// A client for the test API server named by `KUBECONFIG`. Fails with instructions when there is none.
+pub async fn client() -> Client {
+    assert!(
+        std::env::var_os("KUBECONFIG").is_some(),
+        "this test needs a kube-apiserver: run `make test`, or `make cluster-up` and export the KUBECONFIG it prints"
+    );
+    let mut config = Config::infer().await.expect("reading KUBECONFIG");
+    config.read_timeout = Some(Duration::from_secs(30));
+    Client::try_from(config).expect("building a client from KUBECONFIG")
+}
+
+/// Installs (server-side apply) every CRD generated from the Rust types and waits until each is
+/// Established.
+pub async fn install_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let pp = PatchParams::apply("trackvia-operator-tests").force();
+    for crd in trackvia_operator::api::crds() {
+        let name = crd.metadata.name.clone().expect("CRD has a name");
+        api.patch(&name, &pp, &Patch::Apply(&crd))
+            .await
+            .expect("applying CRD");
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(api.clone(), &name, conditions::is_crd_established()),
+        )
+        .await
+        .expect("CRD established within 30s")
+        .expect("watching CRD");
+    }
+}
+
+/// Creates a fresh namespace named after the test.
+pub async fn namespace(client: &Client, prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let name = format!(
+        "{prefix}-{:x}{:x}-{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("creating test namespace");
+    name
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The kubectl to use: `$KUBECTL`, else the pinned one in `.cache/bin`, else `kubectl` on PATH.
+pub fn kubectl() -> PathBuf {
+    if let Some(k) = std::env::var_os("KUBECTL") {
+        return PathBuf::from(k);
+    }
+    let cached = repo_root().join(".cache/bin/kubectl");
+    if cached.exists() {
+        cached
+    } else {
+        PathBuf::from("kubectl")
+    }
+}
