@@ -19,7 +19,7 @@ test: ## Full suite: fmt, clippy -D warnings, unit tests, tests on a real kube-a
 
 lint: ## cargo fmt --check and clippy -D warnings
 	cargo fmt --all -- --check
-	cargo clippy --all-targets --locked -- -D warnings
+	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 crds: ## Regenerate crds/ from the Rust types
 	cargo run --quiet --locked -- crds --out crds

@@ -10,11 +10,11 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --locked -- -D warnings
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "building the test binaries"
-cargo test --all-targets --locked --no-run
+cargo test --workspace --all-targets --locked --no-run
 
 step "starting a private control plane (etcd + kube-apiserver)"
 export TVO_CLUSTER_DIR=$ROOT/.cache/test-cluster
@@ -23,4 +23,4 @@ eval "$(scripts/control-plane.sh up | tail -n 1)"
 export KUBECTL=$ROOT/.cache/bin/kubectl
 
 step "cargo test (unit tests and API-server tests, none skipped)"
-cargo test --all-targets --locked -- --include-ignored
+cargo test --workspace --all-targets --locked -- --include-ignored

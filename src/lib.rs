@@ -3,3 +3,7 @@
 
 pub mod api;
 pub mod crdgen;
+pub mod external;
+pub mod secret;
+pub mod trackvia;
+pub mod workato;

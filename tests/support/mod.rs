@@ -3,6 +3,8 @@
 //! Each test works in a namespace of its own.
 #![allow(dead_code)] // each test binary uses a part of it
 
+pub mod operator;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

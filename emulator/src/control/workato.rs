@@ -1,0 +1,101 @@
+//! Control API: Workato switches (task limit, recipe ticks) and recipe creation.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ControlError, parse_body, require_body};
+use crate::seed::RecipeSeed;
+use crate::shared::Shared;
+use crate::workato::body::RecipeJson;
+use crate::workato::runtime::{TickReport, run_ticks, set_task_limit};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskLimit {
+    reached: bool,
+}
+
+/// `POST /_emulator/workato/task-limit` `{"reached":bool}`.
+pub async fn task_limit(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Json<Value>, ControlError> {
+    let TaskLimit { reached } = require_body(&body)?;
+    let now = shared.clock.now();
+    let cause = &shared.config.task_limit_stop_cause;
+    let stopped = set_task_limit(&mut shared.world(), reached, now, cause);
+    Ok(Json(json!({"reached": reached, "stopped": stopped})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tick {
+    #[serde(default = "one")]
+    count: u64,
+}
+
+impl Default for Tick {
+    fn default() -> Self {
+        Self { count: 1 }
+    }
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// At most this many ticks per request.
+const MAX_TICKS: u64 = 100_000;
+
+/// `POST /_emulator/workato/tick` `{"count":N}` (default 1): runs N poll ticks now.
+pub async fn tick(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Json<TickReport>, ControlError> {
+    let Tick { count } = parse_body(&body)?;
+    if count > MAX_TICKS {
+        return Err(ControlError::bad_request(format!(
+            "count must be at most {MAX_TICKS}"
+        )));
+    }
+    Ok(Json(run_ticks(&shared, count)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewRecipe {
+    #[serde(default)]
+    id: Option<u64>,
+    name: String,
+    #[serde(default)]
+    running: bool,
+    #[serde(default)]
+    connections: Vec<Option<u64>>,
+    #[serde(default)]
+    folder_id: Option<u64>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// `POST /_emulator/workato/workspaces/{ws}/recipes` -> 201 recipe (Workato shape).
+pub async fn create_recipe(
+    State(shared): State<Arc<Shared>>,
+    Path(ws): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<RecipeJson>), ControlError> {
+    let new: NewRecipe = require_body(&body)?;
+    let seed = RecipeSeed {
+        id: new.id.unwrap_or(0),
+        name: new.name,
+        running: new.running,
+        connections: new.connections,
+        folder_id: new.folder_id,
+        description: new.description,
+        lifetime_task_count: 0,
+    };
+    let now = shared.clock.now();
+    let mut world = shared.world();
+    let user_id = world.workato.workspace(&ws)?.user_id;
+    let recipe = world.workato.create_recipe(&ws, seed, now)?;
+    Ok((StatusCode::CREATED, Json(RecipeJson::new(recipe, user_id, true))))
+}

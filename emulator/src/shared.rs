@@ -1,0 +1,86 @@
+//! State shared by every handler of both listeners.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::calls::CallLog;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::SeedError;
+use crate::faults::Faults;
+use crate::seed::Seed;
+use crate::token_bucket::Buckets;
+use crate::trackvia::state::TrackviaState;
+use crate::workato::ratelimit::LimitKey;
+use crate::workato::state::WorkatoState;
+
+/// Everything a request handler can reach. Lives behind an [`Arc`].
+#[derive(Debug)]
+pub struct Shared {
+    /// The emulator's configuration.
+    pub config: Config,
+    /// The emulator's clock.
+    pub clock: Clock,
+    /// Both vendors' data, behind one lock so that Workato can test connections against
+    /// TrackVia atomically. Never held across an `.await`.
+    pub world: Mutex<World>,
+    /// The vendor-call log.
+    pub calls: CallLog,
+    /// Pending fault injections.
+    pub faults: Faults,
+    /// Per-account TrackVia rate limits.
+    pub trackvia_limits: Buckets<u64>,
+    /// Per-workspace Workato rate limits.
+    pub workato_limits: Buckets<LimitKey>,
+}
+
+/// The data of both emulated services.
+#[derive(Debug)]
+pub struct World {
+    /// TrackVia accounts.
+    pub trackvia: TrackviaState,
+    /// Workato workspaces.
+    pub workato: WorkatoState,
+}
+
+/// Errors of state changes, mapped to HTTP answers by the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// The addressed object does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The change conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is malformed.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Shared {
+    /// Builds the shared state from a seed.
+    pub fn new(seed: &Seed, config: Config) -> Result<Arc<Self>, SeedError> {
+        let clock = Clock::default();
+        let now = clock.now();
+        let trackvia = TrackviaState::from_seed(&seed.trackvia, now)?;
+        let workato = WorkatoState::from_seed(&seed.workato, now, &trackvia, &config.trackvia_input_keys)?;
+        Ok(Arc::new(Self {
+            config,
+            clock,
+            world: Mutex::new(World { trackvia, workato }),
+            calls: CallLog::default(),
+            faults: Faults::default(),
+            trackvia_limits: Buckets::default(),
+            workato_limits: Buckets::default(),
+        }))
+    }
+
+    /// Locks the world.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        lock(&self.world)
+    }
+}
+
+/// Locks a mutex, recovering the data if a previous holder panicked.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,9 @@
+//! What the TrackVia and Workato clients share: HTTP plumbing, request budgets and retries.
+
+pub mod http;
+pub mod ratelimit;
+pub mod retry;
+
+pub use http::HttpSettings;
+pub use ratelimit::RateLimiter;
+pub use retry::{Backoff, Classify, Idempotence};

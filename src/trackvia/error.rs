@@ -1,0 +1,303 @@
+//! TrackVia failures, classified from the status code and the body (apis.md §1.6).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::external::Classify;
+use crate::external::http::{TransportFailure, trim_message};
+use crate::secret::scrub;
+
+/// Why TrackVia answered 401. TrackVia uses 401 for several different problems; the body tells
+/// them apart where it can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// `error_description` says the access token expired: rotate.
+    TokenExpired,
+    /// `invalid_token`: the token is unknown to this account. It was deactivated or deleted, or it
+    /// belongs to another account or environment (the body cannot tell which).
+    TokenInvalid,
+    /// The token's user is disabled (deactivated, or no longer an API user).
+    UserInactive,
+    /// The account API key (`user_key`) was refused.
+    ApiKeyInvalid,
+    /// No token reached the server.
+    TokenMissing,
+    /// `accessDenied`: the token works, but its role does not reach the view.
+    AccessDenied,
+    /// A 401 whose body matched none of the above.
+    Unrecognised,
+}
+
+impl AuthFailure {
+    /// A short phrase for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::TokenExpired => "token expired",
+            Self::TokenInvalid => "token not valid for this account",
+            Self::UserInactive => "user inactive",
+            Self::ApiKeyInvalid => "API key refused",
+            Self::TokenMissing => "no token sent",
+            Self::AccessDenied => "access denied by role",
+            Self::Unrecognised => "unauthorized",
+        }
+    }
+}
+
+/// A failed TrackVia call. Messages are the server's, with every credential removed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TrackviaError {
+    /// 401, classified.
+    #[error("TrackVia {op}: 401 {} ({message})", .kind.describe())]
+    Unauthorized {
+        /// The operation.
+        op: &'static str,
+        /// Which 401.
+        kind: AuthFailure,
+        /// The server's message, scrubbed.
+        message: String,
+    },
+    /// 403: authenticated, but the role lacks the permission.
+    #[error("TrackVia {op}: 403 forbidden ({message})")]
+    Forbidden {
+        /// The operation.
+        op: &'static str,
+        /// The server's message, scrubbed.
+        message: String,
+    },
+    /// 404.
+    #[error("TrackVia {op}: 404 not found ({message})")]
+    NotFound {
+        /// The operation.
+        op: &'static str,
+        /// The server's message, scrubbed.
+        message: String,
+    },
+    /// 400, 409 or 422: the request was refused as invalid.
+    #[error("TrackVia {op}: {status} rejected ({message})")]
+    Rejected {
+        /// The operation.
+        op: &'static str,
+        /// The status code.
+        status: u16,
+        /// The server's message, scrubbed.
+        message: String,
+    },
+    /// 429.
+    #[error("TrackVia {op}: 429 rate limited")]
+    RateLimited {
+        /// The operation.
+        op: &'static str,
+        /// The server's `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+    /// 5xx or another unexpected status.
+    #[error("TrackVia {op}: {status} server error ({message})")]
+    Server {
+        /// The operation.
+        op: &'static str,
+        /// The status code.
+        status: u16,
+        /// The server's message, scrubbed.
+        message: String,
+    },
+    /// No answer, no connection, or a broken one.
+    #[error("TrackVia {op}: {} ({message})", match .failure {
+        TransportFailure::Timeout => "timed out",
+        TransportFailure::Connect => "unreachable",
+        TransportFailure::Broken => "connection broken",
+    })]
+    Transport {
+        /// The operation.
+        op: &'static str,
+        /// Which transport failure.
+        failure: TransportFailure,
+        /// Description, without URL.
+        message: String,
+    },
+    /// A 2xx answer whose body we could not read.
+    #[error("TrackVia {op}: unexpected response ({message})")]
+    Decode {
+        /// The operation.
+        op: &'static str,
+        /// What did not parse.
+        message: String,
+    },
+}
+
+impl TrackviaError {
+    /// Builds the error for a non-2xx answer. `secrets` are removed from the server's message.
+    pub fn from_response(
+        op: &'static str,
+        status: u16,
+        retry_after: Option<Duration>,
+        body: &str,
+        secrets: &[&str],
+    ) -> Self {
+        let json: Option<Value> = serde_json::from_str(body).ok();
+        let field = |k: &str| {
+            json.as_ref()
+                .and_then(|j| j.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let raw = [field("error_description"), field("message")]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .map_or_else(|| body.to_owned(), str::to_owned);
+        let message = trim_message(&scrub(&raw, secrets), 300);
+        match status {
+            401 => Self::Unauthorized {
+                op,
+                kind: classify_401(field("error"), field("name"), &raw),
+                message,
+            },
+            403 => Self::Forbidden { op, message },
+            404 => Self::NotFound { op, message },
+            400 | 409 | 422 => Self::Rejected { op, status, message },
+            429 => Self::RateLimited { op, retry_after },
+            _ => Self::Server { op, status, message },
+        }
+    }
+
+    /// The 401 class, if this is a 401.
+    pub fn auth_failure(&self) -> Option<AuthFailure> {
+        match self {
+            Self::Unauthorized { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    /// A stable one-word label (metrics, reasons).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Unauthorized { .. } => "Unauthorized",
+            Self::Forbidden { .. } => "Forbidden",
+            Self::NotFound { .. } => "NotFound",
+            Self::Rejected { .. } => "Rejected",
+            Self::RateLimited { .. } => "RateLimited",
+            Self::Server { .. } => "ServerError",
+            Self::Transport { .. } => "Unreachable",
+            Self::Decode { .. } => "BadResponse",
+        }
+    }
+}
+
+fn classify_401(error: &str, name: &str, description: &str) -> AuthFailure {
+    let d = description.to_ascii_lowercase();
+    if name == "accessDenied" {
+        AuthFailure::AccessDenied
+    } else if d.contains("expired") {
+        AuthFailure::TokenExpired
+    } else if d.contains("disabled") || d.contains("inactive") || d.contains("locked") {
+        AuthFailure::UserInactive
+    } else if d.contains("user_key") || d.contains("user key") || d.contains("userkey") {
+        AuthFailure::ApiKeyInvalid
+    } else if d.contains("full authentication is required") {
+        AuthFailure::TokenMissing
+    } else if error == "invalid_token" {
+        AuthFailure::TokenInvalid
+    } else {
+        AuthFailure::Unrecognised
+    }
+}
+
+impl Classify for TrackviaError {
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::RateLimited { .. } | Self::Transport { .. } => true,
+            Self::Server { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    fn never_processed(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited { .. }
+                | Self::Transport {
+                    failure: TransportFailure::Connect,
+                    ..
+                }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(body: &str) -> AuthFailure {
+        TrackviaError::from_response("t", 401, None, body, &[])
+            .auth_failure()
+            .unwrap()
+    }
+
+    #[test]
+    fn classifies_each_401_body() {
+        assert_eq!(
+            kind(r#"{"error":"invalid_token","error_description":"Access token expired: abc"}"#),
+            AuthFailure::TokenExpired
+        );
+        assert_eq!(
+            kind(r#"{"error":"invalid_token","error_description":"Invalid access token: abc"}"#),
+            AuthFailure::TokenInvalid
+        );
+        assert_eq!(
+            kind(r#"{"error":"unauthorized","error_description":"User is disabled"}"#),
+            AuthFailure::UserInactive
+        );
+        assert_eq!(
+            kind(
+                r#"{"errors":[],"message":"Authentication failed: invalid user_key","name":"unauthorized","code":"401"}"#
+            ),
+            AuthFailure::ApiKeyInvalid
+        );
+        assert_eq!(
+            kind(
+                r#"{"error":"unauthorized","error_description":"Full authentication is required to access this resource"}"#
+            ),
+            AuthFailure::TokenMissing
+        );
+        assert_eq!(
+            kind(
+                r#"{"errors":[],"message":"DENIED!!! - View: 5000 either does not exist or you do not have access to it.","name":"accessDenied","code":"401"}"#
+            ),
+            AuthFailure::AccessDenied
+        );
+        assert_eq!(kind("<html>nope</html>"), AuthFailure::Unrecognised);
+    }
+
+    #[test]
+    fn messages_never_carry_credentials() {
+        let e = TrackviaError::from_response(
+            "list views",
+            401,
+            None,
+            r#"{"error":"invalid_token","error_description":"Invalid access token: tok-secret-123456"}"#,
+            &["tok-secret-123456", "key-secret-123456"],
+        );
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("tok-secret-123456"), "{shown}");
+        assert!(shown.contains("401 token not valid for this account"), "{shown}");
+    }
+
+    #[test]
+    fn transient_and_permanent() {
+        let e = |s| TrackviaError::from_response("t", s, None, "{}", &[]);
+        assert!(e(500).is_transient() && e(503).is_transient() && e(429).is_transient());
+        assert!(
+            !e(401).is_transient()
+                && !e(403).is_transient()
+                && !e(404).is_transient()
+                && !e(400).is_transient()
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! Runs the operator binary as a separate process (so tests can SIGKILL and restart it) and the
+//! emulators in-process, with helpers to drive the emulator's control API and wait on objects.
+
+use std::fs::OpenOptions;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use trackvia_emulator::{Config, Emulator, RunningEmulator, Seed};
+
+/// The operator, running against the test API server and watching one namespace.
+pub struct Operator {
+    child: Option<Child>,
+    namespace: String,
+    pub log: PathBuf,
+}
+
+impl Operator {
+    /// Starts `trackvia-operator run` for `namespace`, with short intervals for tests.
+    pub fn start(namespace: &str) -> Self {
+        let dir = super::repo_root().join("target/test-logs");
+        std::fs::create_dir_all(&dir).expect("creating target/test-logs");
+        let mut op = Self {
+            child: None,
+            namespace: namespace.to_owned(),
+            log: dir.join(format!("{namespace}.log")),
+        };
+        op.spawn();
+        op
+    }
+
+    fn spawn(&mut self) {
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("opening operator log");
+        let child = Command::new(env!("CARGO_BIN_EXE_trackvia-operator"))
+            .args([
+                "run",
+                "--namespace",
+                &self.namespace,
+                "--operator-namespace",
+                &self.namespace,
+                "--admin-addr",
+                "127.0.0.1:0",
+                "--token-check-interval",
+                "10m",
+                "--user-poll-interval",
+                "1s",
+                "--account-check-interval",
+                "30s",
+            ])
+            .env("RUST_LOG", "info,trackvia_operator=debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("starting the operator");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts a fresh process.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Everything the operator logged.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The emulators with a client for their control API.
+pub struct Emulators {
+    pub running: RunningEmulator,
+    http: reqwest::Client,
+}
+
+impl Emulators {
+    /// Starts both emulators from a YAML seed.
+    pub async fn start(seed_yaml: &str) -> Self {
+        let seed = Seed::from_yaml_str(seed_yaml).expect("valid seed");
+        let config = Config {
+            recipe_poll_interval: Duration::ZERO,
+            ..Config::default()
+        };
+        let running = Emulator::start(seed, config).await.expect("emulator starts");
+        trackvia_operator::external::http::install_crypto_provider();
+        Self {
+            running,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// TrackVia base URL.
+    pub fn trackvia(&self) -> String {
+        self.running.trackvia_url().to_string()
+    }
+
+    /// Workato base URL.
+    pub fn workato(&self) -> String {
+        self.running.workato_url().to_string()
+    }
+
+    /// POSTs to the control API and returns the JSON answer; panics on a non-2xx answer.
+    pub async fn control(&self, path: &str, body: Value) -> Value {
+        let url = format!(
+            "{}/_emulator/{}",
+            self.trackvia().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        let r = self
+            .http
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .expect("control call");
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        assert!(status.is_success(), "POST {url} -> {status}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// GETs from the control API.
+    pub async fn get(&self, path: &str) -> Value {
+        let url = format!(
+            "{}/_emulator/{}",
+            self.trackvia().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        self.http
+            .get(&url)
+            .send()
+            .await
+            .expect("control call")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    /// Forgets the vendor calls so far.
+    pub async fn reset_calls(&self) {
+        let url = format!("{}/_emulator/calls", self.trackvia().trim_end_matches('/'));
+        let r = self.http.delete(&url).send().await.expect("control call");
+        assert!(r.status().is_success(), "DELETE {url} -> {}", r.status());
+    }
+
+    /// The vendor calls so far.
+    pub async fn calls(&self) -> Vec<Value> {
+        self.get("calls").await["calls"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The person's UI steps for a user: accept the invitation, Set As API User, assign a role.
+    pub async fn make_api_user(&self, account: i64, email: &str, role: &str) {
+        self.control(
+            &format!("trackvia/accounts/{account}/users/{email}/verify"),
+            json!({}),
+        )
+        .await;
+        self.control(
+            &format!("trackvia/accounts/{account}/users/{email}/api-user"),
+            json!({"enabled": true}),
+        )
+        .await;
+        self.control(
+            &format!("trackvia/accounts/{account}/users/{email}/role"),
+            json!({"role": role}),
+        )
+        .await;
+    }
+
+    /// API Access -> create a token for the user; returns its value.
+    pub async fn create_token(&self, account: i64, email: &str, expires_at: &str) -> String {
+        let r = self
+            .control(
+                &format!("trackvia/accounts/{account}/tokens"),
+                json!({"user": email, "name": "integration", "expiresAt": expires_at}),
+            )
+            .await;
+        r["token"].as_str().expect("token in answer").to_owned()
+    }
+}
+
+/// Polls `f` every 200 ms until it returns `Some`, or panics after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
