@@ -2,8 +2,13 @@
 //! credential rotation, declared as Kubernetes custom resources.
 
 pub mod api;
+pub mod clock;
+pub mod conditions;
+pub mod controller;
 pub mod crdgen;
 pub mod external;
+pub mod metrics;
 pub mod secret;
+pub mod server;
 pub mod trackvia;
 pub mod workato;

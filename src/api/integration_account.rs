@@ -317,6 +317,9 @@ pub struct TokenStatus {
     /// When the token was last validated against TrackVia.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_validated_time: Option<Time>,
+    /// When the operator first saw this token (the start of its rotation interval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen_time: Option<Time>,
     /// When a rotation becomes due (expiry or interval, minus `renewBefore`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_due_time: Option<Time>,

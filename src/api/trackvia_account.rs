@@ -81,4 +81,7 @@ pub struct TrackViaAccountStatus {
     /// When the admin credentials were last checked against TrackVia.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_checked_time: Option<Time>,
+    /// Fingerprint of the admin credentials last checked, so a change is noticed without calling the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_fingerprint: Option<String>,
 }

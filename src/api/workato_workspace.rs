@@ -67,4 +67,7 @@ pub struct WorkatoWorkspaceStatus {
     /// When the API token was last checked against Workato.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_checked_time: Option<Time>,
+    /// Fingerprint of the API token last checked, so a change is noticed without calling the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_fingerprint: Option<String>,
 }

@@ -1,0 +1,211 @@
+//! What every reconciler shares: the Kubernetes client, the clock, the fingerprint key, the
+//! vendor clients (one per account or workspace, reused across reconciles) and their budgets.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::Reporter;
+use kube::runtime::reflector::Store;
+use tokio::time::Instant;
+
+use crate::api::IntegrationAccount;
+use crate::clock::Clock;
+use crate::external::RateLimiter;
+use crate::metrics::Metrics;
+use crate::secret::{Sensitive, fingerprint};
+use crate::trackvia::{AuthToken, HttpTrackvia, TrackviaApi, TrackviaConfig, TrackviaError, User};
+use crate::workato::{HttpWorkato, WorkatoBudget, WorkatoConfig};
+
+/// Intervals and limits of the operator.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Re-check of TrackViaAccount admin credentials when the spec sets none.
+    pub account_check_interval: Duration,
+    /// Re-check of WorkatoWorkspace tokens when the spec sets none.
+    pub workspace_check_interval: Duration,
+    /// Re-validation of each IntegrationAccount's token.
+    pub token_check_interval: Duration,
+    /// How often the user list of an account is read while users wait for verification (one
+    /// listing per account per interval, shared by every IntegrationAccount of the account).
+    pub user_poll_interval: Duration,
+    /// Budget of TrackVia calls per account per second (TrackVia publishes none).
+    pub trackvia_requests_per_second: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            account_check_interval: Duration::from_secs(600),
+            workspace_check_interval: Duration::from_secs(300),
+            token_check_interval: Duration::from_secs(900),
+            user_poll_interval: Duration::from_secs(60),
+            trackvia_requests_per_second: 5,
+        }
+    }
+}
+
+/// Shared state of the reconcilers.
+pub struct Context {
+    /// Kubernetes.
+    pub client: Client,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Key of the token fingerprints in status.
+    pub fingerprint_key: Sensitive<Vec<u8>>,
+    /// Event reporter identity.
+    pub reporter: Reporter,
+    /// Intervals.
+    pub settings: Settings,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    trackvia: Mutex<HashMap<String, (String, Arc<HttpTrackvia>)>>,
+    trackvia_limiters: Mutex<HashMap<String, RateLimiter>>,
+    workato: Mutex<HashMap<String, (String, Arc<HttpWorkato>)>>,
+    workato_budgets: Mutex<HashMap<String, WorkatoBudget>>,
+    directory: Mutex<HashMap<String, CachedUsers>>,
+    integration_accounts: OnceLock<Store<IntegrationAccount>>,
+}
+
+/// An account's user list and when it was read.
+type CachedUsers = (Instant, Arc<Vec<User>>);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section here is a single map operation: a poisoned map is still consistent.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Context {
+    /// A context.
+    pub fn new(
+        client: Client,
+        clock: Arc<dyn Clock>,
+        fingerprint_key: Sensitive<Vec<u8>>,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            client,
+            clock,
+            fingerprint_key,
+            reporter: Reporter {
+                controller: "trackvia-operator".into(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+            settings,
+            metrics,
+            trackvia: Mutex::default(),
+            trackvia_limiters: Mutex::default(),
+            workato: Mutex::default(),
+            workato_budgets: Mutex::default(),
+            directory: Mutex::default(),
+            integration_accounts: OnceLock::new(),
+        }
+    }
+
+    /// Gives the reconcilers the IntegrationAccount cache (set once at start).
+    pub fn set_integration_accounts(&self, store: Store<IntegrationAccount>) {
+        let _ = self.integration_accounts.set(store);
+    }
+
+    /// The IntegrationAccount cache, when running under the controller.
+    pub fn integration_accounts(&self) -> Option<&Store<IntegrationAccount>> {
+        self.integration_accounts.get()
+    }
+
+    /// Fingerprint of a credential under the operator's key.
+    pub fn fingerprint(&self, value: &str) -> String {
+        fingerprint(self.fingerprint_key.expose(), value)
+    }
+
+    /// The TrackVia client of an account (by its uid), rebuilt when its configuration changes.
+    /// Every client of one account shares one request budget.
+    pub fn trackvia(
+        &self,
+        account_uid: &str,
+        config: TrackviaConfig,
+    ) -> Result<Arc<HttpTrackvia>, reqwest::Error> {
+        let key = self.fingerprint(&format!(
+            "{}|{}|{}",
+            config.base_url,
+            config.account_id.as_deref().unwrap_or_default(),
+            config.api_key.expose()
+        ));
+        if let Some((k, c)) = lock(&self.trackvia).get(account_uid)
+            && *k == key
+        {
+            return Ok(c.clone());
+        }
+        let limiter = lock(&self.trackvia_limiters)
+            .entry(account_uid.to_owned())
+            .or_insert_with(|| {
+                RateLimiter::new(
+                    "trackvia",
+                    self.settings.trackvia_requests_per_second,
+                    Duration::from_secs(1),
+                )
+            })
+            .clone();
+        let client = Arc::new(HttpTrackvia::with_limiter(config, limiter)?);
+        lock(&self.trackvia).insert(account_uid.to_owned(), (key, client.clone()));
+        Ok(client)
+    }
+
+    /// The Workato client of a workspace (by its uid); one budget per workspace.
+    pub fn workato(
+        &self,
+        workspace_uid: &str,
+        config: WorkatoConfig,
+    ) -> Result<Arc<HttpWorkato>, reqwest::Error> {
+        let key = self.fingerprint(&format!(
+            "{}|{}|{}",
+            config.base_url,
+            config.managed_user_id.as_deref().unwrap_or_default(),
+            config.api_token.expose()
+        ));
+        if let Some((k, c)) = lock(&self.workato).get(workspace_uid)
+            && *k == key
+        {
+            return Ok(c.clone());
+        }
+        let budget = lock(&self.workato_budgets)
+            .entry(workspace_uid.to_owned())
+            .or_default()
+            .clone();
+        let client = Arc::new(HttpWorkato::new(config, budget)?);
+        lock(&self.workato).insert(workspace_uid.to_owned(), (key, client.clone()));
+        Ok(client)
+    }
+
+    /// Finds a user by email in the account's user list, read at most once per
+    /// `user_poll_interval` per account whatever the number of IntegrationAccounts (`fresh`
+    /// forces a new read, e.g. after a create of ours).
+    pub async fn find_user(
+        &self,
+        account_uid: &str,
+        api: &HttpTrackvia,
+        admin: &AuthToken,
+        email: &str,
+        fresh: bool,
+    ) -> Result<Option<User>, TrackviaError> {
+        let cached = lock(&self.directory).get(account_uid).cloned();
+        let users = match cached {
+            Some((at, users)) if !fresh && at.elapsed() < self.settings.user_poll_interval => users,
+            _ => {
+                let users = Arc::new(api.list_all_users(admin).await?);
+                lock(&self.directory).insert(account_uid.to_owned(), (Instant::now(), users.clone()));
+                users
+            }
+        };
+        Ok(users
+            .iter()
+            .find(|u| u.email.eq_ignore_ascii_case(email))
+            .cloned())
+    }
+
+    /// Forgets the cached user list of an account.
+    pub fn forget_users(&self, account_uid: &str) {
+        lock(&self.directory).remove(account_uid);
+    }
+}

@@ -1,0 +1,335 @@
+//! Reading everything the plan needs. Calls TrackVia only when something is due: a user not yet
+//! active (shared, cached user list), a new or changed token, or the re-validation interval.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Resource, ResourceExt};
+
+use super::EXPIRES_AT_ANNOTATION;
+use super::observed::{AccountState, Observed, Published, TokenSeen, UserLookup, Validation};
+use crate::api::integration_account::IntegrationAccount;
+use crate::api::trackvia_account::TrackViaAccount;
+use crate::conditions::{self, types};
+use crate::controller::secret_ref;
+use crate::controller::trackvia_account::{self, admin_credentials};
+use crate::controller::{Context, Error, due};
+use crate::secret::Sensitive;
+use crate::trackvia::{AuthFailure, AuthToken, HttpTrackvia, TrackviaApi};
+
+/// Credentials needed to publish and to create, kept out of [`Observed`]'s plain data.
+pub struct Material {
+    /// The account.
+    pub account: TrackViaAccount,
+    /// Its client.
+    pub api: std::sync::Arc<HttpTrackvia>,
+    /// The account API key.
+    pub api_key: Sensitive<String>,
+    /// The admin token.
+    pub admin: AuthToken,
+    /// The integration token, if provided.
+    pub token: Option<AuthToken>,
+}
+
+/// Observes one IntegrationAccount.
+pub async fn observe(
+    ia: &IntegrationAccount,
+    ctx: &Context,
+    now: Timestamp,
+) -> Result<(Observed, Option<Material>), Error> {
+    let ns = ia.namespace().ok_or(Error::Malformed("namespace"))?;
+    let accounts: Api<TrackViaAccount> = Api::namespaced(ctx.client.clone(), &ns);
+    let account_name = ia.spec.account_ref.name.clone();
+    let account = accounts
+        .get_opt(&account_name)
+        .await
+        .map_err(Error::kube("reading the TrackViaAccount"))?;
+
+    let token = read_token(ia, ctx, &ns).await;
+
+    let mut admin_error = None;
+    let mut material = None;
+    let account_state = match &account {
+        None => AccountState::Missing {
+            name: account_name.clone(),
+        },
+        Some(a) => match conditions::find(
+            a.status.as_ref().map(|s| &s.common.conditions[..]).unwrap_or(&[]),
+            types::READY,
+        ) {
+            Some(c) if c.status == "True" => {
+                match admin_credentials(ctx, a).await {
+                    Err(e) => admin_error = Some(format!("TrackViaAccount {account_name}: {e}")),
+                    Ok(creds) => {
+                        let api = trackvia_account::client(ctx, a, creds.api_key.clone())?;
+                        material = Some(Material {
+                            account: a.clone(),
+                            api,
+                            api_key: creds.api_key,
+                            admin: creds.token,
+                            token: token.as_ref().ok().map(|(_, v)| v.clone()),
+                        });
+                    }
+                }
+                AccountState::Ready {
+                    name: account_name.clone(),
+                    base_url: a.spec.base_url.clone(),
+                    account_id: a.spec.account_id.clone(),
+                    environment: a.spec.environment,
+                }
+            }
+            Some(c) => AccountState::NotReady {
+                name: account_name.clone(),
+                reason: c.reason.clone(),
+                message: c.message.clone(),
+            },
+            None => AccountState::NotReady {
+                name: account_name.clone(),
+                reason: "NotChecked".into(),
+                message: "its admin credentials have not been checked yet".into(),
+            },
+        },
+    };
+
+    let claimed_by = claimed_by(ia, ctx);
+    let user = match (&material, &claimed_by) {
+        (Some(m), None) => lookup_user(ia, ctx, m).await,
+        _ => UserLookup::Skipped,
+    };
+
+    let validation = match (&material, &token) {
+        (Some(m), Ok((seen, value))) => validate(ia, ctx, m, seen, value, now).await?,
+        _ => Validation::NotDue,
+    };
+
+    let published = published(ia, ctx, &ns, material.as_ref()).await?;
+    let observed = Observed {
+        account: account_state,
+        admin_error,
+        user,
+        claimed_by,
+        token: token.map(|(seen, _)| seen),
+        validation,
+        published,
+    };
+    Ok((observed, material))
+}
+
+async fn read_token(
+    ia: &IntegrationAccount,
+    ctx: &Context,
+    ns: &str,
+) -> Result<(TokenSeen, AuthToken), secret_ref::SecretRefError> {
+    let v = secret_ref::read(&ctx.client, ns, &ia.spec.token_secret_ref).await?;
+    let annotation = v.annotations.get(EXPIRES_AT_ANNOTATION);
+    let parsed = annotation.map(|a| a.trim().parse::<Timestamp>());
+    let expires_at = match &parsed {
+        Some(Ok(t)) => Some(*t),
+        _ => ia.spec.token_expires_at.as_ref().map(|t| t.0),
+    };
+    let bad_expiry_annotation = match (&parsed, annotation) {
+        (Some(Err(_)), Some(a)) => Some(a.clone()),
+        _ => None,
+    };
+    Ok((
+        TokenSeen {
+            fingerprint: ctx.fingerprint(v.value.expose()),
+            expires_at,
+            bad_expiry_annotation,
+        },
+        v.value,
+    ))
+}
+
+/// The oldest other IntegrationAccount of the same account and email, if this one is not it.
+fn claimed_by(ia: &IntegrationAccount, ctx: &Context) -> Option<String> {
+    let store = ctx.integration_accounts()?;
+    let me = (ia.creation_timestamp(), ia.name_any());
+    store
+        .state()
+        .iter()
+        .filter(|o| {
+            o.namespace() == ia.namespace()
+                && o.name_any() != ia.name_any()
+                && o.spec.account_ref == ia.spec.account_ref
+                && o.spec.email.eq_ignore_ascii_case(&ia.spec.email)
+                && o.meta().deletion_timestamp.is_none()
+        })
+        .map(|o| (o.creation_timestamp(), o.name_any()))
+        .filter(|other| *other < me)
+        .min()
+        .map(|(_, name)| name)
+}
+
+async fn lookup_user(ia: &IntegrationAccount, ctx: &Context, m: &Material) -> UserLookup {
+    let user = ia.status.as_ref().and_then(|s| s.user.as_ref());
+    let state = user.and_then(|u| u.state.as_deref()).unwrap_or_default();
+    if state.eq_ignore_ascii_case("active") && user.and_then(|u| u.id).is_some() {
+        return UserLookup::Skipped;
+    }
+    // After a create of ours that may or may not have completed, read the list afresh.
+    let fresh = state == super::plan::CREATE_PENDING;
+    let uid = m.account.uid().unwrap_or_default();
+    match ctx.find_user(&uid, &m.api, &m.admin, &ia.spec.email, fresh).await {
+        Ok(Some(u)) => UserLookup::Found(u),
+        Ok(None) => UserLookup::NotFound,
+        Err(e) => UserLookup::Failed(e),
+    }
+}
+
+async fn validate(
+    ia: &IntegrationAccount,
+    ctx: &Context,
+    m: &Material,
+    seen: &TokenSeen,
+    token: &AuthToken,
+    now: Timestamp,
+) -> Result<Validation, Error> {
+    if seen.expires_at.is_some_and(|e| e <= now) {
+        return Ok(Validation::LocallyExpired);
+    }
+    let status = ia.status.clone().unwrap_or_default();
+    let previous = status.token.as_ref();
+    let changed = previous.and_then(|t| t.fingerprint.as_deref()) != Some(seen.fingerprint.as_str());
+    let spec_changed = status.common.observed_generation != ia.meta().generation;
+    let never =
+        conditions::find(&status.common.conditions, types::TOKEN_VALID).is_none_or(|c| c.status == "Unknown");
+    if !changed
+        && !spec_changed
+        && !never
+        && !due(
+            previous.and_then(|t| t.last_validated_time.as_ref()),
+            ctx.settings.token_check_interval,
+            now,
+        )
+    {
+        return Ok(Validation::NotDue);
+    }
+    match m.api.reach(token).await {
+        Ok(reach) => Ok(Validation::Valid(reach)),
+        Err(e) if e.auth_failure() == Some(AuthFailure::TokenInvalid) => {
+            Ok(probe_other_environments(ia, ctx, m, token)
+                .await?
+                .unwrap_or(Validation::Failed(e)))
+        }
+        Err(e) => Ok(Validation::Failed(e)),
+    }
+}
+
+/// A token TrackVia does not know here may belong to another account of this namespace (the
+/// sandbox token in production, or the other way round): ask each other account once.
+async fn probe_other_environments(
+    ia: &IntegrationAccount,
+    ctx: &Context,
+    m: &Material,
+    token: &AuthToken,
+) -> Result<Option<Validation>, Error> {
+    let ns = ia.namespace().unwrap_or_default();
+    let accounts: Api<TrackViaAccount> = Api::namespaced(ctx.client.clone(), &ns);
+    let all = accounts
+        .list(&Default::default())
+        .await
+        .map_err(Error::kube("listing TrackViaAccounts"))?;
+    for other in all.items.iter().filter(|a| a.name_any() != m.account.name_any()) {
+        let Ok(creds) = admin_credentials(ctx, other).await else {
+            continue;
+        };
+        let api = trackvia_account::client(ctx, other, creds.api_key)?;
+        if api.list_views(token).await.is_ok() {
+            return Ok(Some(Validation::WrongEnvironment {
+                account: other.name_any(),
+                environment: other.spec.environment,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// The Secret as the operator would write it.
+pub fn desired_secret(
+    ia: &IntegrationAccount,
+    m: &Material,
+    token: &AuthToken,
+    fingerprint: &str,
+) -> Option<Secret> {
+    let owner = ia.controller_owner_ref(&())?;
+    let mut data = BTreeMap::new();
+    let mut put = |k: &str, v: &str| {
+        data.insert(k.to_owned(), ByteString(v.as_bytes().to_vec()));
+    };
+    put(super::keys::API_KEY, m.api_key.expose());
+    put(super::keys::AUTH_TOKEN, token.expose());
+    put(super::keys::BASE_URL, &m.account.spec.base_url);
+    put(super::keys::ENVIRONMENT, &m.account.spec.environment.to_string());
+    if let Some(id) = &m.account.spec.account_id {
+        put(super::keys::ACCOUNT_ID, id);
+    }
+    put(super::keys::EMAIL, &ia.spec.email);
+    Some(Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(ia.spec.credentials_secret.name.clone()),
+            namespace: ia.namespace(),
+            labels: Some(BTreeMap::from([
+                (
+                    "app.kubernetes.io/managed-by".to_owned(),
+                    "trackvia-operator".to_owned(),
+                ),
+                (super::INTEGRATION_ACCOUNT_LABEL.to_owned(), ia.name_any()),
+            ])),
+            annotations: Some(BTreeMap::from([(
+                super::FINGERPRINT_ANNOTATION.to_owned(),
+                fingerprint.to_owned(),
+            )])),
+            owner_references: Some(vec![owner]),
+            ..Default::default()
+        },
+        type_: Some("Opaque".to_owned()),
+        data: Some(data),
+        ..Default::default()
+    })
+}
+
+async fn published(
+    ia: &IntegrationAccount,
+    ctx: &Context,
+    ns: &str,
+    m: Option<&Material>,
+) -> Result<Published, Error> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let Some(existing) = api
+        .get_opt(&ia.spec.credentials_secret.name)
+        .await
+        .map_err(Error::kube("reading the credentials Secret"))?
+    else {
+        return Ok(Published::Absent);
+    };
+    let uid = ia.uid();
+    let ours = existing
+        .owner_references()
+        .iter()
+        .any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref());
+    if !ours {
+        return Ok(Published::Foreign);
+    }
+    let desired = m.and_then(|m| {
+        m.token
+            .as_ref()
+            .and_then(|t| desired_secret(ia, m, t, &ctx.fingerprint(t.expose())))
+    });
+    let up_to_date = desired.is_some_and(|d| {
+        d.data == existing.data
+            && d.metadata
+                .annotations
+                .iter()
+                .flatten()
+                .all(|(k, v)| existing.annotations().get(k) == Some(v))
+            && d.metadata
+                .labels
+                .iter()
+                .flatten()
+                .all(|(k, v)| existing.labels().get(k) == Some(v))
+    });
+    Ok(Published::Ours { up_to_date })
+}

@@ -1,0 +1,114 @@
+//! What the IntegrationAccount reconciler saw, as plain data: the input of the pure plan.
+
+use jiff::Timestamp;
+
+use crate::api::Environment;
+use crate::controller::secret_ref::SecretRefError;
+use crate::trackvia::{Reach, TrackviaError, User};
+
+/// The referenced TrackViaAccount.
+#[derive(Debug)]
+pub enum AccountState {
+    /// No such TrackViaAccount.
+    Missing {
+        /// Its name.
+        name: String,
+    },
+    /// It exists but is not Ready.
+    NotReady {
+        /// Its name.
+        name: String,
+        /// Its Ready reason.
+        reason: String,
+        /// Its Ready message.
+        message: String,
+    },
+    /// Ready.
+    Ready {
+        /// Its name.
+        name: String,
+        /// Base URL.
+        base_url: String,
+        /// Account id, if any.
+        account_id: Option<String>,
+        /// Environment.
+        environment: Environment,
+    },
+}
+
+/// The TrackVia user, as far as it was looked up.
+#[derive(Debug)]
+pub enum UserLookup {
+    /// Not looked up: the status already knows an active user and nothing asked for a new look.
+    Skipped,
+    /// Found by email.
+    Found(User),
+    /// No user with the email.
+    NotFound,
+    /// The lookup failed.
+    Failed(TrackviaError),
+}
+
+/// The token Secret.
+#[derive(Debug)]
+pub struct TokenSeen {
+    /// Fingerprint of the token.
+    pub fingerprint: String,
+    /// Expiry from the Secret's annotation, else the spec.
+    pub expires_at: Option<Timestamp>,
+    /// The annotation was present but not an RFC 3339 time.
+    pub bad_expiry_annotation: Option<String>,
+}
+
+/// Token validation against TrackVia.
+#[derive(Debug)]
+pub enum Validation {
+    /// Not due (same token, validated within the interval), or no token / no account.
+    NotDue,
+    /// Skipped because the token's expiry has passed.
+    LocallyExpired,
+    /// TrackVia accepted the token; this is what it reaches.
+    Valid(Reach),
+    /// TrackVia refused it.
+    Failed(TrackviaError),
+    /// Refused here, but accepted by the other environment's account of that name.
+    WrongEnvironment {
+        /// The account that accepts it.
+        account: String,
+        /// Its environment.
+        environment: Environment,
+    },
+}
+
+/// The Secret the operator publishes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Published {
+    /// Not there.
+    Absent,
+    /// Ours; whether it already holds exactly the desired data.
+    Ours {
+        /// Data and metadata match what would be written.
+        up_to_date: bool,
+    },
+    /// A Secret of that name not controlled by this IntegrationAccount.
+    Foreign,
+}
+
+/// Everything observed in one reconcile.
+#[derive(Debug)]
+pub struct Observed {
+    /// The account.
+    pub account: AccountState,
+    /// Admin credentials problem, if the account is Ready but its Secret is not readable here.
+    pub admin_error: Option<String>,
+    /// The user.
+    pub user: UserLookup,
+    /// Another IntegrationAccount (older) that manages the same email in the same account.
+    pub claimed_by: Option<String>,
+    /// The token Secret.
+    pub token: Result<TokenSeen, SecretRefError>,
+    /// Validation.
+    pub validation: Validation,
+    /// The published Secret.
+    pub published: Published,
+}

@@ -1,0 +1,729 @@
+//! The pure heart of the IntegrationAccount reconciler: from what was observed, decide the
+//! conditions, the one next action for a person, the status, and at most one step to take.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+
+use super::observed::{AccountState, Observed, Published, TokenSeen, UserLookup, Validation};
+use crate::api::integration_account::{AccessStatus, IntegrationAccount, TokenStatus, UserStatus};
+use crate::conditions::{self, Cond, Status, types};
+use crate::controller::secret_ref::SecretRefError;
+use crate::controller::{interval, signed};
+use crate::external::Classify;
+use crate::trackvia::{AuthFailure, NewUser, Reach, TrackviaError, User};
+
+/// The Last Name of every integration user.
+pub const LAST_NAME: &str = "Integration";
+/// State recorded while the operator's create call is in flight.
+pub const CREATE_PENDING: &str = "CreatePending";
+/// Default `rotation.renewBefore`.
+pub const DEFAULT_RENEW_BEFORE: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// The conditions that make up `Ready`, in the order a person works through them.
+const READY_ORDER: [&str; 5] = [
+    types::USER_VERIFIED,
+    types::TOKEN_PROVIDED,
+    types::TOKEN_VALID,
+    types::ACCESS_SCOPED,
+    types::CREDENTIALS_PUBLISHED,
+];
+
+/// The one external step of a reconcile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing to do.
+    None,
+    /// Create the TrackVia user (after recording the intent and adding the finalizer).
+    CreateUser(NewUser),
+    /// Write the credentials Secret.
+    Publish,
+}
+
+/// What the reconcile decided.
+#[derive(Debug)]
+pub struct Plan {
+    /// Conditions, `Ready` last.
+    pub conditions: Vec<Cond>,
+    /// The next thing a person must do.
+    pub next_action: Option<String>,
+    /// User status.
+    pub user: Option<UserStatus>,
+    /// Token status.
+    pub token: Option<TokenStatus>,
+    /// Access comparison.
+    pub access: Option<AccessStatus>,
+    /// The step to take.
+    pub step: Step,
+    /// When to look again.
+    pub requeue: Duration,
+}
+
+/// Intervals the plan needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Intervals {
+    /// Token re-validation.
+    pub token_check: Duration,
+    /// User list polling while waiting for verification.
+    pub user_poll: Duration,
+}
+
+/// Decides.
+pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Intervals) -> Plan {
+    let status = ia.status.clone().unwrap_or_default();
+    let spec = &ia.spec;
+    let full_name = format!("{} {LAST_NAME}", spec.system);
+    let mut requeue = every.token_check;
+    let mut soon = |d: Duration| requeue = requeue.min(d);
+    let mut actions: Vec<(&'static str, String)> = Vec::new();
+    let mut step = Step::None;
+
+    // 1. The user.
+    let mut user = status.user.clone();
+    let user_cond = match (&seen.account, &seen.claimed_by, &seen.user) {
+        (AccountState::Missing { name }, ..) => {
+            actions.push((
+                types::USER_VERIFIED,
+                format!("create TrackViaAccount {name} in this namespace"),
+            ));
+            Cond::unknown(
+                types::USER_VERIFIED,
+                "AccountNotFound",
+                format!("TrackViaAccount {name} not found"),
+            )
+        }
+        (
+            AccountState::NotReady {
+                name,
+                reason,
+                message,
+            },
+            ..,
+        ) => {
+            actions.push((
+                types::USER_VERIFIED,
+                format!("fix TrackViaAccount {name} ({reason})"),
+            ));
+            Cond::unknown(
+                types::USER_VERIFIED,
+                "AccountNotReady",
+                format!("TrackViaAccount {name} is not Ready: {message}"),
+            )
+        }
+        (_, Some(other), _) => {
+            actions.push((
+                types::USER_VERIFIED,
+                format!(
+                    "delete this IntegrationAccount or give it its own email ({} is {other}'s)",
+                    spec.email
+                ),
+            ));
+            Cond::fail(
+                types::USER_VERIFIED,
+                "UserClaimed",
+                format!(
+                    "IntegrationAccount {other} already manages {}: a dedicated user serves one integration",
+                    spec.email
+                ),
+            )
+        }
+        (_, None, _) if seen.admin_error.is_some() => {
+            let e = seen.admin_error.clone().unwrap_or_default();
+            actions.push((
+                types::USER_VERIFIED,
+                "fix the TrackViaAccount's admin credentials Secret".to_owned(),
+            ));
+            Cond::unknown(types::USER_VERIFIED, "AdminCredentialsUnreadable", e)
+        }
+        (_, None, UserLookup::Failed(e)) => {
+            soon(Duration::from_secs(30));
+            Cond::unknown(
+                types::USER_VERIFIED,
+                "LookupFailed",
+                format!("looking up {}: {e}", spec.email),
+            )
+        }
+        (_, None, UserLookup::NotFound) => {
+            step = Step::CreateUser(NewUser {
+                email: spec.email.clone(),
+                first_name: spec.system.clone(),
+                last_name: LAST_NAME.to_owned(),
+                time_zone: spec.time_zone.clone(),
+            });
+            soon(Duration::from_secs(2));
+            Cond::unknown(
+                types::USER_VERIFIED,
+                "UserCreating",
+                format!("creating TrackVia user {full_name} <{}>", spec.email),
+            )
+        }
+        (_, None, UserLookup::Found(u)) => {
+            let created = user.as_ref().and_then(|s| s.created_by_operator).unwrap_or(false);
+            let requested = user.as_ref().and_then(|s| s.create_requested_time.clone());
+            user = Some(UserStatus {
+                id: Some(u.id),
+                state: Some(u.status.clone()),
+                created_by_operator: Some(created || requested.is_some()),
+                create_requested_time: requested,
+            });
+            user_condition(u, &full_name, &mut actions, &mut soon, every.user_poll)
+        }
+        (_, None, UserLookup::Skipped) => Cond::ok(
+            types::USER_VERIFIED,
+            "Verified",
+            format!("TrackVia user {} is active", spec.email),
+        ),
+    };
+
+    // 2. The token Secret.
+    let token_ref = &spec.token_secret_ref;
+    let provided_cond = match &seen.token {
+        Ok(_) => Cond::ok(
+            types::TOKEN_PROVIDED,
+            "Provided",
+            format!("a token is in Secret {}", token_ref.name),
+        ),
+        Err(e) => {
+            let steps = format!(
+                "in TrackVia: Manage Users -> {full_name} -> Set As API User, assign the integration's role; API Access -> create a token with an expiry for this user; then run: kubectl create secret generic {} -n {} --from-literal={}=<token> && kubectl annotate secret {} -n {} {}=<expiry, RFC 3339>",
+                token_ref.name,
+                ia.namespace().unwrap_or_default(),
+                token_ref.key,
+                token_ref.name,
+                ia.namespace().unwrap_or_default(),
+                super::EXPIRES_AT_ANNOTATION
+            );
+            let reason = match e {
+                SecretRefError::Missing { .. } => "TokenSecretMissing",
+                SecretRefError::KeyMissing { .. } => "TokenKeyMissing",
+                _ => e.reason(),
+            };
+            actions.push((types::TOKEN_PROVIDED, steps));
+            Cond::fail(types::TOKEN_PROVIDED, reason, format!("{e}"))
+        }
+    };
+
+    // 3. Validation and 4. scope.
+    let previous = |t| conditions::find(&status.common.conditions, t);
+    let token_seen = seen.token.as_ref().ok();
+    let mut token = token_status(&status.token, token_seen, &seen.validation, now);
+    let mut access = status.access.clone();
+    let (valid_cond, access_cond) = match (&seen.validation, token_seen) {
+        (_, None) => (
+            Cond::unknown(types::TOKEN_VALID, "NoToken", "waiting for the token"),
+            Cond::unknown(types::ACCESS_SCOPED, "NoToken", "waiting for the token"),
+        ),
+        (Validation::NotDue, Some(_)) => {
+            // Not re-validated: the last verdict stands, and so does what it asked a person to do.
+            let valid = previous(types::TOKEN_VALID)
+                .map(|c| Cond::from_status(types::TOKEN_VALID, c))
+                .unwrap_or_else(|| {
+                    Cond::unknown(
+                        types::TOKEN_VALID,
+                        "Pending",
+                        "the token has not been validated yet",
+                    )
+                });
+            let scoped = previous(types::ACCESS_SCOPED)
+                .map(|c| Cond::from_status(types::ACCESS_SCOPED, c))
+                .unwrap_or_else(|| {
+                    Cond::unknown(
+                        types::ACCESS_SCOPED,
+                        "Pending",
+                        "the token has not been validated yet",
+                    )
+                });
+            if valid.status == Status::False {
+                actions.push((
+                    types::TOKEN_VALID,
+                    carried_token_action(&valid.reason, &full_name, token_ref),
+                ));
+            }
+            if scoped.status == Status::False {
+                actions.push((
+                    types::ACCESS_SCOPED,
+                    access_action(&scoped.reason, status.access.as_ref()),
+                ));
+            }
+            (valid, scoped)
+        }
+        (Validation::LocallyExpired, Some(t)) => {
+            actions.push((types::TOKEN_VALID, replace_token_action(&full_name, token_ref)));
+            (
+                Cond::fail(
+                    types::TOKEN_VALID,
+                    "TokenExpired",
+                    format!(
+                        "the token expired at {}",
+                        t.expires_at.map(|e| e.to_string()).unwrap_or_default()
+                    ),
+                ),
+                Cond::unknown(types::ACCESS_SCOPED, "TokenNotValid", "the token is not valid"),
+            )
+        }
+        (Validation::Valid(reach), Some(_)) => {
+            let (cond, acc) = scope(ia, reach, now, &mut actions);
+            access = Some(acc);
+            (
+                Cond::ok(types::TOKEN_VALID, "Valid", "TrackVia accepts the token"),
+                cond,
+            )
+        }
+        (Validation::WrongEnvironment { account, environment }, Some(_)) => {
+            let here = match &seen.account {
+                AccountState::Ready {
+                    environment, name, ..
+                } => format!("{environment} account {name}"),
+                _ => "this account".to_owned(),
+            };
+            actions.push((
+                types::TOKEN_VALID,
+                format!(
+                    "put a token of {here} in Secret {} (this one is {environment})",
+                    token_ref.name
+                ),
+            ));
+            (
+                Cond::fail(
+                    types::TOKEN_VALID,
+                    "WrongEnvironment",
+                    format!("the token belongs to the {environment} account {account}, not to {here}"),
+                ),
+                Cond::unknown(types::ACCESS_SCOPED, "TokenNotValid", "the token is not valid"),
+            )
+        }
+        (Validation::Failed(e), Some(_)) => {
+            if e.is_transient() {
+                soon(Duration::from_secs(30));
+            } else {
+                actions.push((types::TOKEN_VALID, failed_token_action(e, &full_name, token_ref)));
+            }
+            (
+                failed_token_condition(e),
+                Cond::unknown(types::ACCESS_SCOPED, "TokenNotValid", "the token is not valid"),
+            )
+        }
+    };
+
+    // 5. Publication.
+    let publish_cond = match (&seen.published, valid_cond.is_true()) {
+        (Published::Foreign, _) => {
+            let name = &spec.credentials_secret.name;
+            actions.push((types::CREDENTIALS_PUBLISHED, format!("delete or rename Secret {name} (not written by this operator), or choose another credentialsSecret.name")));
+            Cond::fail(
+                types::CREDENTIALS_PUBLISHED,
+                "SecretConflict",
+                format!(
+                    "Secret {name} exists and is not owned by this IntegrationAccount; it is left untouched"
+                ),
+            )
+        }
+        (_, false) => Cond::unknown(
+            types::CREDENTIALS_PUBLISHED,
+            "WaitingForValidToken",
+            "nothing is published until TrackVia accepts the token",
+        ),
+        (Published::Ours { up_to_date: true }, true) => Cond::ok(
+            types::CREDENTIALS_PUBLISHED,
+            "Published",
+            format!(
+                "Secret {} holds the current credentials",
+                spec.credentials_secret.name
+            ),
+        ),
+        (_, true) => {
+            if step == Step::None {
+                step = Step::Publish;
+            }
+            Cond::ok(
+                types::CREDENTIALS_PUBLISHED,
+                "Published",
+                format!(
+                    "Secret {} holds the current credentials",
+                    spec.credentials_secret.name
+                ),
+            )
+        }
+    };
+
+    // 6. Schedule and naming.
+    let (due_cond, due_at) = rotation_due(ia, token.as_ref(), valid_cond.is_true(), now, &mut soon);
+    if let Some(t) = token.as_mut() {
+        t.rotation_due_time = due_at.map(Time);
+    }
+    let naming_cond = naming(ia, &seen.user);
+
+    let mut conds = vec![user_cond, provided_cond, valid_cond, access_cond, publish_cond];
+    let ready = conditions::ready(
+        &conds,
+        &[],
+        "the integration user is verified, its token valid and scoped, its credentials published",
+    );
+    conds.extend([due_cond, naming_cond, ready]);
+
+    let next_action = READY_ORDER
+        .iter()
+        .find_map(|t| {
+            conds
+                .iter()
+                .find(|c| c.type_ == *t && !c.is_true())
+                .and_then(|c| actions.iter().find(|(a, _)| *a == c.type_))
+        })
+        .map(|(_, a)| a.clone());
+    if let Some(t) = token.as_ref().and_then(|t| t.last_validated_time.as_ref()) {
+        soon(crate::controller::until_due(Some(t), every.token_check, now).max(Duration::from_secs(1)));
+    }
+
+    Plan {
+        conditions: conds,
+        next_action,
+        user,
+        token,
+        access,
+        step,
+        requeue,
+    }
+}
+
+fn user_condition(
+    u: &User,
+    full_name: &str,
+    actions: &mut Vec<(&'static str, String)>,
+    soon: &mut impl FnMut(Duration),
+    poll: Duration,
+) -> Cond {
+    let t = types::USER_VERIFIED;
+    match u.status.to_ascii_lowercase().as_str() {
+        "active" => Cond::ok(
+            t,
+            "Verified",
+            format!("TrackVia user {} (id {}) is active", u.email, u.id),
+        ),
+        "unverified" => {
+            soon(poll);
+            actions.push((t, format!(
+                "accept the TrackVia invitation sent to {} within 24 h of sending; if it lapsed, resend it: Manage Users -> {full_name} -> Resend verification email",
+                u.email
+            )));
+            Cond::fail(
+                t,
+                "Unverified",
+                format!(
+                    "TrackVia user {} (id {}) has not accepted its invitation",
+                    u.email, u.id
+                ),
+            )
+        }
+        other => {
+            soon(poll);
+            actions.push((
+                t,
+                format!("reactivate the user in TrackVia: Manage Users -> {full_name}"),
+            ));
+            Cond::fail(
+                t,
+                "UserInactive",
+                format!("TrackVia user {} (id {}) is {other}", u.email, u.id),
+            )
+        }
+    }
+}
+
+fn token_status(
+    previous: &Option<TokenStatus>,
+    seen: Option<&TokenSeen>,
+    v: &Validation,
+    now: Timestamp,
+) -> Option<TokenStatus> {
+    let seen = seen?;
+    let same = previous
+        .as_ref()
+        .is_some_and(|p| p.fingerprint.as_deref() == Some(seen.fingerprint.as_str()));
+    let mut t = if same {
+        previous.clone().unwrap_or_default()
+    } else {
+        TokenStatus::default()
+    };
+    t.fingerprint = Some(seen.fingerprint.clone());
+    t.expires_at = seen.expires_at.map(Time);
+    if t.first_seen_time.is_none() {
+        t.first_seen_time = Some(Time(now));
+    }
+    let reached_verdict = match v {
+        Validation::Valid(_) | Validation::WrongEnvironment { .. } => true,
+        Validation::Failed(e) => !e.is_transient(),
+        Validation::NotDue | Validation::LocallyExpired => false,
+    };
+    if reached_verdict {
+        t.last_validated_time = Some(Time(now));
+    }
+    Some(t)
+}
+
+fn failed_token_condition(e: &TrackviaError) -> Cond {
+    let t = types::TOKEN_VALID;
+    match e.auth_failure() {
+        Some(AuthFailure::TokenExpired) => Cond::fail(
+            t,
+            "TokenExpired",
+            format!("TrackVia says the token expired ({e})"),
+        ),
+        Some(AuthFailure::TokenInvalid) => Cond::fail(
+            t,
+            "TokenInvalid",
+            format!(
+                "TrackVia does not know the token in this account: it was deactivated or deleted, or it belongs to another account ({e})"
+            ),
+        ),
+        Some(AuthFailure::UserInactive) => Cond::fail(
+            t,
+            "UserInactive",
+            format!("the token's user is inactive or no longer an API user ({e})"),
+        ),
+        Some(AuthFailure::ApiKeyInvalid) => Cond::fail(
+            t,
+            "ApiKeyInvalid",
+            format!("the account API key was refused ({e})"),
+        ),
+        _ if e.is_transient() => Cond::unknown(t, "Unreachable", format!("{e}; will retry")),
+        _ => Cond::fail(t, e.label(), e.to_string()),
+    }
+}
+
+/// What a person does about a failed scope check.
+fn access_action(reason: &str, access: Option<&AccessStatus>) -> String {
+    let list = |v: Option<&Vec<String>>| v.map(|v| v.join(", ")).unwrap_or_default();
+    if reason == "MissingAccess" {
+        format!(
+            "grant the user's role in TrackVia access to {}",
+            list(access.map(|a| &a.missing))
+        )
+    } else {
+        format!(
+            "narrow the user's role in TrackVia (remove {}) or set spec.access.allowExtra",
+            list(access.map(|a| &a.extra))
+        )
+    }
+}
+
+/// What a person does about a token verdict carried over from an earlier reconcile.
+fn carried_token_action(reason: &str, full_name: &str, r: &crate::api::SecretKeyRef) -> String {
+    match reason {
+        "UserInactive" => {
+            format!("in TrackVia: Manage Users -> {full_name}: reactivate the user and tick Set As API User")
+        }
+        "ApiKeyInvalid" => "fix the API key in the TrackViaAccount's admin credentials Secret".to_owned(),
+        "WrongEnvironment" => format!(
+            "put a token of this IntegrationAccount's own account in key {} of Secret {}",
+            r.key, r.name
+        ),
+        _ => replace_token_action(full_name, r),
+    }
+}
+
+fn replace_token_action(full_name: &str, r: &crate::api::SecretKeyRef) -> String {
+    format!(
+        "create a new token for {full_name} under API Access (with an expiry) and put it in key {} of Secret {}",
+        r.key, r.name
+    )
+}
+
+fn failed_token_action(e: &TrackviaError, full_name: &str, r: &crate::api::SecretKeyRef) -> String {
+    match e.auth_failure() {
+        Some(AuthFailure::UserInactive) => {
+            format!("in TrackVia: Manage Users -> {full_name}: reactivate the user and tick Set As API User")
+        }
+        Some(AuthFailure::ApiKeyInvalid) => {
+            "fix the API key in the TrackViaAccount's admin credentials Secret".to_owned()
+        }
+        _ => replace_token_action(full_name, r),
+    }
+}
+
+/// Compares what the token reaches with `spec.access`.
+fn scope(
+    ia: &IntegrationAccount,
+    reach: &Reach,
+    now: Timestamp,
+    actions: &mut Vec<(&'static str, String)>,
+) -> (Cond, AccessStatus) {
+    let t = types::ACCESS_SCOPED;
+    let Some(access) = &ia.spec.access else {
+        let acc = AccessStatus {
+            missing: vec![],
+            extra: vec![],
+            last_checked_time: Some(Time(now)),
+        };
+        return (
+            Cond::ok(
+                t,
+                "NotSpecified",
+                format!(
+                    "spec.access lists nothing to check; the token reaches {} apps and {} views",
+                    reach.apps.len(),
+                    reach.views.len()
+                ),
+            ),
+            acc,
+        );
+    };
+    let view_key = |name: &str, app: Option<&str>| match app {
+        Some(a) => format!("view:{a}/{name}"),
+        None => format!("view:{name}"),
+    };
+    let have_apps: BTreeSet<String> = reach.apps.iter().map(|a| a.name.clone()).collect();
+    let want_apps: BTreeSet<String> = access.apps.iter().flatten().cloned().collect();
+    let mut missing: Vec<String> = want_apps
+        .difference(&have_apps)
+        .map(|a| format!("app:{a}"))
+        .collect();
+    let mut extra: Vec<String> = have_apps
+        .difference(&want_apps)
+        .map(|a| format!("app:{a}"))
+        .collect();
+    let wanted_views = access.views.iter().flatten();
+    for w in wanted_views.clone() {
+        let found = reach
+            .views
+            .iter()
+            .any(|v| v.name == w.name && w.app.as_ref().is_none_or(|a| v.app.as_ref() == Some(a)));
+        if !found {
+            missing.push(view_key(&w.name, w.app.as_deref()));
+        }
+    }
+    for v in &reach.views {
+        let wanted = wanted_views
+            .clone()
+            .any(|w| w.name == v.name && w.app.as_ref().is_none_or(|a| v.app.as_ref() == Some(a)));
+        if !wanted {
+            extra.push(view_key(&v.name, v.app.as_deref()));
+        }
+    }
+    let allow_extra = access.allow_extra.unwrap_or(false);
+    let shown_extra = if allow_extra { Vec::new() } else { extra.clone() };
+    let acc = AccessStatus {
+        missing: missing.clone(),
+        extra: shown_extra.clone(),
+        last_checked_time: Some(Time(now)),
+    };
+    let cond = if !missing.is_empty() {
+        Cond::fail(
+            t,
+            "MissingAccess",
+            format!(
+                "the token cannot reach {}: the integration would get 403s",
+                missing.join(", ")
+            ),
+        )
+    } else if !shown_extra.is_empty() {
+        Cond::fail(
+            t,
+            "ExcessAccess",
+            format!(
+                "the token also reaches {}: broader than the integration needs",
+                shown_extra.join(", ")
+            ),
+        )
+    } else {
+        Cond::ok(t, "Scoped", "the token reaches exactly the listed apps and views")
+    };
+    if !cond.is_true() {
+        actions.push((t, access_action(&cond.reason, Some(&acc))));
+    }
+    (cond, acc)
+}
+
+fn rotation_due(
+    ia: &IntegrationAccount,
+    token: Option<&TokenStatus>,
+    valid: bool,
+    now: Timestamp,
+    soon: &mut impl FnMut(Duration),
+) -> (Cond, Option<Timestamp>) {
+    let t = types::ROTATION_DUE;
+    let rotation = ia.spec.rotation.clone().unwrap_or_default();
+    let renew_before = signed(interval(rotation.renew_before.as_deref(), DEFAULT_RENEW_BEFORE));
+    let Some(token) = token.filter(|_| valid) else {
+        return (
+            Cond::unknown(t, "NoValidToken", "no valid token to schedule"),
+            None,
+        );
+    };
+    let by_expiry = token
+        .expires_at
+        .as_ref()
+        .and_then(|e| e.0.checked_sub(renew_before).ok());
+    let by_interval = rotation.interval.as_deref().and_then(|_| {
+        let every = signed(interval(rotation.interval.as_deref(), Duration::ZERO));
+        token
+            .first_seen_time
+            .as_ref()
+            .and_then(|f| f.0.checked_add(every).ok())
+            .and_then(|d| d.checked_sub(renew_before).ok())
+    });
+    let due_at = match (by_expiry, by_interval) {
+        (Some(a), Some(b)) => Some((a.min(b), if a <= b { "ExpiresSoon" } else { "IntervalElapsed" })),
+        (Some(a), None) => Some((a, "ExpiresSoon")),
+        (None, Some(b)) => Some((b, "IntervalElapsed")),
+        (None, None) => None,
+    };
+    let cond = match due_at {
+        None => Cond::unknown(
+            t,
+            "NoSchedule",
+            "no expiry known and no rotation interval set; annotate the token Secret with its expiry",
+        ),
+        Some((at, reason)) if at <= now => Cond::ok(t, reason, format!("rotation was due at {at}")),
+        Some((at, _)) => {
+            if let Ok(d) = Duration::try_from(at.duration_since(now)) {
+                soon(d);
+            }
+            Cond::fail(t, "NotDue", format!("next rotation due at {at}"))
+        }
+    };
+    (cond, due_at.map(|(at, _)| at))
+}
+
+fn naming(ia: &IntegrationAccount, user: &UserLookup) -> Cond {
+    let t = types::NAMING_CONVENTION;
+    let alnum = |s: &str| {
+        s.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
+    let local = ia.spec.email.split('@').next().unwrap_or_default();
+    if alnum(local) != format!("{}integration", alnum(&ia.spec.system)) {
+        return Cond::fail(
+            t,
+            "NonConventionalEmail",
+            format!(
+                "the convention is {}.integration@<domain> on a shared mailbox (a warning only)",
+                ia.spec.system.to_ascii_lowercase().replace(' ', ".")
+            ),
+        );
+    }
+    if let UserLookup::Found(u) = user
+        && (u.first_name != ia.spec.system || u.last_name != LAST_NAME)
+    {
+        return Cond::fail(
+            t,
+            "NonConventionalName",
+            format!(
+                "the adopted user is named {} {}; the convention is {} {LAST_NAME} (a warning only)",
+                u.first_name, u.last_name, ia.spec.system
+            ),
+        );
+    }
+    Cond::ok(
+        t,
+        "Conventional",
+        "the user follows the <System> Integration naming convention",
+    )
+}
+
+#[cfg(test)]
+mod tests;

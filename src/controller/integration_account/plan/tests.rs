@@ -1,0 +1,367 @@
+use super::*;
+use crate::api::integration_account::{
+    AccessSpec, IntegrationAccountSpec, IntegrationAccountStatus, ViewAccess,
+};
+use crate::api::{Environment, LocalRef, SecretKeyRef};
+
+use crate::controller::integration_account::observed::*;
+use crate::trackvia::{App, View};
+
+fn now() -> Timestamp {
+    "2026-11-28T12:00:00Z".parse().unwrap()
+}
+
+fn every() -> Intervals {
+    Intervals {
+        token_check: Duration::from_secs(900),
+        user_poll: Duration::from_secs(60),
+    }
+}
+
+fn ia() -> IntegrationAccount {
+    let mut ia = IntegrationAccount::new(
+        "salesforce",
+        IntegrationAccountSpec {
+            account_ref: LocalRef { name: "acme".into() },
+            system: "Salesforce".into(),
+            email: "salesforce.integration@acme.example".into(),
+            time_zone: None,
+            access: Some(AccessSpec {
+                apps: Some(vec!["CRM".into()]),
+                views: Some(vec![ViewAccess {
+                    name: "Accounts".into(),
+                    app: Some("CRM".into()),
+                }]),
+                allow_extra: None,
+            }),
+            token_secret_ref: SecretKeyRef {
+                name: "tok".into(),
+                key: "token".into(),
+            },
+            token_expires_at: None,
+            credentials_secret: crate::api::integration_account::PublishedSecret { name: "creds".into() },
+            rotation: None,
+            deletion_policy: None,
+        },
+    );
+    ia.metadata.namespace = Some("ns".into());
+    ia.metadata.generation = Some(1);
+    ia
+}
+
+fn ready_account() -> AccountState {
+    AccountState::Ready {
+        name: "acme".into(),
+        base_url: "https://acme.trackvia.com".into(),
+        account_id: None,
+        environment: Environment::Sandbox,
+    }
+}
+
+fn user(status: &str) -> User {
+    User {
+        id: 7,
+        email: "salesforce.integration@acme.example".into(),
+        first_name: "Salesforce".into(),
+        last_name: "Integration".into(),
+        status: status.into(),
+    }
+}
+
+fn token() -> Result<TokenSeen, SecretRefError> {
+    Ok(TokenSeen {
+        fingerprint: "hmac-sha256:aa".into(),
+        expires_at: None,
+        bad_expiry_annotation: None,
+    })
+}
+
+fn reach(apps: &[&str], views: &[(&str, &str)]) -> Reach {
+    Reach {
+        apps: apps
+            .iter()
+            .enumerate()
+            .map(|(i, a)| App {
+                id: i as i64,
+                name: (*a).into(),
+            })
+            .collect(),
+        views: views
+            .iter()
+            .enumerate()
+            .map(|(i, (a, v))| View {
+                id: i as i64,
+                name: (*v).into(),
+                app: Some((*a).into()),
+            })
+            .collect(),
+    }
+}
+
+fn observed(user: UserLookup, token: Result<TokenSeen, SecretRefError>, validation: Validation) -> Observed {
+    Observed {
+        account: ready_account(),
+        admin_error: None,
+        user,
+        claimed_by: None,
+        token,
+        validation,
+        published: Published::Absent,
+    }
+}
+
+fn cond<'a>(p: &'a Plan, t: &str) -> &'a Cond {
+    p.conditions.iter().find(|c| c.type_ == t).unwrap()
+}
+
+#[test]
+fn a_missing_user_is_created_with_the_naming_convention() {
+    let p = plan(
+        &ia(),
+        &observed(UserLookup::NotFound, token(), Validation::NotDue),
+        now(),
+        every(),
+    );
+    assert_eq!(
+        p.step,
+        Step::CreateUser(NewUser {
+            email: "salesforce.integration@acme.example".into(),
+            first_name: "Salesforce".into(),
+            last_name: "Integration".into(),
+            time_zone: None,
+        })
+    );
+    assert_eq!(cond(&p, types::READY).reason, "UserCreating");
+}
+
+#[test]
+fn an_unverified_user_is_the_next_action_even_with_a_token() {
+    let p = plan(
+        &ia(),
+        &observed(UserLookup::Found(user("Unverified")), token(), Validation::NotDue),
+        now(),
+        every(),
+    );
+    assert_eq!(cond(&p, types::USER_VERIFIED).reason, "Unverified");
+    let next = p.next_action.unwrap();
+    assert!(
+        next.contains("accept the TrackVia invitation") && next.contains("Resend"),
+        "{next}"
+    );
+    assert_eq!(p.requeue, Duration::from_secs(60));
+}
+
+#[test]
+fn a_missing_token_asks_for_the_ui_steps_and_the_exact_kubectl_line() {
+    let missing = Err(SecretRefError::Missing { name: "tok".into() });
+    let p = plan(
+        &ia(),
+        &observed(UserLookup::Found(user("Active")), missing, Validation::NotDue),
+        now(),
+        every(),
+    );
+    assert_eq!(cond(&p, types::TOKEN_PROVIDED).reason, "TokenSecretMissing");
+    let next = p.next_action.unwrap();
+    assert!(next.contains("Set As API User"), "{next}");
+    assert!(
+        next.contains("kubectl create secret generic tok -n ns --from-literal=token=<token>"),
+        "{next}"
+    );
+}
+
+#[test]
+fn a_valid_scoped_token_is_published_and_ready() {
+    let v = Validation::Valid(reach(&["CRM"], &[("CRM", "Accounts")]));
+    let p = plan(
+        &ia(),
+        &observed(UserLookup::Found(user("Active")), token(), v),
+        now(),
+        every(),
+    );
+    assert_eq!(p.step, Step::Publish);
+    assert_eq!(cond(&p, types::ACCESS_SCOPED).reason, "Scoped");
+    assert!(cond(&p, types::READY).is_true());
+    assert_eq!(p.next_action, None);
+}
+
+#[test]
+fn missing_and_excess_access_have_their_own_reasons() {
+    let v = Validation::Valid(reach(&["CRM"], &[]));
+    let p = plan(
+        &ia(),
+        &observed(UserLookup::Found(user("Active")), token(), v),
+        now(),
+        every(),
+    );
+    assert_eq!(cond(&p, types::ACCESS_SCOPED).reason, "MissingAccess");
+    assert_eq!(p.access.as_ref().unwrap().missing, ["view:CRM/Accounts"]);
+    assert!(!cond(&p, types::READY).is_true());
+
+    let v = Validation::Valid(reach(&["CRM", "HR"], &[("CRM", "Accounts"), ("HR", "Employees")]));
+    let p = plan(
+        &ia(),
+        &observed(UserLookup::Found(user("Active")), token(), v),
+        now(),
+        every(),
+    );
+    assert_eq!(cond(&p, types::ACCESS_SCOPED).reason, "ExcessAccess");
+    assert_eq!(p.access.as_ref().unwrap().extra, ["app:HR", "view:HR/Employees"]);
+
+    let mut allowing = ia();
+    allowing.spec.access.as_mut().unwrap().allow_extra = Some(true);
+    let v = Validation::Valid(reach(&["CRM", "HR"], &[("CRM", "Accounts"), ("HR", "Employees")]));
+    let p = plan(
+        &allowing,
+        &observed(UserLookup::Found(user("Active")), token(), v),
+        now(),
+        every(),
+    );
+    assert_eq!(cond(&p, types::ACCESS_SCOPED).reason, "Scoped");
+}
+
+#[test]
+fn each_401_class_has_its_reason() {
+    let cases = [
+        (
+            r#"{"error":"invalid_token","error_description":"Access token expired: x"}"#,
+            "TokenExpired",
+        ),
+        (
+            r#"{"error":"invalid_token","error_description":"Invalid access token: x"}"#,
+            "TokenInvalid",
+        ),
+        (
+            r#"{"error":"unauthorized","error_description":"User is disabled"}"#,
+            "UserInactive",
+        ),
+    ];
+    for (body, reason) in cases {
+        let e = TrackviaError::from_response("list views", 401, None, body, &[]);
+        let p = plan(
+            &ia(),
+            &observed(UserLookup::Found(user("Active")), token(), Validation::Failed(e)),
+            now(),
+            every(),
+        );
+        assert_eq!(cond(&p, types::TOKEN_VALID).reason, reason);
+        assert_eq!(p.step, Step::None, "nothing is published for an invalid token");
+    }
+    let wrong = Validation::WrongEnvironment {
+        account: "acme-prod".into(),
+        environment: Environment::Production,
+    };
+    let p = plan(
+        &ia(),
+        &observed(UserLookup::Found(user("Active")), token(), wrong),
+        now(),
+        every(),
+    );
+    assert_eq!(cond(&p, types::TOKEN_VALID).reason, "WrongEnvironment");
+    assert!(
+        cond(&p, types::TOKEN_VALID)
+            .message
+            .contains("production account acme-prod")
+    );
+}
+
+#[test]
+fn a_foreign_secret_is_never_overwritten() {
+    let v = Validation::Valid(reach(&["CRM"], &[("CRM", "Accounts")]));
+    let mut o = observed(UserLookup::Found(user("Active")), token(), v);
+    o.published = Published::Foreign;
+    let p = plan(&ia(), &o, now(), every());
+    assert_eq!(p.step, Step::None);
+    assert_eq!(cond(&p, types::CREDENTIALS_PUBLISHED).reason, "SecretConflict");
+    assert_eq!(cond(&p, types::READY).reason, "SecretConflict");
+}
+
+#[test]
+fn rotation_turns_due_renew_before_ahead_of_expiry() {
+    let mut t = token().unwrap();
+    t.expires_at = Some("2026-12-05T12:00:00Z".parse().unwrap()); // 7 days ahead; default renewBefore 14 days
+    let v = Validation::Valid(reach(&["CRM"], &[("CRM", "Accounts")]));
+    let p = plan(
+        &ia(),
+        &observed(UserLookup::Found(user("Active")), Ok(t), v),
+        now(),
+        every(),
+    );
+    let due = cond(&p, types::ROTATION_DUE);
+    assert_eq!((due.status, due.reason.as_ref()), (Status::True, "ExpiresSoon"));
+    assert!(cond(&p, types::READY).is_true(), "due is not unready");
+
+    let mut t = token().unwrap();
+    t.expires_at = Some("2027-03-01T00:00:00Z".parse().unwrap());
+    let v = Validation::Valid(reach(&["CRM"], &[("CRM", "Accounts")]));
+    let p = plan(
+        &ia(),
+        &observed(UserLookup::Found(user("Active")), Ok(t), v),
+        now(),
+        every(),
+    );
+    assert_eq!(cond(&p, types::ROTATION_DUE).reason, "NotDue");
+}
+
+#[test]
+fn a_second_claim_on_the_same_user_is_refused() {
+    let mut o = observed(UserLookup::Skipped, token(), Validation::NotDue);
+    o.claimed_by = Some("salesforce-old".into());
+    let p = plan(&ia(), &o, now(), every());
+    assert_eq!(cond(&p, types::USER_VERIFIED).reason, "UserClaimed");
+    assert_eq!(p.step, Step::None);
+}
+
+#[test]
+fn the_email_convention_is_a_warning_only() {
+    let mut odd = ia();
+    odd.spec.email = "sf-bot@acme.example".into();
+    let v = Validation::Valid(reach(&["CRM"], &[("CRM", "Accounts")]));
+    let mut o = observed(UserLookup::Found(user("Active")), token(), v);
+    o.published = Published::Ours { up_to_date: true };
+    let p = plan(&odd, &o, now(), every());
+    assert_eq!(cond(&p, types::NAMING_CONVENTION).reason, "NonConventionalEmail");
+    assert!(cond(&p, types::READY).is_true());
+}
+
+#[test]
+fn status_never_differs_between_two_identical_plans() {
+    // Determinism: the same input gives the same decision (no hidden clock or randomness).
+    let o = || observed(UserLookup::Found(user("Active")), token(), Validation::NotDue);
+    let mut with_status = ia();
+    with_status.status = Some(IntegrationAccountStatus::default());
+    let a = plan(&with_status, &o(), now(), every());
+    let b = plan(&with_status, &o(), now(), every());
+    assert_eq!(a.conditions, b.conditions);
+    assert_eq!(a.token, b.token);
+}
+
+#[test]
+fn a_verdict_carried_over_still_names_the_next_action() {
+    // First reconcile: validated, wrong access. Second: not due, the verdict and action remain.
+    let v = Validation::Valid(reach(&["CRM"], &[]));
+    let first = plan(
+        &ia(),
+        &observed(UserLookup::Found(user("Active")), token(), v),
+        now(),
+        every(),
+    );
+    let mut again = ia();
+    again.status = Some(IntegrationAccountStatus {
+        common: crate::api::common::CommonStatus {
+            observed_generation: Some(1),
+            conditions: conditions::merge(&[], &first.conditions, Some(1), &Time(now())),
+        },
+        access: first.access.clone(),
+        token: first.token.clone(),
+        ..Default::default()
+    });
+    let second = plan(
+        &again,
+        &observed(UserLookup::Skipped, token(), Validation::NotDue),
+        now(),
+        every(),
+    );
+    assert_eq!(cond(&second, types::ACCESS_SCOPED).reason, "MissingAccess");
+    assert_eq!(second.next_action, first.next_action);
+    assert!(second.next_action.unwrap().contains("view:CRM/Accounts"));
+}

@@ -1,0 +1,246 @@
+//! Wiring: one Controller per kind, the watches that map dependencies (Secrets, accounts) back to
+//! the objects that use them, the admin HTTP server, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{ListParams, PostParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+
+use super::{Context, Error, Settings, integration_account, trackvia_account, workato_workspace};
+use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoWorkspace};
+use crate::clock::SystemClock;
+use crate::metrics::Metrics;
+use crate::secret::Sensitive;
+
+/// How the operator runs.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Watch only this namespace (default: all).
+    pub namespace: Option<String>,
+    /// The operator's own namespace (holds the fingerprint key Secret).
+    pub operator_namespace: String,
+    /// Admin server address (`/metrics`, `/healthz`, `/readyz`).
+    pub admin_addr: SocketAddr,
+    /// Intervals.
+    pub settings: Settings,
+}
+
+/// Name of the Secret holding the key of the token fingerprints.
+pub const FINGERPRINT_KEY_SECRET: &str = "trackvia-operator-fingerprint-key";
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Reads, or creates once, the key that makes status fingerprints unguessable and stable across
+/// restarts.
+pub async fn fingerprint_key(client: &Client, namespace: &str) -> Result<Sensitive<Vec<u8>>, Error> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let read = |s: &Secret| {
+        s.data
+            .as_ref()
+            .and_then(|d| d.get("key"))
+            .map(|b| b.0.clone())
+            .filter(|k| k.len() >= 32)
+    };
+    if let Some(s) = secrets
+        .get_opt(FINGERPRINT_KEY_SECRET)
+        .await
+        .map_err(Error::kube("reading the fingerprint key"))?
+        && let Some(k) = read(&s)
+    {
+        return Ok(Sensitive::new(k));
+    }
+    let key: Vec<u8> = (0..32).map(|_| fastrand::u8(..)).collect();
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(FINGERPRINT_KEY_SECRET.into()),
+            ..Default::default()
+        },
+        data: Some([("key".to_owned(), k8s_openapi::ByteString(key.clone()))].into()),
+        ..Default::default()
+    };
+    match secrets.create(&PostParams::default(), &secret).await {
+        Ok(_) => Ok(Sensitive::new(key)),
+        // Another replica created it first: use theirs.
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            let s = secrets
+                .get(FINGERPRINT_KEY_SECRET)
+                .await
+                .map_err(Error::kube("reading the fingerprint key"))?;
+            read(&s)
+                .map(Sensitive::new)
+                .ok_or(Error::Malformed("fingerprint key"))
+        }
+        Err(e) => Err(Error::Kube {
+            op: "creating the fingerprint key",
+            source: e,
+        }),
+    }
+}
+
+/// Runs every controller until a termination signal.
+pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
+    let ns = config.namespace.as_deref();
+    // Fail early, with a hint, when the CRDs are not installed.
+    for probe in [
+        api::<TrackViaAccount>(&client, ns)
+            .list(&ListParams::default().limit(1))
+            .await
+            .map(|_| ()),
+        api::<IntegrationAccount>(&client, ns)
+            .list(&ListParams::default().limit(1))
+            .await
+            .map(|_| ()),
+        api::<WorkatoWorkspace>(&client, ns)
+            .list(&ListParams::default().limit(1))
+            .await
+            .map(|_| ()),
+    ] {
+        probe.map_err(Error::kube(
+            "listing the operator's kinds (are the CRDs installed? kubectl apply -f crds/)",
+        ))?;
+    }
+    let key = fingerprint_key(&client, &config.operator_namespace).await?;
+    let metrics = Arc::new(Metrics::new());
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        Arc::new(SystemClock),
+        key,
+        config.settings.clone(),
+        metrics.clone(),
+    ));
+    let ready = Arc::new(AtomicBool::new(false));
+    let server = tokio::spawn(crate::server::serve(config.admin_addr, metrics, ready.clone()));
+
+    // Secrets are watched metadata-only: a change of any referenced Secret triggers a reconcile,
+    // which then reads just that Secret.
+    let secrets_meta = || api::<PartialObjectMeta<Secret>>(&client, ns);
+
+    let accounts = Controller::new(api::<TrackViaAccount>(&client, ns), watcher::Config::default());
+    let account_store = accounts.store();
+    let accounts = accounts
+        .watches(secrets_meta(), watcher::Config::default(), move |s| {
+            account_store
+                .state()
+                .iter()
+                .filter(|a| {
+                    a.namespace() == s.namespace()
+                        && [
+                            &a.spec.admin_credentials.api_key.name,
+                            &a.spec.admin_credentials.auth_token.name,
+                        ]
+                        .contains(&&s.name_any())
+                })
+                .map(|a| ObjectRef::from_obj(&**a))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            trackvia_account::reconcile,
+            trackvia_account::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
+
+    let workspaces = Controller::new(api::<WorkatoWorkspace>(&client, ns), watcher::Config::default());
+    let workspace_store = workspaces.store();
+    let workspaces = workspaces
+        .watches(secrets_meta(), watcher::Config::default(), move |s| {
+            workspace_store
+                .state()
+                .iter()
+                .filter(|w| w.namespace() == s.namespace() && w.spec.api_token.name == s.name_any())
+                .map(|w| ObjectRef::from_obj(&**w))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            workato_workspace::reconcile,
+            workato_workspace::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
+
+    let integrations = Controller::new(api::<IntegrationAccount>(&client, ns), watcher::Config::default());
+    let ia_store = integrations.store();
+    ctx.set_integration_accounts(ia_store.clone());
+    let by_secret = ia_store.clone();
+    let by_account = ia_store.clone();
+    let integrations = integrations
+        .watches(secrets_meta(), watcher::Config::default(), move |s| {
+            by_secret
+                .state()
+                .iter()
+                .filter(|i| {
+                    i.namespace() == s.namespace()
+                        && (i.spec.token_secret_ref.name == s.name_any()
+                            || i.spec.credentials_secret.name == s.name_any())
+                })
+                .map(|i| ObjectRef::from_obj(&**i))
+                .collect::<Vec<_>>()
+        })
+        .watches(
+            api::<TrackViaAccount>(&client, ns),
+            watcher::Config::default(),
+            move |a| {
+                by_account
+                    .state()
+                    .iter()
+                    .filter(|i| i.namespace() == a.namespace() && i.spec.account_ref.name == a.name_any())
+                    .map(|i| ObjectRef::from_obj(&**i))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            integration_account::reconcile,
+            integration_account::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
+
+    ready.store(true, Ordering::SeqCst);
+    tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");
+    tokio::join!(accounts, workspaces, integrations);
+    server.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

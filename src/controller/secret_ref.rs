@@ -1,0 +1,112 @@
+//! Reading one key of a referenced Secret, with errors a person can act on.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client};
+
+use crate::api::SecretKeyRef;
+use crate::secret::Sensitive;
+
+/// A value read from a Secret, with the Secret's annotations.
+#[derive(Clone, Debug)]
+pub struct SecretValue {
+    /// The value.
+    pub value: Sensitive<String>,
+    /// The Secret's annotations (e.g. the token's expiry).
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Why a referenced Secret key could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretRefError {
+    /// No Secret of that name in the namespace.
+    #[error("Secret {name} not found")]
+    Missing {
+        /// Secret name.
+        name: String,
+    },
+    /// The Secret lacks the key.
+    #[error("Secret {name} has no key {key}")]
+    KeyMissing {
+        /// Secret name.
+        name: String,
+        /// The key.
+        key: String,
+    },
+    /// The key is empty or not UTF-8 text.
+    #[error("key {key} of Secret {name} is empty or not text")]
+    Unusable {
+        /// Secret name.
+        name: String,
+        /// The key.
+        key: String,
+    },
+    /// The API server failed.
+    #[error("reading Secret {name}: {source}")]
+    Api {
+        /// Secret name.
+        name: String,
+        /// What failed.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl SecretRefError {
+    /// Stable reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Missing { .. } => "SecretMissing",
+            Self::KeyMissing { .. } => "SecretKeyMissing",
+            Self::Unusable { .. } => "SecretKeyUnusable",
+            Self::Api { .. } => "SecretUnreadable",
+        }
+    }
+}
+
+/// Reads `r` in `namespace`. Surrounding whitespace (a trailing newline from `echo`) is removed.
+pub async fn read(client: &Client, namespace: &str, r: &SecretKeyRef) -> Result<SecretValue, SecretRefError> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = api
+        .get_opt(&r.name)
+        .await
+        .map_err(|source| SecretRefError::Api {
+            name: r.name.clone(),
+            source,
+        })?
+        .ok_or_else(|| SecretRefError::Missing { name: r.name.clone() })?;
+    value_of(&secret, r)
+}
+
+/// Extracts `r.key` from a Secret already read.
+pub fn value_of(secret: &Secret, r: &SecretKeyRef) -> Result<SecretValue, SecretRefError> {
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(&r.key))
+        .map(|b| b.0.clone())
+        .or_else(|| {
+            secret
+                .string_data
+                .as_ref()
+                .and_then(|d| d.get(&r.key))
+                .map(|s| s.clone().into_bytes())
+        })
+        .ok_or_else(|| SecretRefError::KeyMissing {
+            name: r.name.clone(),
+            key: r.key.clone(),
+        })?;
+    let text = String::from_utf8(bytes)
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| SecretRefError::Unusable {
+            name: r.name.clone(),
+            key: r.key.clone(),
+        })?;
+    Ok(SecretValue {
+        value: Sensitive::new(text),
+        annotations: secret.metadata.annotations.clone().unwrap_or_default(),
+    })
+}

@@ -1,0 +1,168 @@
+//! WorkatoWorkspace: read the API client token, check it with one cheap call when due, and say in
+//! `Ready` what a person can do about a failure.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+
+use super::secret_ref::{self, SecretRefError};
+use super::{Context, Error, announce, apply_status, due, interval, until_due};
+use crate::api::common::CommonStatus;
+use crate::api::workato_workspace::{WorkatoWorkspace, WorkatoWorkspaceStatus};
+use crate::conditions::{self, Cond, types};
+use crate::external::Classify;
+use crate::workato::{HttpWorkato, RecipeQuery, WorkatoApi, WorkatoConfig, WorkatoError};
+
+/// A workspace's client and the fingerprint of the token it uses.
+pub struct WorkspaceClient {
+    /// The client.
+    pub api: Arc<HttpWorkato>,
+    /// Fingerprint of the API client token.
+    pub token_fingerprint: String,
+}
+
+/// The client of a workspace, from its token Secret (the inner error: the Secret is unusable).
+pub async fn client(
+    ctx: &Context,
+    ws: &WorkatoWorkspace,
+) -> Result<Result<WorkspaceClient, SecretRefError>, Error> {
+    let ns = ws.namespace().unwrap_or_default();
+    let token = match secret_ref::read(&ctx.client, &ns, &ws.spec.api_token).await {
+        Ok(v) => v.value,
+        Err(e) => return Ok(Err(e)),
+    };
+    let token_fingerprint = ctx.fingerprint(token.expose());
+    let mut config = WorkatoConfig::new(ws.spec.base_url.clone(), token);
+    config.managed_user_id = ws.spec.managed_user_id.clone();
+    let uid = ws.uid().ok_or(Error::Malformed("uid"))?;
+    Ok(Ok(WorkspaceClient {
+        api: ctx.workato(&uid, config)?,
+        token_fingerprint,
+    }))
+}
+
+/// Reconciles one WorkatoWorkspace.
+pub async fn reconcile(ws: Arc<WorkatoWorkspace>, ctx: Arc<Context>) -> Result<Action, Error> {
+    super::measured(&ctx, "WorkatoWorkspace", reconcile_inner(&ws, &ctx)).await
+}
+
+async fn reconcile_inner(ws: &WorkatoWorkspace, ctx: &Context) -> Result<Action, Error> {
+    let now = ctx.clock.now();
+    let every = interval(
+        ws.spec.check_interval.as_deref(),
+        ctx.settings.workspace_check_interval,
+    );
+    let status = ws.status.clone().unwrap_or_default();
+    let generation = ws.meta().generation;
+
+    let (cond, fingerprint) = match client(ctx, ws).await? {
+        Err(e) => (secret_condition(&e), None),
+        Ok(WorkspaceClient {
+            api,
+            token_fingerprint,
+        }) => {
+            let unchanged = status.credentials_fingerprint.as_deref() == Some(token_fingerprint.as_str())
+                && status.common.observed_generation == generation;
+            if unchanged && !due(status.last_checked_time.as_ref(), every, now) {
+                return Ok(Action::requeue(until_due(
+                    status.last_checked_time.as_ref(),
+                    every,
+                    now,
+                )));
+            }
+            (check(&api).await, Some(token_fingerprint))
+        }
+    };
+
+    let decided = [
+        cond.clone(),
+        conditions::ready(std::slice::from_ref(&cond), &[], "API client token accepted"),
+    ];
+    let now_time = ctx.clock.now_time();
+    let merged = conditions::merge(&status.common.conditions, &decided, generation, &now_time);
+    let new_status = WorkatoWorkspaceStatus {
+        common: CommonStatus {
+            observed_generation: generation,
+            conditions: merged.clone(),
+        },
+        last_checked_time: if cond.status != conditions::Status::Unknown && fingerprint.is_some() {
+            Some(now_time)
+        } else {
+            status.last_checked_time.clone()
+        },
+        credentials_fingerprint: fingerprint,
+    };
+    if new_status != status {
+        apply_status(ctx, ws, &new_status).await?;
+        announce(ctx, "WorkatoWorkspace", ws, &status.common.conditions, &merged).await;
+    }
+    Ok(Action::requeue(if cond.reason == "Unreachable" {
+        Duration::from_secs(30).min(every)
+    } else {
+        every
+    }))
+}
+
+/// One cheap call: the first recipe (the operator needs the recipes privilege).
+async fn check(api: &HttpWorkato) -> Cond {
+    let query = RecipeQuery {
+        adapter_names_any: None,
+        page: 1,
+        per_page: 1,
+    };
+    match api.list_recipes(&query).await {
+        Ok(_) => Cond::ok(
+            types::CREDENTIALS_VALID,
+            "Accepted",
+            "the API client token lists recipes",
+        ),
+        Err(e) => api_condition(&e),
+    }
+}
+
+fn secret_condition(e: &SecretRefError) -> Cond {
+    let fix = match e {
+        SecretRefError::Missing { name } => {
+            format!("create Secret {name} with the API client token from Workspace admin -> API clients")
+        }
+        SecretRefError::KeyMissing { name, key } => format!("add key {key} to Secret {name}"),
+        SecretRefError::Unusable { name, key } => {
+            format!("put the token as text in key {key} of Secret {name}")
+        }
+        SecretRefError::Api { .. } => "check the operator's RBAC for Secrets".to_owned(),
+    };
+    Cond::fail(types::CREDENTIALS_VALID, e.reason(), format!("{e}: {fix}"))
+}
+
+fn api_condition(e: &WorkatoError) -> Cond {
+    let c = types::CREDENTIALS_VALID;
+    match e {
+        WorkatoError::Unauthorized { .. } => Cond::fail(
+            c,
+            "TokenRejected",
+            format!(
+                "{e}: regenerate the API client token (Workspace admin -> API clients) and update the Secret"
+            ),
+        ),
+        WorkatoError::Forbidden { .. } => Cond::fail(
+            c,
+            "MissingPrivilege",
+            format!("{e}: give the API client's role the connections and recipes privileges"),
+        ),
+        WorkatoError::NotFound { .. } => Cond::fail(
+            c,
+            "WrongBaseUrl",
+            format!("{e}: check baseUrl (the workspace's data center) and managedUserId"),
+        ),
+        other if other.is_transient() => Cond::unknown(c, "Unreachable", format!("{other}; will retry")),
+        other => Cond::fail(c, other.label(), other.to_string()),
+    }
+}
+
+/// Error policy: log, requeue by error class.
+pub fn error_policy(_: Arc<WorkatoWorkspace>, err: &Error, _: Arc<Context>) -> Action {
+    tracing::warn!(error = %err, "WorkatoWorkspace reconcile failed");
+    Action::requeue(err.requeue_after())
+}
