@@ -26,6 +26,20 @@ pub mod types {
     pub const ROTATION_DUE: &str = "RotationDue";
     /// The email follows `<system>.integration@…` (a warning only).
     pub const NAMING_CONVENTION: &str = "NamingConvention";
+    /// The workspace and the TrackVia account are in the same environment.
+    pub const ENVIRONMENT_MATCHED: &str = "EnvironmentMatched";
+    /// The Workato connection is known (adopted, found or created).
+    pub const CONNECTION_FOUND: &str = "ConnectionFound";
+    /// Workato's last test of the connection succeeded.
+    pub const VERIFIED: &str = "Verified";
+    /// The connection holds the credentials currently published.
+    pub const CREDENTIALS_CURRENT: &str = "CredentialsCurrent";
+    /// No dependent recipe was stopped by Workato.
+    pub const RECIPES_HEALTHY: &str = "RecipesHealthy";
+    /// A rotation is in progress (its step is the reason).
+    pub const ROTATING: &str = "Rotating";
+    /// The replaced token is rejected by TrackVia.
+    pub const OLD_TOKEN_REVOKED: &str = "OldTokenRevoked";
 }
 
 /// Condition status.

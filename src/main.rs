@@ -61,6 +61,9 @@ struct RunArgs {
     /// Budget of TrackVia calls per account per second (TrackVia publishes none).
     #[arg(long, default_value_t = 5)]
     trackvia_requests_per_second: u32,
+    /// How often a rotation probes the old token until TrackVia rejects it.
+    #[arg(long, default_value = "1m", value_parser = duration)]
+    revocation_probe_interval: Duration,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -99,6 +102,7 @@ fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
                 token_check_interval: args.token_check_interval,
                 user_poll_interval: args.user_poll_interval,
                 trackvia_requests_per_second: args.trackvia_requests_per_second,
+                revocation_probe_interval: args.revocation_probe_interval,
             },
         };
         run(client, config).await?;

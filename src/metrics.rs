@@ -46,6 +46,13 @@ pub struct TransitionLabels {
     pub reason: String,
 }
 
+/// Labels of rotation outcomes.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RotationLabels {
+    /// `Succeeded`, `RolledBack`, `Aborted`, ...
+    pub outcome: String,
+}
+
 /// Every metric of the operator.
 pub struct Metrics {
     registry: Registry,
@@ -61,6 +68,10 @@ pub struct Metrics {
     pub token_expiry: Family<ObjectLabels, Gauge>,
     /// 1 while an IntegrationAccount's rotation is due.
     pub rotation_due: Family<ObjectLabels, Gauge>,
+    /// Rotations finished, by outcome.
+    pub rotations: Family<RotationLabels, Counter>,
+    /// Rotation duration, start to finish, by outcome.
+    pub rotation_duration: Family<RotationLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -81,6 +92,10 @@ impl Metrics {
         let condition_transitions = Family::<TransitionLabels, Counter>::default();
         let token_expiry = Family::<ObjectLabels, Gauge>::default();
         let rotation_due = Family::<ObjectLabels, Gauge>::default();
+        let rotations = Family::<RotationLabels, Counter>::default();
+        let rotation_duration = Family::<RotationLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(1.0, 2.0, 14))
+        });
         registry.register("reconciles", "Reconciles run", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -107,6 +122,12 @@ impl Metrics {
             "1 while an IntegrationAccount's rotation is due",
             rotation_due.clone(),
         );
+        registry.register("rotations", "Rotations finished, by outcome", rotations.clone());
+        registry.register(
+            "rotation_duration_seconds",
+            "Rotation duration, by outcome",
+            rotation_duration.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -115,6 +136,8 @@ impl Metrics {
             condition_transitions,
             token_expiry,
             rotation_due,
+            rotations,
+            rotation_duration,
         }
     }
 

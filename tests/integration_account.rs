@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Event, Secret};
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use support::operator::{Emulators, Operator, eventually};
@@ -66,42 +66,6 @@ workato:
   workspaces: []
 "#;
 
-fn secret(name: &str, data: &[(&str, &str)], annotations: &[(&str, &str)]) -> Secret {
-    Secret {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            annotations: Some(
-                annotations
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-            ),
-            ..Default::default()
-        },
-        data: Some(
-            data.iter()
-                .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
-                .collect(),
-        ),
-        ..Default::default()
-    }
-}
-
-async fn create<K>(client: &Client, ns: &str, obj: Value)
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug,
-{
-    let obj: K = serde_json::from_value(obj).expect("object");
-    Api::<K>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &obj)
-        .await
-        .expect("create");
-}
-
 /// Admin Secret + TrackViaAccount for the sandbox (and production) account of the emulator.
 async fn accounts(client: &Client, ns: &str, emu: &Emulators) {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
@@ -112,7 +76,7 @@ async fn accounts(client: &Client, ns: &str, emu: &Emulators) {
         secrets
             .create(
                 &PostParams::default(),
-                &secret(name, &[("apiKey", key), ("authToken", token)], &[]),
+                &support::secret(name, &[("apiKey", key), ("authToken", token)], &[]),
             )
             .await
             .unwrap();
@@ -121,7 +85,7 @@ async fn accounts(client: &Client, ns: &str, emu: &Emulators) {
         ("acme-sandbox", "sandbox", SANDBOX, "tv-sandbox-admin"),
         ("acme-prod", "production", PRODUCTION, "tv-prod-admin"),
     ] {
-        create::<trackvia_operator::api::TrackViaAccount>(
+        support::create::<trackvia_operator::api::TrackViaAccount>(
             client,
             ns,
             json!({
@@ -219,7 +183,7 @@ async fn provisions_guides_verifies_and_publishes() {
     let ns = support::namespace(&client, "ia-path").await;
     let emu = Emulators::start(SEED).await;
     accounts(&client, &ns, &emu).await;
-    create::<IntegrationAccount>(
+    support::create::<IntegrationAccount>(
         &client,
         &ns,
         integration(
@@ -306,7 +270,7 @@ async fn provisions_guides_verifies_and_publishes() {
     secrets
         .create(
             &PostParams::default(),
-            &secret(
+            &support::secret(
                 "salesforce-token",
                 &[("token", &token)],
                 &[(
@@ -438,7 +402,7 @@ async fn each_failure_has_its_own_reason() {
     accounts(&client, &ns, &emu).await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let token_secret =
-        |name: &str, key: &str, value: &str| secret(&format!("{name}-token"), &[(key, value)], &[]);
+        |name: &str, key: &str, value: &str| support::secret(&format!("{name}-token"), &[(key, value)], &[]);
 
     // Users that already went through the UI steps, each with a different problem.
     let cases: [(&str, &str, &[&str]); 8] = [
@@ -471,7 +435,7 @@ async fn each_failure_has_its_own_reason() {
     // (the seed has their users, as if the UI steps were done, each with the role named here)
     for (name, _role, views) in cases {
         let email = format!("{name}.integration@acme.example");
-        create::<IntegrationAccount>(
+        support::create::<IntegrationAccount>(
             &client,
             &ns,
             integration(name, name, &email, "acme-sandbox", views),
@@ -543,7 +507,7 @@ async fn each_failure_has_its_own_reason() {
     secrets
         .create(
             &PostParams::default(),
-            &secret("foreign-credentials", &[("note", "someone else's")], &[]),
+            &support::secret("foreign-credentials", &[("note", "someone else's")], &[]),
         )
         .await
         .unwrap();
@@ -630,7 +594,7 @@ async fn a_crash_right_after_the_create_call_never_creates_a_second_user() {
     accounts(&client, &ns, &emu).await;
     // Slow the create down so the kill lands while the call is in flight or just after it.
     emu.control("faults", json!({"service": "trackvia", "method": "POST", "route": "/openapi/users", "latencyMs": 1500, "count": 1})).await;
-    create::<IntegrationAccount>(
+    support::create::<IntegrationAccount>(
         &client,
         &ns,
         integration(

@@ -77,6 +77,20 @@ pub struct CredentialRotationStatus {
     /// When it finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_time: Option<Time>,
+    /// When the current phase began (timeouts count from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase_time: Option<Time>,
+    /// The outcome once finished, one word: `Succeeded`, `RolledBack`, `NewTokenInvalid`,
+    /// `ConnectionTestFailed`, `Aborted`, `DryRunPassed`, `DryRunFailed`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// `dryRun`: what the rotation would do, and its request budget estimate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_summary: Option<String>,
+    /// `Overlap`: the Secret (owned by this rotation) that keeps the old token until TrackVia
+    /// rejects it, so revocation can be confirmed; deleted then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_token_secret: Option<String>,
     /// Fingerprint of the token being replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_token_fingerprint: Option<String>,
@@ -106,6 +120,9 @@ pub struct ConnectionProgress {
     /// The Workato connection id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
+    /// The WorkatoWorkspace it lives in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
     /// `Pending`, `Updating`, `Verified`, `Failed`, `RollingBack`, `RolledBack`.
     pub state: String,
     /// Workato's `authorization_error` when the test failed, trimmed.
@@ -113,7 +130,8 @@ pub struct ConnectionProgress {
     pub error: Option<String>,
 }
 
-/// One recipe's progress through a `StopAndRestart` rotation.
+/// One recipe's progress through a `StopAndRestart` rotation. Only recipes that were running
+/// when the rotation started are listed: those are the ones it stops and restarts.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecipeProgress {
@@ -122,6 +140,9 @@ pub struct RecipeProgress {
     /// Recipe name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The WorkatoConnection it depends on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
     /// `ToStop`, `Stopping`, `Stopped`, `Starting`, `Started`, `StartFailed`.
     pub state: String,
     /// Errors Workato gave when the start failed (`config_errors`/`code_errors`), trimmed.

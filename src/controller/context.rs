@@ -8,15 +8,15 @@ use std::time::Duration;
 use kube::Client;
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::Store;
-use tokio::time::Instant;
 
+use super::cache::ListingCache;
 use crate::api::IntegrationAccount;
 use crate::clock::Clock;
 use crate::external::RateLimiter;
 use crate::metrics::Metrics;
 use crate::secret::{Sensitive, fingerprint};
 use crate::trackvia::{AuthToken, HttpTrackvia, TrackviaApi, TrackviaConfig, TrackviaError, User};
-use crate::workato::{HttpWorkato, WorkatoBudget, WorkatoConfig};
+use crate::workato::{Connection, HttpWorkato, Recipe, WorkatoBudget, WorkatoConfig};
 
 /// Intervals and limits of the operator.
 #[derive(Clone, Debug)]
@@ -32,6 +32,8 @@ pub struct Settings {
     pub user_poll_interval: Duration,
     /// Budget of TrackVia calls per account per second (TrackVia publishes none).
     pub trackvia_requests_per_second: u32,
+    /// How often a rotation probes the old token until TrackVia rejects it.
+    pub revocation_probe_interval: Duration,
 }
 
 impl Default for Settings {
@@ -42,6 +44,7 @@ impl Default for Settings {
             token_check_interval: Duration::from_secs(900),
             user_poll_interval: Duration::from_secs(60),
             trackvia_requests_per_second: 5,
+            revocation_probe_interval: Duration::from_secs(60),
         }
     }
 }
@@ -64,12 +67,13 @@ pub struct Context {
     trackvia_limiters: Mutex<HashMap<String, RateLimiter>>,
     workato: Mutex<HashMap<String, (String, Arc<HttpWorkato>)>>,
     workato_budgets: Mutex<HashMap<String, WorkatoBudget>>,
-    directory: Mutex<HashMap<String, CachedUsers>>,
+    directory: ListingCache<Vec<User>>,
+    /// Connections of each workspace, listed at most once per workspace check interval.
+    pub connections: ListingCache<Vec<Connection>>,
+    /// TrackVia recipes of each workspace, listed at most once per workspace check interval.
+    pub recipes: ListingCache<Vec<Recipe>>,
     integration_accounts: OnceLock<Store<IntegrationAccount>>,
 }
-
-/// An account's user list and when it was read.
-type CachedUsers = (Instant, Arc<Vec<User>>);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every critical section here is a single map operation: a poisoned map is still consistent.
@@ -99,7 +103,9 @@ impl Context {
             trackvia_limiters: Mutex::default(),
             workato: Mutex::default(),
             workato_budgets: Mutex::default(),
-            directory: Mutex::default(),
+            directory: ListingCache::default(),
+            connections: ListingCache::default(),
+            recipes: ListingCache::default(),
             integration_accounts: OnceLock::new(),
         }
     }
@@ -189,15 +195,12 @@ impl Context {
         email: &str,
         fresh: bool,
     ) -> Result<Option<User>, TrackviaError> {
-        let cached = lock(&self.directory).get(account_uid).cloned();
-        let users = match cached {
-            Some((at, users)) if !fresh && at.elapsed() < self.settings.user_poll_interval => users,
-            _ => {
-                let users = Arc::new(api.list_all_users(admin).await?);
-                lock(&self.directory).insert(account_uid.to_owned(), (Instant::now(), users.clone()));
-                users
-            }
-        };
+        let users = self
+            .directory
+            .get_or_read(account_uid, self.settings.user_poll_interval, fresh, || {
+                api.list_all_users(admin)
+            })
+            .await?;
         Ok(users
             .iter()
             .find(|u| u.email.eq_ignore_ascii_case(email))
@@ -206,6 +209,6 @@ impl Context {
 
     /// Forgets the cached user list of an account.
     pub fn forget_users(&self, account_uid: &str) {
-        lock(&self.directory).remove(account_uid);
+        self.directory.forget(account_uid);
     }
 }

@@ -1,11 +1,14 @@
 //! The reconcilers, one module per kind, and what they share: status writes, events, intervals.
 
+pub mod cache;
 pub mod context;
+pub mod credential_rotation;
 pub mod error;
 pub mod integration_account;
 pub mod run;
 pub mod secret_ref;
 pub mod trackvia_account;
+pub mod workato_connection;
 pub mod workato_workspace;
 
 use std::fmt::Debug;

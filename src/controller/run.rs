@@ -15,8 +15,13 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 
-use super::{Context, Error, Settings, integration_account, trackvia_account, workato_workspace};
-use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoWorkspace};
+use super::{
+    Context, Error, Settings, credential_rotation, integration_account, trackvia_account, workato_connection,
+    workato_workspace,
+};
+use crate::api::{
+    CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
+};
 use crate::clock::SystemClock;
 use crate::metrics::Metrics;
 use crate::secret::Sensitive;
@@ -182,6 +187,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
     ctx.set_integration_accounts(ia_store.clone());
     let by_secret = ia_store.clone();
     let by_account = ia_store.clone();
+    let by_rotation = ia_store.clone();
     let integrations = integrations
         .watches(secrets_meta(), watcher::Config::default(), move |s| {
             by_secret
@@ -207,6 +213,20 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
                     .collect::<Vec<_>>()
             },
         )
+        .watches(
+            api::<CredentialRotation>(&client, ns),
+            watcher::Config::default(),
+            move |r| {
+                by_rotation
+                    .state()
+                    .iter()
+                    .filter(|i| {
+                        i.namespace() == r.namespace() && i.name_any() == r.spec.integration_account_ref.name
+                    })
+                    .map(|i| ObjectRef::from_obj(&**i))
+                    .collect::<Vec<_>>()
+            },
+        )
         .graceful_shutdown_on(shutdown_signal())
         .run(
             integration_account::reconcile,
@@ -215,9 +235,56 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
         )
         .for_each(|_| async {});
 
+    let connections = Controller::new(api::<WorkatoConnection>(&client, ns), watcher::Config::default());
+    let wc_by_ia = connections.store();
+    let wc_by_ws = connections.store();
+    let connections = connections
+        .watches(
+            api::<IntegrationAccount>(&client, ns),
+            watcher::Config::default(),
+            move |i| {
+                wc_by_ia
+                    .state()
+                    .iter()
+                    .filter(|c| {
+                        c.namespace() == i.namespace() && c.spec.integration_account_ref.name == i.name_any()
+                    })
+                    .map(|c| ObjectRef::from_obj(&**c))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            api::<WorkatoWorkspace>(&client, ns),
+            watcher::Config::default(),
+            move |w| {
+                wc_by_ws
+                    .state()
+                    .iter()
+                    .filter(|c| c.namespace() == w.namespace() && c.spec.workspace_ref.name == w.name_any())
+                    .map(|c| ObjectRef::from_obj(&**c))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            workato_connection::reconcile,
+            workato_connection::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
+
+    let rotations = Controller::new(api::<CredentialRotation>(&client, ns), watcher::Config::default())
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            credential_rotation::reconcile,
+            credential_rotation::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
+
     ready.store(true, Ordering::SeqCst);
     tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");
-    tokio::join!(accounts, workspaces, integrations);
+    tokio::join!(accounts, workspaces, integrations, connections, rotations);
     server.abort();
     tracing::info!("stopped");
     Ok(())

@@ -90,3 +90,45 @@ pub fn kubectl() -> PathBuf {
         PathBuf::from("kubectl")
     }
 }
+
+/// A Secret with string data and annotations.
+pub fn secret(
+    name: &str,
+    data: &[(&str, &str)],
+    annotations: &[(&str, &str)],
+) -> k8s_openapi::api::core::v1::Secret {
+    k8s_openapi::api::core::v1::Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            annotations: Some(
+                annotations
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+            ..Default::default()
+        },
+        data: Some(
+            data.iter()
+                .map(|(k, v)| ((*k).to_owned(), k8s_openapi::ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+/// Creates a namespaced object from JSON.
+pub async fn create<K>(client: &Client, ns: &str, obj: serde_json::Value)
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    let obj: K = serde_json::from_value(obj).expect("object");
+    Api::<K>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &obj)
+        .await
+        .expect("create");
+}

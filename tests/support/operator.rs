@@ -51,6 +51,10 @@ impl Operator {
                 "1s",
                 "--account-check-interval",
                 "30s",
+                "--workspace-check-interval",
+                "5s",
+                "--revocation-probe-interval",
+                "1s",
             ])
             .env("RUST_LOG", "info,trackvia_operator=debug")
             .stdin(Stdio::null())
@@ -96,9 +100,15 @@ pub struct Emulators {
 impl Emulators {
     /// Starts both emulators from a YAML seed.
     pub async fn start(seed_yaml: &str) -> Self {
+        Self::start_with(seed_yaml, Duration::ZERO).await
+    }
+
+    /// Starts both emulators with `latency` added to every vendor call.
+    pub async fn start_with(seed_yaml: &str, latency: Duration) -> Self {
         let seed = Seed::from_yaml_str(seed_yaml).expect("valid seed");
         let config = Config {
             recipe_poll_interval: Duration::ZERO,
+            latency,
             ..Config::default()
         };
         let running = Emulator::start(seed, config).await.expect("emulator starts");

@@ -21,8 +21,10 @@ use self::observed::{Observed, Published, UserLookup};
 use self::plan::{CREATE_PENDING, Intervals, Plan, Step, plan};
 use super::{Context, Error, FIELD_MANAGER, announce, apply_status, event};
 use crate::api::common::CommonStatus;
+use crate::api::credential_rotation::{CredentialRotation, CredentialRotationSpec};
 use crate::api::integration_account::{
-    DeletionPolicy, IntegrationAccount, IntegrationAccountStatus, PublishedSecretStatus, UserStatus,
+    DeletionPolicy, IntegrationAccount, IntegrationAccountStatus, PublishedSecretStatus, RotationSummary,
+    UserStatus,
 };
 use crate::conditions;
 use crate::metrics::ObjectLabels;
@@ -127,11 +129,36 @@ async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> 
             if let Some(token) = &m.token {
                 publish(ia, ctx, m, token).await?;
                 published_now = true;
-                observed.published = Published::Ours { up_to_date: true };
+                observed.published = Published::Ours {
+                    up_to_date: true,
+                    fingerprint: Some(ctx.fingerprint(token.expose())),
+                };
             }
+        }
+        (Step::StartRotation(request), _) => {
+            start_rotation(ia, ctx, request).await?;
+            if let Some(req) = &request.requested_at {
+                let mut summary = base
+                    .status
+                    .clone()
+                    .unwrap_or_default()
+                    .rotation
+                    .unwrap_or_default();
+                summary.handled_requested_at = Some(req.clone());
+                base.status.get_or_insert_with(Default::default).rotation = Some(summary);
+            }
+            observed.rotations.push(observed::RotationSeen {
+                name: request.name.clone(),
+                finished: false,
+                outcome: None,
+                finished_time: None,
+                created: Some(now),
+            });
+            decided = plan(&base, &observed, now, intervals(ctx));
         }
         _ => {}
     }
+    prune_history(ia, ctx, &observed).await;
 
     report(
         ia,
@@ -165,7 +192,92 @@ fn status_from(ia: &IntegrationAccount, decided: &Plan, ctx: &Context) -> Integr
         token: decided.token.clone(),
         access: decided.access.clone(),
         credentials_secret: current.credentials_secret.clone(),
-        rotation: current.rotation.clone(),
+        rotation: Some(rotation_summary(
+            current.rotation.clone().unwrap_or_default(),
+            &decided.rotations,
+        )),
+    }
+}
+
+/// Which rotation runs and when the last one succeeded.
+fn rotation_summary(mut summary: RotationSummary, rotations: &[observed::RotationSeen]) -> RotationSummary {
+    summary.active = rotations.iter().find(|r| !r.finished).map(|r| r.name.clone());
+    summary.last_rotation_time = rotations
+        .iter()
+        .filter(|r| r.outcome.as_deref() == Some("Succeeded"))
+        .filter_map(|r| r.finished_time)
+        .max()
+        .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)
+        .or(summary.last_rotation_time);
+    summary
+}
+
+/// Creates the CredentialRotation (owned by the IntegrationAccount); one that exists already is
+/// the one a previous attempt created.
+async fn start_rotation(
+    ia: &IntegrationAccount,
+    ctx: &Context,
+    request: &plan::RotationRequest,
+) -> Result<(), Error> {
+    let rotation = CredentialRotation {
+        metadata: kube::api::ObjectMeta {
+            name: Some(request.name.clone()),
+            namespace: ia.namespace(),
+            owner_references: ia.controller_owner_ref(&()).map(|o| vec![o]),
+            labels: Some([(INTEGRATION_ACCOUNT_LABEL.to_owned(), ia.name_any())].into()),
+            ..Default::default()
+        },
+        spec: CredentialRotationSpec {
+            integration_account_ref: crate::api::LocalRef { name: ia.name_any() },
+            strategy: None,
+            reason: Some(request.reason.chars().take(256).collect()),
+            dry_run: None,
+        },
+        status: None,
+    };
+    let api: Api<CredentialRotation> =
+        Api::namespaced(ctx.client.clone(), &ia.namespace().unwrap_or_default());
+    match api.create(&kube::api::PostParams::default(), &rotation).await {
+        Ok(_) => {
+            event(
+                ctx,
+                ia,
+                false,
+                "RotationStarted",
+                format!("created CredentialRotation {}: {}", request.name, request.reason),
+            )
+            .await;
+            Ok(())
+        }
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(Error::Kube {
+            op: "creating a CredentialRotation",
+            source: e,
+        }),
+    }
+}
+
+/// Keeps the last `rotation.historyLimit` (default 5) finished rotations of the account.
+async fn prune_history(ia: &IntegrationAccount, ctx: &Context, observed: &Observed) {
+    let limit = ia
+        .spec
+        .rotation
+        .as_ref()
+        .and_then(|r| r.history_limit)
+        .unwrap_or(5)
+        .max(1) as usize;
+    let mut finished: Vec<&observed::RotationSeen> =
+        observed.rotations.iter().filter(|r| r.finished).collect();
+    if finished.len() <= limit {
+        return;
+    }
+    finished.sort_by_key(|r| std::cmp::Reverse(r.finished_time.or(r.created)));
+    let api: Api<CredentialRotation> =
+        Api::namespaced(ctx.client.clone(), &ia.namespace().unwrap_or_default());
+    for old in &finished[limit..] {
+        if let Err(e) = api.delete(&old.name, &Default::default()).await {
+            tracing::warn!(rotation = %old.name, error = %e, "could not prune rotation history");
+        }
     }
 }
 
@@ -239,8 +351,19 @@ async fn publish(
     m: &Material,
     token: &crate::trackvia::AuthToken,
 ) -> Result<(), Error> {
+    publish_token(ctx, ia, &m.account, &m.api_key, token).await
+}
+
+/// Writes the credentials Secret of `ia` with `token` (server-side apply, owned by `ia`).
+pub async fn publish_token(
+    ctx: &Context,
+    ia: &IntegrationAccount,
+    account: &crate::api::TrackViaAccount,
+    api_key: &crate::secret::Sensitive<String>,
+    token: &crate::trackvia::AuthToken,
+) -> Result<(), Error> {
     let fp = ctx.fingerprint(token.expose());
-    let secret = desired_secret(ia, m, token, &fp).ok_or(Error::Malformed("uid"))?;
+    let secret = desired_secret(ia, account, api_key, token, &fp).ok_or(Error::Malformed("uid"))?;
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ia.namespace().unwrap_or_default());
     api.patch(
         &ia.spec.credentials_secret.name,

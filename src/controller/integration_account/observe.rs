@@ -9,12 +9,16 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Resource, ResourceExt};
 
 use super::EXPIRES_AT_ANNOTATION;
-use super::observed::{AccountState, Observed, Published, TokenSeen, UserLookup, Validation};
+use super::observed::{AccountState, Observed, Published, RotationSeen, TokenSeen, UserLookup, Validation};
+use crate::api::credential_rotation::CredentialRotation;
 use crate::api::integration_account::IntegrationAccount;
 use crate::api::trackvia_account::TrackViaAccount;
+use crate::api::workato_connection::WorkatoConnection;
 use crate::conditions::{self, types};
+use crate::controller::credential_rotation::phase::is_terminal;
 use crate::controller::secret_ref;
 use crate::controller::trackvia_account::{self, admin_credentials};
+use crate::controller::workato_connection::PUSHED_FINGERPRINT_ANNOTATION;
 use crate::controller::{Context, Error, due};
 use crate::secret::Sensitive;
 use crate::trackvia::{AuthFailure, AuthToken, HttpTrackvia, TrackviaApi};
@@ -105,6 +109,8 @@ pub async fn observe(
     };
 
     let published = published(ia, ctx, &ns, material.as_ref()).await?;
+    let bound_connections = bound_connections(ia, ctx, &ns).await?;
+    let rotations = rotations(ia, ctx, &ns).await?;
     let observed = Observed {
         account: account_state,
         admin_error,
@@ -113,6 +119,8 @@ pub async fn observe(
         token: token.map(|(seen, _)| seen),
         validation,
         published,
+        bound_connections,
+        rotations,
     };
     Ok((observed, material))
 }
@@ -250,7 +258,8 @@ async fn probe_other_environments(
 /// The Secret as the operator would write it.
 pub fn desired_secret(
     ia: &IntegrationAccount,
-    m: &Material,
+    account: &TrackViaAccount,
+    api_key: &Sensitive<String>,
     token: &AuthToken,
     fingerprint: &str,
 ) -> Option<Secret> {
@@ -259,11 +268,11 @@ pub fn desired_secret(
     let mut put = |k: &str, v: &str| {
         data.insert(k.to_owned(), ByteString(v.as_bytes().to_vec()));
     };
-    put(super::keys::API_KEY, m.api_key.expose());
+    put(super::keys::API_KEY, api_key.expose());
     put(super::keys::AUTH_TOKEN, token.expose());
-    put(super::keys::BASE_URL, &m.account.spec.base_url);
-    put(super::keys::ENVIRONMENT, &m.account.spec.environment.to_string());
-    if let Some(id) = &m.account.spec.account_id {
+    put(super::keys::BASE_URL, &account.spec.base_url);
+    put(super::keys::ENVIRONMENT, &account.spec.environment.to_string());
+    if let Some(id) = &account.spec.account_id {
         put(super::keys::ACCOUNT_ID, id);
     }
     put(super::keys::EMAIL, &ia.spec.email);
@@ -316,7 +325,7 @@ async fn published(
     let desired = m.and_then(|m| {
         m.token
             .as_ref()
-            .and_then(|t| desired_secret(ia, m, t, &ctx.fingerprint(t.expose())))
+            .and_then(|t| desired_secret(ia, &m.account, &m.api_key, t, &ctx.fingerprint(t.expose())))
     });
     let up_to_date = desired.is_some_and(|d| {
         d.data == existing.data
@@ -331,5 +340,46 @@ async fn published(
                 .flatten()
                 .all(|(k, v)| existing.labels().get(k) == Some(v))
     });
-    Ok(Published::Ours { up_to_date })
+    let fingerprint = existing.annotations().get(super::FINGERPRINT_ANNOTATION).cloned();
+    Ok(Published::Ours {
+        up_to_date,
+        fingerprint,
+    })
+}
+
+/// WorkatoConnections of this account that already received credentials: from then on, a new
+/// token reaches them only through a rotation.
+async fn bound_connections(ia: &IntegrationAccount, ctx: &Context, ns: &str) -> Result<usize, Error> {
+    let list = Api::<WorkatoConnection>::namespaced(ctx.client.clone(), ns)
+        .list(&Default::default())
+        .await
+        .map_err(Error::kube("listing WorkatoConnections"))?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|w| w.spec.integration_account_ref.name == ia.name_any())
+        .filter(|w| w.annotations().contains_key(PUSHED_FINGERPRINT_ANNOTATION))
+        .count())
+}
+
+async fn rotations(ia: &IntegrationAccount, ctx: &Context, ns: &str) -> Result<Vec<RotationSeen>, Error> {
+    let list = Api::<CredentialRotation>::namespaced(ctx.client.clone(), ns)
+        .list(&Default::default())
+        .await
+        .map_err(Error::kube("listing CredentialRotations"))?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|r| r.spec.integration_account_ref.name == ia.name_any())
+        .map(|r| {
+            let status = r.status.clone().unwrap_or_default();
+            RotationSeen {
+                name: r.name_any(),
+                finished: status.phase.as_deref().is_some_and(is_terminal),
+                outcome: status.outcome.clone(),
+                finished_time: status.finished_time.map(|t| t.0),
+                created: r.creation_timestamp().map(|t| t.0),
+            }
+        })
+        .collect())
 }

@@ -89,6 +89,8 @@ pub enum Published {
     Ours {
         /// Data and metadata match what would be written.
         up_to_date: bool,
+        /// The fingerprint it records of the token it holds.
+        fingerprint: Option<String>,
     },
     /// A Secret of that name not controlled by this IntegrationAccount.
     Foreign,
@@ -111,4 +113,23 @@ pub struct Observed {
     pub validation: Validation,
     /// The published Secret.
     pub published: Published,
+    /// WorkatoConnections that already received this account's credentials.
+    pub bound_connections: usize,
+    /// This account's CredentialRotations.
+    pub rotations: Vec<RotationSeen>,
+}
+
+/// A CredentialRotation of the account, as far as the account cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationSeen {
+    /// Its name.
+    pub name: String,
+    /// Whether it has finished.
+    pub finished: bool,
+    /// Its outcome, once finished.
+    pub outcome: Option<String>,
+    /// When it finished.
+    pub finished_time: Option<Timestamp>,
+    /// When it was created.
+    pub created: Option<Timestamp>,
 }

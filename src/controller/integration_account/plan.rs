@@ -41,6 +41,19 @@ pub enum Step {
     CreateUser(NewUser),
     /// Write the credentials Secret.
     Publish,
+    /// Create a CredentialRotation.
+    StartRotation(RotationRequest),
+}
+
+/// A rotation the IntegrationAccount starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotationRequest {
+    /// Name of the CredentialRotation (deterministic, so a retry finds the one it created).
+    pub name: String,
+    /// Why, for people and the history.
+    pub reason: String,
+    /// The `spec.rotation.requestedAt` it handles, if any.
+    pub requested_at: Option<Time>,
 }
 
 /// What the reconcile decided.
@@ -60,6 +73,8 @@ pub struct Plan {
     pub step: Step,
     /// When to look again.
     pub requeue: Duration,
+    /// The account's rotations (for the status summary).
+    pub rotations: Vec<super::observed::RotationSeen>,
 }
 
 /// Intervals the plan needs.
@@ -309,10 +324,23 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
     };
 
     // 5. Publication.
-    let publish_cond = match (&seen.published, valid_cond.is_true()) {
-        (Published::Foreign, _) => {
+    let active = seen
+        .rotations
+        .iter()
+        .find(|r| !r.finished)
+        .map(|r| r.name.clone());
+    let token_fp = token_seen.map(|t| t.fingerprint.clone());
+    let published_msg = format!(
+        "Secret {} holds the current credentials",
+        spec.credentials_secret.name
+    );
+    let publish_cond = match (&seen.published, valid_cond.is_true(), &active) {
+        (Published::Foreign, ..) => {
             let name = &spec.credentials_secret.name;
-            actions.push((types::CREDENTIALS_PUBLISHED, format!("delete or rename Secret {name} (not written by this operator), or choose another credentialsSecret.name")));
+            actions.push((
+                types::CREDENTIALS_PUBLISHED,
+                format!("delete or rename Secret {name} (not written by this operator), or choose another credentialsSecret.name"),
+            ));
             Cond::fail(
                 types::CREDENTIALS_PUBLISHED,
                 "SecretConflict",
@@ -321,31 +349,52 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 ),
             )
         }
-        (_, false) => Cond::unknown(
+        (_, _, Some(r)) => {
+            soon(Duration::from_secs(5));
+            Cond::unknown(
+                types::CREDENTIALS_PUBLISHED,
+                "Rotating",
+                format!("CredentialRotation {r} owns the credentials until it finishes"),
+            )
+        }
+        (_, false, None) => Cond::unknown(
             types::CREDENTIALS_PUBLISHED,
             "WaitingForValidToken",
             "nothing is published until TrackVia accepts the token",
         ),
-        (Published::Ours { up_to_date: true }, true) => Cond::ok(
-            types::CREDENTIALS_PUBLISHED,
-            "Published",
-            format!(
-                "Secret {} holds the current credentials",
-                spec.credentials_secret.name
-            ),
-        ),
-        (_, true) => {
+        (Published::Ours { up_to_date: true, .. }, true, None) => {
+            Cond::ok(types::CREDENTIALS_PUBLISHED, "Published", published_msg)
+        }
+        (Published::Ours { fingerprint, .. }, true, None)
+            if seen.bound_connections > 0 && *fingerprint != token_fp =>
+        {
+            // A new token, and connections already use the old one: only a rotation may switch them.
+            step = Step::StartRotation(RotationRequest {
+                name: rotation_name(
+                    ia,
+                    "newtoken",
+                    token_fp
+                        .as_deref()
+                        .map(|f| f.trim_start_matches("hmac-sha256:"))
+                        .unwrap_or("x"),
+                ),
+                reason: format!("a new token in Secret {}", spec.token_secret_ref.name),
+                requested_at: None,
+            });
+            Cond::unknown(
+                types::CREDENTIALS_PUBLISHED,
+                "RotationPending",
+                format!(
+                    "a new token is in Secret {}: a CredentialRotation switches the {} connections to it",
+                    spec.token_secret_ref.name, seen.bound_connections
+                ),
+            )
+        }
+        (_, true, None) => {
             if step == Step::None {
                 step = Step::Publish;
             }
-            Cond::ok(
-                types::CREDENTIALS_PUBLISHED,
-                "Published",
-                format!(
-                    "Secret {} holds the current credentials",
-                    spec.credentials_secret.name
-                ),
-            )
+            Cond::ok(types::CREDENTIALS_PUBLISHED, "Published", published_msg)
         }
     };
 
@@ -355,6 +404,9 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         t.rotation_due_time = due_at.map(Time);
     }
     let naming_cond = naming(ia, &seen.user);
+    if step == Step::None && active.is_none() && valid_cond.is_true() {
+        step = rotation_trigger(ia, seen, &due_cond, now);
+    }
 
     let mut conds = vec![user_cond, provided_cond, valid_cond, access_cond, publish_cond];
     let ready = conditions::ready(
@@ -385,7 +437,97 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         access,
         step,
         requeue,
+        rotations: seen.rotations.clone(),
     }
+}
+
+/// A deterministic CredentialRotation name: `<account>-<kind>-<suffix>`, within name limits.
+fn rotation_name(ia: &IntegrationAccount, kind: &str, suffix: &str) -> String {
+    let base: String = ia.name_any().chars().take(200).collect();
+    let suffix: String = suffix
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(16)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    format!("{base}-{kind}-{suffix}")
+}
+
+/// A declarative request not handled yet, or the schedule (inside the maintenance window, and not
+/// right after a rotation that did not succeed).
+fn rotation_trigger(ia: &IntegrationAccount, seen: &Observed, due: &Cond, now: Timestamp) -> Step {
+    let policy = ia.spec.rotation.clone().unwrap_or_default();
+    let handled = ia
+        .status
+        .as_ref()
+        .and_then(|s| s.rotation.as_ref())
+        .and_then(|r| r.handled_requested_at.clone());
+    if let Some(req) = policy.requested_at.clone()
+        && Some(&req) != handled.as_ref()
+    {
+        return Step::StartRotation(RotationRequest {
+            name: rotation_name(ia, "requested", &req.0.as_second().to_string()),
+            reason: format!("requested at {}", req.0),
+            requested_at: Some(req),
+        });
+    }
+    if !due.is_true() || seen.bound_connections == 0 {
+        return Step::None;
+    }
+    let recently_unsuccessful = seen.rotations.iter().any(|r| {
+        r.outcome.as_deref() != Some("Succeeded")
+            && r.finished_time.is_some_and(|t| {
+                t.checked_add(jiff::SignedDuration::from_hours(1))
+                    .is_ok_and(|until| until > now)
+            })
+    });
+    if recently_unsuccessful || !in_window(policy.maintenance_window.as_ref(), now) {
+        return Step::None;
+    }
+    let stamp = now.strftime("%Y%m%d%H%M").to_string();
+    Step::StartRotation(RotationRequest {
+        name: rotation_name(ia, "scheduled", &stamp),
+        reason: format!("{} ({})", due.reason, due.message),
+        requested_at: None,
+    })
+}
+
+/// Whether `now` (UTC) falls in the maintenance window (always, without one).
+pub fn in_window(
+    window: Option<&crate::api::integration_account::MaintenanceWindow>,
+    now: Timestamp,
+) -> bool {
+    use crate::api::integration_account::Weekday;
+    let Some(w) = window else { return true };
+    let Some((h, m)) = w
+        .start
+        .split_once(':')
+        .and_then(|(h, m)| Some((h.parse::<i8>().ok()?, m.parse::<i8>().ok()?)))
+    else {
+        return false;
+    };
+    let length = signed(interval(Some(&w.duration), Duration::ZERO));
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    [today.yesterday().ok(), Some(today)]
+        .into_iter()
+        .flatten()
+        .any(|day| {
+            let weekday = match day.weekday() {
+                jiff::civil::Weekday::Monday => Weekday::Mon,
+                jiff::civil::Weekday::Tuesday => Weekday::Tue,
+                jiff::civil::Weekday::Wednesday => Weekday::Wed,
+                jiff::civil::Weekday::Thursday => Weekday::Thu,
+                jiff::civil::Weekday::Friday => Weekday::Fri,
+                jiff::civil::Weekday::Saturday => Weekday::Sat,
+                jiff::civil::Weekday::Sunday => Weekday::Sun,
+            };
+            let on = w.days.as_ref().is_none_or(|d| d.contains(&weekday));
+            let start = day
+                .at(h, m, 0, 0)
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .map(|z| z.timestamp());
+            on && start.is_ok_and(|s| s <= now && s.checked_add(length).is_ok_and(|end| now < end))
+        })
 }
 
 fn user_condition(

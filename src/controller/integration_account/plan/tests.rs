@@ -107,6 +107,8 @@ fn observed(user: UserLookup, token: Result<TokenSeen, SecretRefError>, validati
         token,
         validation,
         published: Published::Absent,
+        bound_connections: 0,
+        rotations: vec![],
     }
 }
 
@@ -317,7 +319,10 @@ fn the_email_convention_is_a_warning_only() {
     odd.spec.email = "sf-bot@acme.example".into();
     let v = Validation::Valid(reach(&["CRM"], &[("CRM", "Accounts")]));
     let mut o = observed(UserLookup::Found(user("Active")), token(), v);
-    o.published = Published::Ours { up_to_date: true };
+    o.published = Published::Ours {
+        up_to_date: true,
+        fingerprint: Some("hmac-sha256:aa".into()),
+    };
     let p = plan(&odd, &o, now(), every());
     assert_eq!(cond(&p, types::NAMING_CONVENTION).reason, "NonConventionalEmail");
     assert!(cond(&p, types::READY).is_true());

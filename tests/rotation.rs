@@ -1,0 +1,761 @@
+//! WorkatoConnection and CredentialRotation end to end: the operator binary on the real API
+//! server against both emulators. Run through `make test`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+use support::operator::{Emulators, Operator, eventually};
+use trackvia_operator::api::{
+    CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
+};
+
+const SANDBOX: i64 = 21508;
+const WAIT: Duration = Duration::from_secs(90);
+const OLD: &str = "sf-token-old-00000001";
+
+/// Three connections, ten recipes: 1001..1009 running (three per connection), 1010 stopped.
+fn seed() -> String {
+    let mut recipes = String::new();
+    for i in 1..=10 {
+        let conn = 100 + (i - 1) % 3;
+        recipes.push_str(&format!(
+            "        - {{id: {}, name: Recipe {i}, running: {}, connections: [{conn}]}}\n",
+            1000 + i,
+            i != 10
+        ));
+    }
+    format!(
+        r#"
+trackvia:
+  accounts:
+    - id: {SANDBOX}
+      name: ACME Sandbox
+      environment: sandbox
+      apiKey: sbx-api-key-0001
+      apps: [{{id: 1, name: CRM}}]
+      views: [{{id: 10, name: Accounts, app: CRM}}]
+      roles:
+        - {{name: Super Admin, admin: true}}
+        - {{name: Salesforce Integration, apps: [CRM], views: [Accounts]}}
+      users:
+        - {{id: 1, email: admin@acme.example, firstName: Ada, lastName: Admin, status: Active, apiUser: true, role: Super Admin}}
+        - {{id: 2, email: salesforce.integration@acme.example, firstName: Salesforce, lastName: Integration, status: Active, apiUser: true, role: Salesforce Integration}}
+      tokens:
+        - {{id: 1, value: sbx-admin-token-0001, user: 1, name: operator, expiresAt: "2030-01-01T00:00:00Z"}}
+        - {{id: 2, value: {OLD}, user: 2, name: salesforce-1, expiresAt: "2030-01-01T00:00:00Z"}}
+workato:
+  workspaces:
+    - id: acme-dev
+      environment: sandbox
+      apiTokens: [wk-dev-token-0001]
+      connections:
+        - {{id: 100, name: TV 1, provider: trackvia}}
+        - {{id: 101, name: TV 2, provider: trackvia}}
+        - {{id: 102, name: TV 3, provider: trackvia}}
+      recipes:
+{recipes}    - id: acme-prod
+      environment: production
+      apiTokens: [wk-prod-token-0001]
+      connections:
+        - {{id: 200, name: TV prod, provider: trackvia}}
+"#
+    )
+}
+
+/// Accounts, workspace, IntegrationAccount with the old token, three WorkatoConnections; waits
+/// until every connection holds the old token.
+async fn setup(client: &Client, ns: &str, emu: &Emulators, strategy: Option<&str>) {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let pp = Default::default();
+    secrets
+        .create(
+            &pp,
+            &support::secret(
+                "tv-admin",
+                &[
+                    ("apiKey", "sbx-api-key-0001"),
+                    ("authToken", "sbx-admin-token-0001"),
+                ],
+                &[],
+            ),
+        )
+        .await
+        .unwrap();
+    secrets
+        .create(
+            &pp,
+            &support::secret("wk-dev", &[("token", "wk-dev-token-0001")], &[]),
+        )
+        .await
+        .unwrap();
+    secrets
+        .create(
+            &pp,
+            &support::secret("wk-prod", &[("token", "wk-prod-token-0001")], &[]),
+        )
+        .await
+        .unwrap();
+    secrets
+        .create(&pp, &support::secret("sf-token", &[("token", OLD)], &[]))
+        .await
+        .unwrap();
+    support::create::<TrackViaAccount>(client, ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "TrackViaAccount", "metadata": {"name": "acme"},
+        "spec": {"baseUrl": emu.trackvia(), "environment": "sandbox",
+                 "adminCredentials": {"apiKey": {"name": "tv-admin", "key": "apiKey"}, "authToken": {"name": "tv-admin", "key": "authToken"}}}
+    })).await;
+    for (name, env, secret) in [("dev", "sandbox", "wk-dev"), ("prod", "production", "wk-prod")] {
+        support::create::<WorkatoWorkspace>(client, ns, json!({
+            "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "WorkatoWorkspace", "metadata": {"name": name},
+            "spec": {"baseUrl": emu.workato(), "environment": env, "apiToken": {"name": secret, "key": "token"}}
+        })).await;
+    }
+    let mut rotation = json!({"newTokenTimeout": "1h", "revocationGracePeriod": "1h"});
+    if let Some(s) = strategy {
+        rotation["strategy"] = json!(s);
+    }
+    support::create::<IntegrationAccount>(client, ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "IntegrationAccount", "metadata": {"name": "sf"},
+        "spec": {"accountRef": {"name": "acme"}, "system": "Salesforce", "email": "salesforce.integration@acme.example",
+                 "access": {"apps": ["CRM"], "views": [{"name": "Accounts", "app": "CRM"}]},
+                 "tokenSecretRef": {"name": "sf-token", "key": "token"}, "credentialsSecret": {"name": "sf-credentials"},
+                 "rotation": rotation}
+    })).await;
+    for (i, id) in [100, 101, 102].iter().enumerate() {
+        support::create::<WorkatoConnection>(client, ns, json!({
+            "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "WorkatoConnection", "metadata": {"name": format!("conn-{}", i + 1)},
+            "spec": {"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"}, "connection": {"id": id}}
+        })).await;
+    }
+    let wcs: Api<WorkatoConnection> = Api::namespaced(client.clone(), ns);
+    for i in 1..=3 {
+        eventually(WAIT, &format!("conn-{i} Ready"), || async {
+            let wc = wcs.get(&format!("conn-{i}")).await.ok()?;
+            ready(&wc.status.as_ref()?.common.conditions).then_some(())
+        })
+        .await;
+    }
+    let _ = emu;
+}
+
+fn ready(conds: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> bool {
+    conds.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+async fn connection_tokens(emu: &Emulators) -> BTreeMap<i64, String> {
+    let state = emu.get("state").await;
+    state["workato"]["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "acme-dev")
+        .unwrap()["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_i64().unwrap(),
+                c["input"]["access_token"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn running(emu: &Emulators) -> BTreeMap<i64, bool> {
+    let state = emu.get("state").await;
+    state["workato"]["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "acme-dev")
+        .unwrap()["recipes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_i64().unwrap(), r["running"].as_bool().unwrap()))
+        .collect()
+}
+
+async fn published_token(client: &Client, ns: &str) -> String {
+    let s = Api::<Secret>::namespaced(client.clone(), ns)
+        .get("sf-credentials")
+        .await
+        .unwrap();
+    String::from_utf8(s.data.unwrap()["authToken"].0.clone()).unwrap()
+}
+
+/// Recipe stop/start calls per recipe id.
+async fn recipe_calls(emu: &Emulators, verb: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for c in emu.calls().await {
+        if c["route"] == format!("PUT /api/recipes/{{id}}/{verb}") {
+            *out.entry(c["path"].as_str().unwrap().to_owned()).or_default() += 1;
+        }
+    }
+    out
+}
+
+async fn rotation_of(client: &Client, ns: &str) -> CredentialRotation {
+    let rots = Api::<CredentialRotation>::namespaced(client.clone(), ns)
+        .list(&Default::default())
+        .await
+        .unwrap();
+    rots.items.into_iter().next().expect("a rotation")
+}
+
+async fn wait_phase(client: &Client, ns: &str, phase: &str) -> CredentialRotation {
+    eventually(WAIT, &format!("a rotation in phase {phase}"), || async {
+        let rots = Api::<CredentialRotation>::namespaced(client.clone(), ns)
+            .list(&Default::default())
+            .await
+            .ok()?;
+        rots.items
+            .into_iter()
+            .find(|r| r.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(phase))
+    })
+    .await
+}
+
+async fn put_token(client: &Client, ns: &str, token: &str) {
+    let patch = json!({"data": {"token": k8s_openapi::ByteString(token.as_bytes().to_vec())}});
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .patch("sf-token", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn connections_are_adopted_tested_inventoried_and_guarded() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = support::namespace(&client, "wc").await;
+    let emu = Emulators::start(&seed()).await;
+    let _op = Operator::start(&ns);
+    setup(&client, &ns, &emu, None).await;
+    // Every connection received the token and passed Workato's test; the inventory is right.
+    assert!(connection_tokens(&emu).await.values().all(|t| t == OLD));
+    let wc = Api::<WorkatoConnection>::namespaced(client.clone(), &ns)
+        .get("conn-1")
+        .await
+        .unwrap();
+    let st = wc.status.unwrap();
+    assert_eq!(st.authorization_status.as_deref(), Some("success"));
+    let mut ids: Vec<i64> = st.recipes.iter().map(|r| r.id).collect();
+    ids.sort();
+    assert_eq!(ids, [1001, 1004, 1007, 1010]);
+    assert_eq!(st.recipe_count, Some(4));
+
+    // By name: found; a new name: created (once).
+    support::create::<WorkatoConnection>(&client, &ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "WorkatoConnection", "metadata": {"name": "by-name"},
+        "spec": {"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"}, "connection": {"name": "TrackVia (new)"}}
+    })).await;
+    let wcs: Api<WorkatoConnection> = Api::namespaced(client.clone(), &ns);
+    let created = eventually(WAIT, "the named connection created and verified", || async {
+        let wc = wcs.get("by-name").await.ok()?;
+        ready(&wc.status.as_ref()?.common.conditions).then_some(wc)
+    })
+    .await;
+    let id = created.status.unwrap().connection_id.unwrap();
+    assert_eq!(connection_tokens(&emu).await[&id], OLD);
+    let creates = emu
+        .calls()
+        .await
+        .iter()
+        .filter(|c| c["route"] == "POST /api/connections")
+        .count();
+    assert_eq!(creates, 1);
+
+    // Crossed environments: refused before any call to Workato.
+    emu.reset_calls().await;
+    support::create::<WorkatoConnection>(&client, &ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "WorkatoConnection", "metadata": {"name": "crossed"},
+        "spec": {"workspaceRef": {"name": "prod"}, "integrationAccountRef": {"name": "sf"}, "connection": {"id": 200}}
+    })).await;
+    let crossed = eventually(WAIT, "EnvironmentMismatch", || async {
+        let wc = wcs.get("crossed").await.ok()?;
+        wc.status?
+            .common
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "EnvironmentMatched" && c.reason == "EnvironmentMismatch")
+    })
+    .await;
+    assert!(
+        crossed
+            .message
+            .contains("prod is production but TrackViaAccount acme is sandbox"),
+        "{}",
+        crossed.message
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let to_prod = emu
+        .calls()
+        .await
+        .iter()
+        .filter(|c| c["workspace"] == "acme-prod" && c["route"].as_str().unwrap().contains("/connections"))
+        .count();
+    // (The WorkatoWorkspace's own token check may list recipes there; no connection is touched.)
+    assert_eq!(to_prod, 0, "no connection call reached the production workspace");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn overlap_rotation_switches_every_connection_without_stopping_a_recipe() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = support::namespace(&client, "overlap").await;
+    let emu = Emulators::start(&seed()).await;
+    let _op = Operator::start(&ns);
+    setup(&client, &ns, &emu, None).await;
+    let before = running(&emu).await;
+    emu.reset_calls().await;
+
+    // The person creates a second token (the first stays active) and puts it in the Secret.
+    let new = emu
+        .create_token(
+            SANDBOX,
+            "salesforce.integration@acme.example",
+            "2031-01-01T00:00:00Z",
+        )
+        .await;
+    put_token(&client, &ns, &new).await;
+
+    let rot = wait_phase(&client, &ns, "AwaitingRevocation").await;
+    let st = rot.status.clone().unwrap();
+    assert_eq!(
+        st.strategy,
+        Some(trackvia_operator::api::integration_account::RotationStrategy::Overlap)
+    );
+    assert!(
+        st.connections.iter().all(|c| c.state == "Verified"),
+        "{:?}",
+        st.connections
+    );
+    assert!(st.revocation_deadline.is_some() && st.old_token_fingerprint.is_some());
+    assert!(connection_tokens(&emu).await.values().all(|t| *t == new));
+    assert_eq!(published_token(&client, &ns).await, new);
+    assert!(
+        recipe_calls(&emu, "stop").await.is_empty() && recipe_calls(&emu, "start").await.is_empty(),
+        "no recipe stops"
+    );
+    assert_eq!(running(&emu).await, before);
+
+    // The person deactivates the old token: the rotation confirms it and succeeds.
+    emu.control(
+        &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
+        json!({}),
+    )
+    .await;
+    let done = wait_phase(&client, &ns, "Succeeded").await;
+    assert!(done.status.unwrap().old_token_revoked_time.is_some());
+    // Everything is Ready again, on the new token.
+    let ia = Api::<IntegrationAccount>::namespaced(client.clone(), &ns);
+    eventually(
+        WAIT,
+        "the IntegrationAccount Ready with the rotation recorded",
+        || async {
+            let i = ia.get("sf").await.ok()?;
+            let st = i.status?;
+            (ready(&st.common.conditions)
+                && st.rotation.as_ref()?.last_rotation_time.is_some()
+                && st.rotation?.active.is_none())
+            .then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn a_failed_test_rolls_every_switched_connection_back() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = support::namespace(&client, "rollback").await;
+    let emu = Emulators::start(&seed()).await;
+    let _op = Operator::start(&ns);
+    setup(&client, &ns, &emu, None).await;
+    // Workato's test of the second connection will fail once.
+    emu.control(
+        "faults",
+        json!({
+            "service": "workato", "method": "PUT", "route": "/api/connections/101", "status": 200, "count": 1,
+            "body": {"id": 101, "name": "TV 2", "provider": "trackvia", "authorization_status": "failed",
+                     "authorization_error": "401 Unauthorized: Invalid access token"}
+        }),
+    )
+    .await;
+    let new = emu
+        .create_token(
+            SANDBOX,
+            "salesforce.integration@acme.example",
+            "2031-01-01T00:00:00Z",
+        )
+        .await;
+    put_token(&client, &ns, &new).await;
+
+    let rot = wait_phase(&client, &ns, "Failed").await;
+    let st = rot.status.unwrap();
+    assert_eq!(st.outcome.as_deref(), Some("RolledBack"));
+    let states: Vec<&str> = st.connections.iter().map(|c| c.state.as_str()).collect();
+    assert_eq!(
+        states,
+        ["RolledBack", "RolledBack", "Pending"],
+        "conn-1 switched then back, conn-2 failed, conn-3 untouched"
+    );
+    assert!(
+        st.connections[1]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("Workato's test failed")
+    );
+    // Nothing left broken: every connection is on the old token, which is still published.
+    assert!(connection_tokens(&emu).await.values().all(|t| t == OLD));
+    assert_eq!(published_token(&client, &ns).await, OLD);
+    let ready_reason = rot_condition(&client, &ns, "Ready").await;
+    assert_eq!(ready_reason, ("False".to_owned(), "RolledBack".to_owned()));
+}
+
+async fn rot_condition(client: &Client, ns: &str, t: &str) -> (String, String) {
+    let r = rotation_of(client, ns).await;
+    let c = r
+        .status
+        .unwrap()
+        .common
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == t)
+        .unwrap();
+    (c.status, c.reason)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn stop_and_restart_stops_and_restarts_exactly_the_running_recipes() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = support::namespace(&client, "sar").await;
+    let emu = Emulators::start(&seed()).await;
+    let _op = Operator::start(&ns);
+    setup(&client, &ns, &emu, None).await;
+    emu.reset_calls().await;
+    support::create::<CredentialRotation>(&client, &ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "CredentialRotation", "metadata": {"name": "regen"},
+        "spec": {"integrationAccountRef": {"name": "sf"}, "strategy": "StopAndRestart", "reason": "suspected leak"}
+    })).await;
+    let waiting = wait_phase(&client, &ns, "WaitingForToken").await;
+    let st = waiting.status.unwrap();
+    let mut listed: Vec<i64> = st.recipes.iter().map(|r| r.id).collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        (1001..=1009).collect::<Vec<_>>(),
+        "only the running recipes are recorded"
+    );
+    assert!(st.recipes.iter().all(|r| r.state == "Stopped"));
+    assert!(
+        running(&emu).await.values().all(|r| !r),
+        "every dependent recipe is stopped"
+    );
+    let msg = rot_message(&client, &ns).await;
+    assert!(
+        msg.contains("regenerate the token of Salesforce Integration") && msg.contains("Secret sf-token"),
+        "{msg}"
+    );
+
+    // Regenerate in place: the old token dies, the new one goes into the Secret.
+    emu.control(
+        &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
+        json!({}),
+    )
+    .await;
+    let new = emu
+        .create_token(
+            SANDBOX,
+            "salesforce.integration@acme.example",
+            "2031-01-01T00:00:00Z",
+        )
+        .await;
+    put_token(&client, &ns, &new).await;
+    let done = wait_phase(&client, &ns, "Succeeded").await;
+    let st = done.status.unwrap();
+    assert!(
+        st.recipes.iter().all(|r| r.state == "Started"),
+        "{:?}",
+        st.recipes
+    );
+    let now = running(&emu).await;
+    assert!(
+        (1001..=1009).all(|id| now[&id]),
+        "every stopped recipe runs again"
+    );
+    assert!(
+        !now[&1010],
+        "the recipe stopped before the rotation stays stopped"
+    );
+    let stops = recipe_calls(&emu, "stop").await;
+    let starts = recipe_calls(&emu, "start").await;
+    assert_eq!(stops.len(), 9);
+    assert_eq!(starts.len(), 9);
+    assert!(
+        stops.values().chain(starts.values()).all(|n| *n == 1),
+        "no recipe stopped or started twice"
+    );
+    assert!(!stops.contains_key("/api/recipes/1010") && !starts.contains_key("/api/recipes/1010"));
+    assert!(connection_tokens(&emu).await.values().all(|t| *t == new));
+    assert_eq!(published_token(&client, &ns).await, new);
+}
+
+async fn rot_message(client: &Client, ns: &str) -> String {
+    rotation_of(client, ns)
+        .await
+        .status
+        .unwrap()
+        .plan_summary
+        .unwrap_or_default()
+}
+
+/// A point in a rotation where the operator is killed: a predicate on the rotation's status.
+type Boundary = (
+    &'static str,
+    fn(&trackvia_operator::api::credential_rotation::CredentialRotationStatus) -> bool,
+);
+
+fn count(states: impl Iterator<Item = String>, state: &str) -> usize {
+    states.filter(|s| s == state).count()
+}
+
+fn sar_boundaries() -> Vec<Boundary> {
+    vec![
+        ("planning (listing recipes)", |s| {
+            s.phase.as_deref() == Some("Pending")
+        }),
+        ("a stop in flight", |s| {
+            s.recipes.iter().any(|r| r.state == "Stopping")
+        }),
+        ("some recipes stopped", |s| {
+            s.phase.as_deref() == Some("Stopping")
+                && count(s.recipes.iter().map(|r| r.state.clone()), "Stopped") >= 3
+        }),
+        ("waiting for the token", |s| {
+            s.phase.as_deref() == Some("WaitingForToken")
+        }),
+        ("validating", |s| s.phase.as_deref() == Some("Validating")),
+        ("an update in flight", |s| {
+            s.connections.iter().any(|c| c.state == "Updating")
+        }),
+        ("one connection switched", |s| {
+            s.phase.as_deref() == Some("Switching")
+                && count(s.connections.iter().map(|c| c.state.clone()), "Verified") >= 1
+        }),
+        ("published", |s| {
+            matches!(s.phase.as_deref(), Some("Publishing" | "Restarting"))
+        }),
+        ("a start in flight", |s| {
+            s.recipes.iter().any(|r| r.state == "Starting")
+        }),
+        ("some recipes restarted", |s| {
+            s.phase.as_deref() == Some("Restarting")
+                && count(s.recipes.iter().map(|r| r.state.clone()), "Started") >= 3
+        }),
+    ]
+}
+
+fn overlap_boundaries() -> Vec<Boundary> {
+    vec![
+        ("validating", |s| s.phase.as_deref() == Some("Validating")),
+        ("an update in flight", |s| {
+            s.connections.iter().any(|c| c.state == "Updating")
+        }),
+        ("one connection switched", |s| {
+            count(s.connections.iter().map(|c| c.state.clone()), "Verified") == 1
+        }),
+        ("two connections switched", |s| {
+            count(s.connections.iter().map(|c| c.state.clone()), "Verified") == 2
+        }),
+        ("published", |s| {
+            matches!(s.phase.as_deref(), Some("Publishing" | "AwaitingRevocation"))
+        }),
+    ]
+}
+
+/// Runs one rotation, SIGKILLs the operator when `boundary` is first seen, restarts it, and checks
+/// the run ends as an uninterrupted one does and no recipe was stopped or started twice.
+async fn killed_at(strategy: &str, boundary: &Boundary) {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = support::namespace(&client, &format!("kill-{}", strategy.to_ascii_lowercase())).await;
+    // Slow vendors make every step long enough to be caught mid-way.
+    let emu = Emulators::start_with(&seed(), Duration::from_millis(300)).await;
+    let mut op = Operator::start(&ns);
+    setup(&client, &ns, &emu, None).await;
+    emu.reset_calls().await;
+    let new = emu
+        .create_token(
+            SANDBOX,
+            "salesforce.integration@acme.example",
+            "2031-01-01T00:00:00Z",
+        )
+        .await;
+    let sar = strategy == "StopAndRestart";
+    if sar {
+        support::create::<CredentialRotation>(&client, &ns, json!({
+            "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "CredentialRotation", "metadata": {"name": "run"},
+            "spec": {"integrationAccountRef": {"name": "sf"}, "strategy": "StopAndRestart"}
+        })).await;
+    } else {
+        put_token(&client, &ns, &new).await;
+    }
+    let rots: Api<CredentialRotation> = Api::namespaced(client.clone(), &ns);
+    let mut token_placed = !sar;
+    let mut killed = false;
+    let deadline = std::time::Instant::now() + WAIT;
+    let final_phase = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{strategy}, kill at {:?}: the rotation did not finish",
+            boundary.0
+        );
+        let rot = rots
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .next();
+        let status = rot.and_then(|r| r.status).unwrap_or_default();
+        if !killed && (boundary.1)(&status) {
+            op.kill();
+            killed = true;
+            op.restart();
+        }
+        if sar && !token_placed && status.phase.as_deref() == Some("WaitingForToken") {
+            // The person regenerates: the old token dies, the new one goes into the Secret.
+            emu.control(
+                &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
+                json!({}),
+            )
+            .await;
+            put_token(&client, &ns, &new).await;
+            token_placed = true;
+        }
+        if !sar && status.phase.as_deref() == Some("AwaitingRevocation") && killed {
+            emu.control(
+                &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
+                json!({}),
+            )
+            .await;
+        }
+        match status.phase.as_deref() {
+            Some(p @ ("Succeeded" | "Failed" | "Aborted")) => break p.to_owned(),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let label = format!("{strategy}, killed at {:?}", boundary.0);
+    assert!(killed, "{label}: the boundary was never seen");
+    assert_eq!(final_phase, "Succeeded", "{label}");
+    assert!(
+        connection_tokens(&emu).await.values().all(|t| *t == new),
+        "{label}: every connection on the new token"
+    );
+    assert_eq!(
+        published_token(&client, &ns).await,
+        new,
+        "{label}: the new token is published"
+    );
+    let stops = recipe_calls(&emu, "stop").await;
+    let starts = recipe_calls(&emu, "start").await;
+    assert!(
+        stops.values().chain(starts.values()).all(|n| *n == 1),
+        "{label}: a recipe was stopped or started twice: {stops:?} {starts:?}"
+    );
+    let now = running(&emu).await;
+    if sar {
+        assert_eq!((stops.len(), starts.len()), (9, 9), "{label}");
+        assert!(
+            (1001..=1009).all(|id| now[&id]) && !now[&1010],
+            "{label}: {now:?}"
+        );
+    } else {
+        assert!(
+            stops.is_empty() && starts.is_empty(),
+            "{label}: Overlap stops nothing"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn stop_and_restart_survives_a_kill_at_every_step_boundary() {
+    for b in &sar_boundaries() {
+        killed_at("StopAndRestart", b).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn overlap_survives_a_kill_at_every_step_boundary() {
+    for b in &overlap_boundaries() {
+        killed_at("Overlap", b).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn recipes_stopped_by_workato_are_reported_and_restarted_after_the_task_limit() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = support::namespace(&client, "health").await;
+    let emu = Emulators::start(&seed()).await;
+    let _op = Operator::start(&ns);
+    setup(&client, &ns, &emu, None).await;
+    let wcs: Api<WorkatoConnection> = Api::namespaced(client.clone(), &ns);
+    let patch = json!({"spec": {"recipes": {"restartAfterTaskLimit": true}}});
+    wcs.patch("conn-2", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+
+    // The task limit is reached: Workato stops every running recipe with the quota cause.
+    emu.control("workato/task-limit", json!({"reached": true})).await;
+    let cond = eventually(
+        WAIT,
+        "RecipesHealthy=False TaskLimitReached on conn-1",
+        || async {
+            let wc = wcs.get("conn-1").await.ok()?;
+            wc.status?
+                .common
+                .conditions
+                .into_iter()
+                .find(|c| c.type_ == "RecipesHealthy" && c.reason == "TaskLimitReached")
+        },
+    )
+    .await;
+    assert!(
+        cond.message.contains("Recipe 1 (1001)") && cond.message.contains("raise or reset"),
+        "{}",
+        cond.message
+    );
+
+    // Lifted: conn-2 (restartAfterTaskLimit) restarts its recipes; conn-1 only reports.
+    emu.control("workato/task-limit", json!({"reached": false})).await;
+    eventually(WAIT, "conn-2's recipes restarted", || async {
+        let r = running(&emu).await;
+        [1002, 1005, 1008].iter().all(|id| r[id]).then_some(())
+    })
+    .await;
+    let r = running(&emu).await;
+    assert!(
+        !r[&1001] && !r[&1004] && !r[&1007],
+        "conn-1 restarts nothing by itself"
+    );
+}
