@@ -1,6 +1,6 @@
 //! WorkatoConnection and CredentialRotation end to end: the operator binary on the real API
 //! server against both emulators. Run through `make test`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)] // test code: failing loudly is the point; the run prints its call log
 
 mod support;
 
@@ -514,6 +514,54 @@ async fn stop_and_restart_stops_and_restarts_exactly_the_running_recipes() {
     assert!(!stops.contains_key("/api/recipes/1010") && !starts.contains_key("/api/recipes/1010"));
     assert!(connection_tokens(&emu).await.values().all(|t| *t == new));
     assert_eq!(published_token(&client, &ns).await, new);
+    print_call_log_and_downtime(&emu).await;
+}
+
+/// The emulator's call log of the run (for the record) and each recipe's downtime, stop to start.
+async fn print_call_log_and_downtime(emu: &Emulators) {
+    let calls = emu.calls().await;
+    let at = |c: &serde_json::Value| {
+        c["at"]
+            .as_str()
+            .unwrap_or_default()
+            .parse::<jiff::Timestamp>()
+            .ok()
+    };
+    println!("emulator call log (Workato side of the rotation and TrackVia validation):");
+    for c in &calls {
+        println!(
+            "  {} {:<7} {:<45} {:<28} {}",
+            c["at"].as_str().unwrap_or_default(),
+            c["service"].as_str().unwrap_or_default(),
+            c["route"].as_str().unwrap_or_default(),
+            c["path"].as_str().unwrap_or_default(),
+            c["status"]
+        );
+    }
+    let mut downtimes = Vec::new();
+    for c in calls
+        .iter()
+        .filter(|c| c["route"] == "PUT /api/recipes/{id}/stop")
+    {
+        let path = c["path"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_end_matches("/stop")
+            .to_owned();
+        let start = calls.iter().find(|s| {
+            s["route"] == "PUT /api/recipes/{id}/start"
+                && s["path"].as_str().unwrap_or_default().trim_end_matches("/start") == path
+        });
+        if let (Some(a), Some(b)) = (at(c), start.and_then(at)) {
+            downtimes.push(b.duration_since(a).as_secs_f64());
+        }
+    }
+    let max = downtimes.iter().copied().fold(0.0, f64::max);
+    let mean = downtimes.iter().sum::<f64>() / downtimes.len().max(1) as f64;
+    println!(
+        "recipe downtime over {} recipes: mean {mean:.2} s, max {max:.2} s",
+        downtimes.len()
+    );
 }
 
 async fn rot_message(client: &Client, ns: &str) -> String {

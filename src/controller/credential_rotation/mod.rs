@@ -31,6 +31,17 @@ pub async fn reconcile(rot: Arc<CredentialRotation>, ctx: Arc<Context>) -> Resul
 }
 
 async fn reconcile_inner(rot: &CredentialRotation, ctx: &Context) -> Result<Action, Error> {
+    // The cache may lag behind the status this controller wrote a moment ago; a rotation must
+    // act on its latest record, or it would repeat a step it already took.
+    let ns = rot.namespace().ok_or(Error::Malformed("namespace"))?;
+    let Some(latest) = Api::<CredentialRotation>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&rot.name_any())
+        .await
+        .map_err(Error::kube("reading the CredentialRotation"))?
+    else {
+        return Ok(Action::await_change());
+    };
+    let rot = &latest;
     let status = rot.status.clone().unwrap_or_default();
     if status.phase.as_deref().is_some_and(is_terminal) {
         return Ok(Action::await_change());
@@ -41,7 +52,6 @@ async fn reconcile_inner(rot: &CredentialRotation, ctx: &Context) -> Result<Acti
         run.enter(PENDING, "rotation accepted").await?;
         return Ok(Action::requeue(Duration::ZERO));
     }
-    let ns = rot.namespace().ok_or(Error::Malformed("namespace"))?;
     let ia_name = &rot.spec.integration_account_ref.name;
     let Some(ia) = Api::<IntegrationAccount>::namespaced(ctx.client.clone(), &ns)
         .get_opt(ia_name)
