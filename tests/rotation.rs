@@ -807,3 +807,129 @@ async fn recipes_stopped_by_workato_are_reported_and_restarted_after_the_task_li
         "conn-1 restarts nothing by itself"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn a_request_is_handled_once_a_dry_run_changes_nothing_and_a_lapsed_wait_aborts() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = support::namespace(&client, "triggers").await;
+    let emu = Emulators::start(&seed()).await;
+    let _op = Operator::start(&ns);
+    setup(&client, &ns, &emu, None).await;
+    let rots: Api<CredentialRotation> = Api::namespaced(client.clone(), &ns);
+    let ias: Api<IntegrationAccount> = Api::namespaced(client.clone(), &ns);
+    emu.reset_calls().await;
+
+    // Dry run: a report, no change.
+    support::create::<CredentialRotation>(&client, &ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "CredentialRotation", "metadata": {"name": "dry"},
+        "spec": {"integrationAccountRef": {"name": "sf"}, "strategy": "StopAndRestart", "dryRun": true}
+    })).await;
+    let dry = eventually(WAIT, "the dry run finished", || async {
+        let r = rots.get("dry").await.ok()?;
+        r.status.clone()?.finished_time.is_some().then_some(r)
+    })
+    .await;
+    let st = dry.status.unwrap();
+    assert_eq!(
+        st.outcome.as_deref(),
+        Some("DryRunFailed"),
+        "no new token yet: {:?}",
+        st.plan_summary
+    );
+    let summary = st.plan_summary.unwrap();
+    assert!(
+        summary.contains("would update 3 connections") && summary.contains("18 recipe stop/start calls"),
+        "{summary}"
+    );
+    assert!(recipe_calls(&emu, "stop").await.is_empty());
+    assert!(
+        emu.calls()
+            .await
+            .iter()
+            .all(|c| !c["route"].as_str().unwrap().starts_with("PUT")),
+        "a dry run changes nothing"
+    );
+
+    // A declarative request: one rotation, echoed as handled; re-applying it does nothing.
+    let at = "2026-11-28T00:00:00Z";
+    let patch = json!({"spec": {"rotation": {"requestedAt": at, "newTokenTimeout": "3s"}}});
+    ias.patch("sf", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let requested = eventually(WAIT, "the requested rotation", || async {
+        rots.list(&Default::default())
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find(|r| {
+                r.metadata
+                    .name
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("-requested-")
+            })
+    })
+    .await;
+    eventually(WAIT, "handledRequestedAt echoed", || async {
+        let h = ias.get("sf").await.ok()?.status?.rotation?.handled_requested_at?;
+        (h.0.to_string() == at).then_some(())
+    })
+    .await;
+    // No new token arrives: the Overlap rotation waits 3 s, then gives up without touching anything.
+    let aborted = eventually(WAIT, "the request aborted", || async {
+        let r = rots.get(requested.metadata.name.as_deref()?).await.ok()?;
+        (r.status.clone()?.phase.as_deref() == Some("Aborted")).then_some(r)
+    })
+    .await;
+    assert_eq!(aborted.status.unwrap().outcome.as_deref(), Some("Aborted"));
+    ias.patch("sf", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let requests = rots
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|r| {
+            r.metadata
+                .name
+                .as_deref()
+                .unwrap_or_default()
+                .contains("-requested-")
+        })
+        .count();
+    assert_eq!(requests, 1, "re-applying the same requestedAt starts nothing");
+
+    // StopAndRestart whose token never comes while the old one still works: restart and abort.
+    support::create::<CredentialRotation>(&client, &ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "CredentialRotation", "metadata": {"name": "lapsed"},
+        "spec": {"integrationAccountRef": {"name": "sf"}, "strategy": "StopAndRestart"}
+    })).await;
+    let lapsed = eventually(WAIT, "the lapsed rotation aborted", || async {
+        let r = rots.get("lapsed").await.ok()?;
+        (r.status.clone()?.phase.as_deref() == Some("Aborted")).then_some(r)
+    })
+    .await;
+    assert!(
+        lapsed
+            .status
+            .unwrap()
+            .recipes
+            .iter()
+            .all(|r| r.state == "Started")
+    );
+    let now = running(&emu).await;
+    assert!((1001..=1009).all(|id| now[&id]) && !now[&1010], "{now:?}");
+    assert!(
+        recipe_calls(&emu, "stop")
+            .await
+            .values()
+            .chain(recipe_calls(&emu, "start").await.values())
+            .all(|n| *n == 1)
+    );
+}
