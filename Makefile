@@ -6,13 +6,8 @@ SHELL := /usr/bin/env bash
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-demo: ## Run the operator's demo on a local API server and emulators (not built yet)
-	@echo "make demo is not available yet (issue: 'Run it like production')."
-	@echo "When it lands it will: build what it needs, start a local kube-apiserver + etcd and the"
-	@echo "TrackVia/Workato emulators, run the operator, apply examples/, play the person's UI steps"
-	@echo "through the emulator, show every kind going Ready, run an Overlap and a StopAndRestart"
-	@echo "rotation, print the events and metrics, and stop everything it started."
-	@echo "Today: 'make cluster-up' starts the API server and 'kubectl apply -f crds/ -f examples/' works."
+demo: ## Run the operator's demo on a local API server and the emulators (KEEP=1 leaves it running)
+	scripts/demo.sh
 
 test: ## Full suite: fmt, clippy -D warnings, unit tests, tests on a real kube-apiserver
 	scripts/test.sh

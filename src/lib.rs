@@ -2,6 +2,7 @@
 //! credential rotation, declared as Kubernetes custom resources.
 
 pub mod api;
+pub mod cli;
 pub mod clock;
 pub mod conditions;
 pub mod controller;

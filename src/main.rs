@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use trackvia_operator::api::integration_account::RotationStrategy;
+use trackvia_operator::cli;
 use trackvia_operator::controller::Settings;
+use trackvia_operator::controller::leader::LeaseConfig;
 use trackvia_operator::controller::run::{RunConfig, run};
 
 /// Kubernetes operator for dedicated TrackVia API users, their Workato connections and staged
@@ -21,6 +24,34 @@ struct Cli {
 enum Command {
     /// Run the controllers.
     Run(RunArgs),
+    /// Request a rotation of an IntegrationAccount (creates a CredentialRotation).
+    Rotate {
+        /// The IntegrationAccount.
+        name: String,
+        /// Namespace (default: the kubeconfig's).
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// Force a strategy.
+        #[arg(long, value_parser = ["Overlap", "StopAndRestart"])]
+        strategy: Option<String>,
+        /// Check everything and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Why, recorded in the rotation.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Set spec.rotation.requestedAt instead (declarative; the operator echoes it when handled).
+        #[arg(long)]
+        declarative: bool,
+    },
+    /// Show an IntegrationAccount with its TrackVia account, connections, recipes and rotations.
+    Status {
+        /// The IntegrationAccount.
+        name: String,
+        /// Namespace (default: the kubeconfig's).
+        #[arg(short, long)]
+        namespace: Option<String>,
+    },
     /// Print the CRDs as YAML, or write one file per CRD into a directory.
     Crds {
         /// Write `<plural>.<group>.yaml` files into this directory instead of printing.
@@ -64,6 +95,15 @@ struct RunArgs {
     /// How often a rotation probes the old token until TrackVia rejects it.
     #[arg(long, default_value = "1m", value_parser = duration)]
     revocation_probe_interval: Duration,
+    /// Elect a leader through a Lease so that only one replica reconciles.
+    #[arg(long, env = "LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// Name of the leader Lease (in the operator's namespace).
+    #[arg(long, default_value = "trackvia-operator-leader")]
+    lease_name: String,
+    /// This replica's identity in the Lease (default: POD_NAME, else host name and pid).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -77,6 +117,30 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Crds { out } => crds(out),
         Command::Run(args) => serve(args),
+        Command::Rotate {
+            name,
+            namespace,
+            strategy,
+            dry_run,
+            reason,
+            declarative,
+        } => helper(namespace, |client, ns| async move {
+            let strategy = match strategy.as_deref() {
+                Some("Overlap") => Some(RotationStrategy::Overlap),
+                Some(_) => Some(RotationStrategy::StopAndRestart),
+                None => None,
+            };
+            let opts = cli::RotateOptions {
+                strategy,
+                dry_run,
+                reason,
+                declarative,
+            };
+            cli::rotate(&client, &ns, &name, &opts).await
+        }),
+        Command::Status { name, namespace } => helper(namespace, |client, ns| async move {
+            cli::status(&client, &ns, &name).await
+        }),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -87,14 +151,37 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Runs a helper against the current kubeconfig and prints its answer.
+fn helper<F, Fut>(namespace: Option<String>, f: F) -> Result<(), Box<dyn std::error::Error>>
+where
+    F: FnOnce(kube::Client, String) -> Fut,
+    Fut: std::future::Future<Output = Result<String, cli::Error>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let out = runtime.block_on(async {
+        let config = kube::Config::infer().await?;
+        let ns = namespace.unwrap_or_else(|| config.default_namespace.clone());
+        let client = kube::Client::try_from(config)?;
+        Ok::<_, Box<dyn std::error::Error>>(f(client, ns).await?)
+    })?;
+    use std::io::Write;
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    if !out.ends_with('\n') {
+        std::io::stdout().lock().write_all(b"\n")?;
+    }
+    Ok(())
+}
+
 fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     init_logging(&args.log, args.log_json)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let client = kube::Client::try_default().await?;
         let config = RunConfig {
-            namespace: args.namespace,
-            operator_namespace: args.operator_namespace,
+            namespace: args.namespace.clone(),
+            operator_namespace: args.operator_namespace.clone(),
             admin_addr: args.admin_addr,
             settings: Settings {
                 account_check_interval: args.account_check_interval,
@@ -104,10 +191,24 @@ fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
                 trackvia_requests_per_second: args.trackvia_requests_per_second,
                 revocation_probe_interval: args.revocation_probe_interval,
             },
+            leader: args.leader_elect.then(|| LeaseConfig {
+                name: args.lease_name.clone(),
+                namespace: args.operator_namespace.clone(),
+                identity: args.identity.clone().unwrap_or_else(default_identity),
+                duration: Duration::from_secs(15),
+                renew: Duration::from_secs(5),
+            }),
         };
         run(client, config).await?;
         Ok(())
     })
+}
+
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    format!("{host}-{}", std::process::id())
 }
 
 fn init_logging(filter: &str, json: bool) -> Result<(), Box<dyn std::error::Error>> {

@@ -32,7 +32,11 @@ use super::common::{CommonStatus, LocalRef, SecretKeyRef, rules};
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
-    printcolumn(name = "Token Expires", type_ = "date", json_path = ".status.token.expiresAt"),
+    printcolumn(
+        name = "Token Expires",
+        type_ = "string",
+        json_path = ".status.token.expiresAt"
+    ),
     printcolumn(name = "Next Action", type_ = "string", json_path = ".status.nextAction"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]

@@ -5,6 +5,7 @@ pub mod context;
 pub mod credential_rotation;
 pub mod error;
 pub mod integration_account;
+pub mod leader;
 pub mod run;
 pub mod secret_ref;
 pub mod trackvia_account;
@@ -53,7 +54,8 @@ where
     Ok(())
 }
 
-/// Publishes one event per condition transition (Warning when it turned False) and counts it.
+/// Counts every condition transition and publishes an event for each one a person cares about
+/// (Warning when it turned bad).
 pub async fn announce<K>(ctx: &Context, kind: &str, obj: &K, old: &[Condition], new: &[Condition])
 where
     K: Resource<DynamicType = ()>,
@@ -69,8 +71,12 @@ where
                 reason: c.reason.clone(),
             })
             .inc();
+        // `Unknown` is "not there yet": only Ready's is worth an event.
+        if c.status == "Unknown" && c.type_ != crate::conditions::types::READY {
+            continue;
+        }
         let event = Event {
-            type_: if c.status == "False" {
+            type_: if abnormal(c) {
                 EventType::Warning
             } else {
                 EventType::Normal
@@ -83,6 +89,17 @@ where
         if let Err(e) = recorder.publish(&event, &obj.object_ref(&())).await {
             tracing::warn!(error = %e, "could not publish event");
         }
+    }
+}
+
+/// Whether a condition's status is the bad one. Most types are good when `True`; `RotationDue`
+/// and `Rotating` say something is under way when `True` and are never bad when `False`.
+fn abnormal(c: &Condition) -> bool {
+    use crate::conditions::types::{ROTATING, ROTATION_DUE};
+    match c.type_.as_str() {
+        ROTATION_DUE => c.status == "True",
+        ROTATING => false,
+        _ => c.status == "False",
     }
 }
 

@@ -16,8 +16,8 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 
 use super::{
-    Context, Error, Settings, credential_rotation, integration_account, trackvia_account, workato_connection,
-    workato_workspace,
+    Context, Error, Settings, credential_rotation, integration_account, leader, trackvia_account,
+    workato_connection, workato_workspace,
 };
 use crate::api::{
     CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
@@ -37,6 +37,8 @@ pub struct RunConfig {
     pub admin_addr: SocketAddr,
     /// Intervals.
     pub settings: Settings,
+    /// Leader election; `None` runs without (a single replica).
+    pub leader: Option<leader::LeaseConfig>,
 }
 
 /// Name of the Secret holding the key of the token fingerprints.
@@ -102,6 +104,15 @@ pub async fn fingerprint_key(client: &Client, namespace: &str) -> Result<Sensiti
 /// Runs every controller until a termination signal.
 pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
     let ns = config.namespace.as_deref();
+    // The admin server comes first: liveness holds while a standby waits for leadership; readiness
+    // turns true once the caches are synced and the controllers run.
+    let metrics = Arc::new(Metrics::new());
+    let ready = Arc::new(AtomicBool::new(false));
+    let server = tokio::spawn(crate::server::serve(
+        config.admin_addr,
+        metrics.clone(),
+        ready.clone(),
+    ));
     // Fail early, with a hint, when the CRDs are not installed.
     for probe in [
         api::<TrackViaAccount>(&client, ns)
@@ -122,7 +133,9 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
         ))?;
     }
     let key = fingerprint_key(&client, &config.operator_namespace).await?;
-    let metrics = Arc::new(Metrics::new());
+    if let Some(lease) = &config.leader {
+        leader::acquire(&client, lease).await?;
+    }
     let ctx = Arc::new(Context::new(
         client.clone(),
         Arc::new(SystemClock),
@@ -130,8 +143,6 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
         config.settings.clone(),
         metrics.clone(),
     ));
-    let ready = Arc::new(AtomicBool::new(false));
-    let server = tokio::spawn(crate::server::serve(config.admin_addr, metrics, ready.clone()));
 
     // Secrets are watched metadata-only: a change of any referenced Secret triggers a reconcile,
     // which then reads just that Secret.
@@ -139,6 +150,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
 
     let accounts = Controller::new(api::<TrackViaAccount>(&client, ns), watcher::Config::default());
     let account_store = accounts.store();
+    let synced_accounts = account_store.clone();
     let accounts = accounts
         .watches(secrets_meta(), watcher::Config::default(), move |s| {
             account_store
@@ -184,6 +196,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
 
     let integrations = Controller::new(api::<IntegrationAccount>(&client, ns), watcher::Config::default());
     let ia_store = integrations.store();
+    let synced_integrations = ia_store.clone();
     ctx.set_integration_accounts(ia_store.clone());
     let by_secret = ia_store.clone();
     let by_account = ia_store.clone();
@@ -273,7 +286,9 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
         )
         .for_each(|_| async {});
 
-    let rotations = Controller::new(api::<CredentialRotation>(&client, ns), watcher::Config::default())
+    let rotations = Controller::new(api::<CredentialRotation>(&client, ns), watcher::Config::default());
+    let synced_rotations = rotations.store();
+    let rotations = rotations
         .graceful_shutdown_on(shutdown_signal())
         .run(
             credential_rotation::reconcile,
@@ -282,12 +297,34 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
         )
         .for_each(|_| async {});
 
-    ready.store(true, Ordering::SeqCst);
+    let became_ready = ready.clone();
+    tokio::spawn(async move {
+        let synced = tokio::join!(
+            synced_accounts.wait_until_ready(),
+            synced_integrations.wait_until_ready(),
+            synced_rotations.wait_until_ready()
+        );
+        if synced.0.is_ok() && synced.1.is_ok() && synced.2.is_ok() {
+            became_ready.store(true, Ordering::SeqCst);
+            tracing::info!("caches synced; ready");
+        }
+    });
     tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");
-    tokio::join!(accounts, workspaces, integrations, connections, rotations);
+    let controllers = async { tokio::join!(accounts, workspaces, integrations, connections, rotations) };
+    let outcome = match &config.leader {
+        Some(lease) => tokio::select! {
+            _ = controllers => Ok(()),
+            () = leader::hold(&client, lease) => Err(Error::LeadershipLost),
+        },
+        None => {
+            controllers.await;
+            Ok(())
+        }
+    };
+    ready.store(false, Ordering::SeqCst);
     server.abort();
     tracing::info!("stopped");
-    Ok(())
+    outcome
 }
 
 async fn shutdown_signal() {

@@ -13,18 +13,25 @@ use trackvia_emulator::{Config, Emulator, RunningEmulator, Seed};
 pub struct Operator {
     child: Option<Child>,
     namespace: String,
+    identity: String,
     pub log: PathBuf,
 }
 
 impl Operator {
     /// Starts `trackvia-operator run` for `namespace`, with short intervals for tests.
     pub fn start(namespace: &str) -> Self {
+        Self::start_as(namespace, &format!("{namespace}-operator"))
+    }
+
+    /// Starts a replica with its own identity in the leader Lease.
+    pub fn start_as(namespace: &str, identity: &str) -> Self {
         let dir = super::repo_root().join("target/test-logs");
         std::fs::create_dir_all(&dir).expect("creating target/test-logs");
         let mut op = Self {
             child: None,
             namespace: namespace.to_owned(),
-            log: dir.join(format!("{namespace}.log")),
+            identity: identity.to_owned(),
+            log: dir.join(format!("{identity}.log")),
         };
         op.spawn();
         op
@@ -55,6 +62,10 @@ impl Operator {
                 "5s",
                 "--revocation-probe-interval",
                 "1s",
+                // A restarted process keeps its identity, as a restarted pod keeps its name, so it
+                // takes its own Lease back at once.
+                "--identity",
+                &self.identity,
             ])
             .env("RUST_LOG", "info,trackvia_operator=debug")
             .stdin(Stdio::null())

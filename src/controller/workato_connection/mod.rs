@@ -229,7 +229,7 @@ async fn observe_and_act(
                 conds.push(Cond::unknown(
                     types::CREDENTIALS_CURRENT,
                     "RotationPending",
-                    format!("the connection holds {pushed}, the published credentials are {fp}: a CredentialRotation switches it"),
+                    format!("the connection holds {pushed}, the published credentials are {fp}: a CredentialRotation brings them together"),
                 ));
             }
         }

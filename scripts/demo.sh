@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# make demo: the operator on a local API server with the TrackVia and Workato emulators. Builds what
+# it needs, applies examples/, plays the person's TrackVia UI steps through the emulator's control
+# API, shows every kind going Ready, runs an Overlap and a StopAndRestart rotation, prints the events
+# and metrics that tell the story, and stops everything it started (KEEP=1 leaves it running).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+DEMO=$ROOT/.cache/demo
+export TVO_CLUSTER_DIR=$ROOT/.cache/demo-cluster
+NS=demo
+ADMIN=127.0.0.1:18080
+mkdir -p "$DEMO"
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+k() { "$ROOT/.cache/bin/kubectl" "$@"; }
+get() { k get trackvia -n "$NS" "$@"; }
+control() { curl -fsS -X POST -H 'content-type: application/json' "$TV/_emulator/$1" -d "${2:-{\}}"; }
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local t=$1 what=$2; shift 2
+  for _ in $(seq $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  echo "timed out waiting for $what" >&2; return 1
+}
+jsonpath() { k get "$1" -n "$NS" -o "jsonpath=$2" 2>/dev/null; }
+phase_is() { [ "$(jsonpath "rot/$1" '{.status.phase}')" = "$2" ]; }
+ready() { [ "$(jsonpath "$1" '{.status.conditions[?(@.type=="Ready")].status}')" = "True" ]; }
+
+cleanup() {
+  if [ "${KEEP:-0}" = 1 ]; then
+    say "KEEP=1: left running"
+    echo "export KUBECONFIG=$TVO_CLUSTER_DIR/kubeconfig PATH=$ROOT/.cache/bin:\$PATH"
+    echo "kubectl get trackvia -n $NS; emulator control API: $TV/_emulator/state; metrics: http://$ADMIN/metrics"
+    echo "stop it all with: kill $(cat "$DEMO/operator.pid" "$DEMO/emulator.pid" 2>/dev/null | tr '\n' ' ') && TVO_CLUSTER_DIR=$TVO_CLUSTER_DIR scripts/control-plane.sh down"
+    return
+  fi
+  for p in operator emulator; do
+    [ -f "$DEMO/$p.pid" ] && kill "$(cat "$DEMO/$p.pid")" 2>/dev/null || true
+    rm -f "$DEMO/$p.pid"
+  done
+  scripts/control-plane.sh down >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+say "Building the operator and the emulator"
+cargo build --quiet --locked --bins --workspace
+say "Starting etcd + kube-apiserver"
+eval "$(scripts/control-plane.sh up | tail -n 1)"
+
+say "Starting the TrackVia and Workato emulators"
+rm -f "$DEMO/emulator.json"
+target/debug/emulator --seed demo/seed.yaml --ready-file "$DEMO/emulator.json" --recipe-poll-interval-ms 0 \
+  >"$DEMO/emulator.log" 2>&1 &
+echo $! >"$DEMO/emulator.pid"
+wait_for 20 "the emulator" test -s "$DEMO/emulator.json"
+TV=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["trackvia"])' "$DEMO/emulator.json")
+WK=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["workato"])' "$DEMO/emulator.json")
+echo "TrackVia: $TV   Workato: $WK"
+
+say "Installing the CRDs and starting the operator"
+k apply -f crds/ >/dev/null
+k wait --for condition=established crd -l '!nonexistent' --all --timeout=30s >/dev/null
+k create namespace "$NS" >/dev/null
+target/debug/trackvia-operator run --namespace "$NS" --operator-namespace "$NS" --admin-addr "$ADMIN" \
+  --user-poll-interval 1s --workspace-check-interval 5s --revocation-probe-interval 1s \
+  >"$DEMO/operator.log" 2>&1 &
+echo $! >"$DEMO/operator.pid"
+wait_for 30 "the operator to be ready" curl -fsS "http://$ADMIN/readyz"
+
+say "Admin credentials (what a TrackVia Super Admin and a Workato admin hand over)"
+k -n "$NS" create secret generic trackvia-admin --from-literal=apiKey=demo-sandbox-api-key \
+  --from-literal=authToken=demo-sandbox-admin-token
+k -n "$NS" create secret generic workato-api --from-literal=token=demo-workato-dev-token
+
+say "Applying examples/ (base URLs pointed at the emulators)"
+for f in trackviaaccount workatoworkspace integrationaccount workatoconnection; do
+  sed -e "s#https://acme-sandbox.trackvia.com#$TV#" -e "s#https://www.workato.com#$WK#" "examples/$f.yaml" |
+    k apply -n "$NS" -f -
+done
+
+say "The operator created the TrackVia user and tells the person what to do next"
+wait_for 30 "the user" sh -c "[ \"\$($ROOT/.cache/bin/kubectl get ia salesforce -n $NS -o jsonpath='{.status.user.state}')\" = Unverified ]"
+get
+echo; echo "next action: $(jsonpath ia/salesforce '{.status.nextAction}')"
+
+say "The person accepts the invitation, ticks Set As API User, assigns the role, creates a token"
+USER=salesforce.integration@acme.example
+control "trackvia/accounts/21508/users/$USER/verify" >/dev/null
+wait_for 30 "the next step" sh -c "$ROOT/.cache/bin/kubectl get ia salesforce -n $NS -o jsonpath='{.status.nextAction}' | grep -q 'Set As API User'"
+echo "next action: $(jsonpath ia/salesforce '{.status.nextAction}')"
+control "trackvia/accounts/21508/users/$USER/api-user" '{"enabled":true}' >/dev/null
+control "trackvia/accounts/21508/users/$USER/role" '{"role":"Salesforce Integration"}' >/dev/null
+TOKEN1=$(control trackvia/accounts/21508/tokens "{\"user\":\"$USER\",\"name\":\"salesforce-1\",\"expiresAt\":\"2027-03-01T00:00:00Z\"}" |
+  python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
+k -n "$NS" create secret generic salesforce-trackvia-token --save-config --from-literal=token="$TOKEN1" >/dev/null
+k -n "$NS" annotate secret salesforce-trackvia-token integrations.trackvia-operator.dev/expires-at=2027-03-01T00:00:00Z >/dev/null
+
+say "Everything goes Ready: token validated and scoped, credentials published, connection pushed and tested"
+k wait --for=condition=Ready ia/salesforce -n "$NS" --timeout=60s >/dev/null
+k wait --for=condition=Ready wkc/salesforce-trackvia -n "$NS" --timeout=60s >/dev/null
+get -o wide
+echo; echo "published Secret keys: $(jsonpath secret/salesforce-trackvia-credentials '{.data}' | python3 -c 'import json,sys;print(sorted(json.load(sys.stdin)))')"
+echo "recipes depending on the connection: $(jsonpath wkc/salesforce-trackvia '{range .status.recipes[*]}{.name} (running={.running}); {end}')"
+
+say "Overlap rotation: a second token is created (the first stays active) and placed in the Secret"
+TOKEN2=$(control trackvia/accounts/21508/tokens "{\"user\":\"$USER\",\"name\":\"salesforce-2\",\"expiresAt\":\"2027-06-01T00:00:00Z\"}" |
+  python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
+k -n "$NS" create secret generic salesforce-trackvia-token --from-literal=token="$TOKEN2" --dry-run=client -o yaml | k apply -f - >/dev/null
+k -n "$NS" annotate --overwrite secret salesforce-trackvia-token integrations.trackvia-operator.dev/expires-at=2027-06-01T00:00:00Z >/dev/null
+wait_for 60 "the Overlap rotation to switch" sh -c "$ROOT/.cache/bin/kubectl get rot -n $NS -o jsonpath='{.items[*].status.phase}' | grep -q AwaitingRevocation"
+OVERLAP=$(k get rot -n "$NS" -o jsonpath='{.items[0].metadata.name}')
+k get rot -n "$NS"
+echo; echo "$(jsonpath "rot/$OVERLAP" '{.status.conditions[?(@.type=="OldTokenRevoked")].message}')"
+echo "The person deactivates the old token in TrackVia (API Access)"
+control trackvia/accounts/21508/tokens/2/deactivate >/dev/null
+wait_for 60 "the rotation to confirm revocation" phase_is "$OVERLAP" Succeeded
+k get rot -n "$NS"
+
+say "StopAndRestart rotation (the token is regenerated in place): examples/credentialrotation.yaml"
+k apply -n "$NS" -f examples/credentialrotation.yaml >/dev/null
+wait_for 60 "the recipes to stop" phase_is salesforce-manual-1 WaitingForToken
+k get rot -n "$NS"
+echo; echo "waiting for: $(jsonpath rot/salesforce-manual-1 '{.status.planSummary}')"
+echo "recipes stopped by the rotation: $(jsonpath rot/salesforce-manual-1 '{range .status.recipes[*]}{.name} ({.state}); {end}')"
+echo "The person regenerates the token and places it"
+control trackvia/accounts/21508/tokens/3/deactivate >/dev/null
+TOKEN3=$(control trackvia/accounts/21508/tokens "{\"user\":\"$USER\",\"name\":\"salesforce-3\",\"expiresAt\":\"2027-09-01T00:00:00Z\"}" |
+  python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
+k -n "$NS" create secret generic salesforce-trackvia-token --from-literal=token="$TOKEN3" --dry-run=client -o yaml | k apply -f - >/dev/null
+k -n "$NS" annotate --overwrite secret salesforce-trackvia-token integrations.trackvia-operator.dev/expires-at=2027-09-01T00:00:00Z >/dev/null
+wait_for 60 "the StopAndRestart rotation" phase_is salesforce-manual-1 Succeeded
+k get rot -n "$NS"
+echo; echo "recipes: $(jsonpath rot/salesforce-manual-1 '{range .status.recipes[*]}{.name} ({.state}); {end}')"
+echo "'Quarterly cleanup (paused)' was stopped before the rotation and was left alone."
+
+say "Events that tell the story (the rotations)"
+k get events -n "$NS" --sort-by=.lastTimestamp -o custom-columns=OBJECT:.involvedObject.kind/.involvedObject.name,TYPE:.type,REASON:.reason,MESSAGE:.message \
+  --field-selector involvedObject.kind=CredentialRotation | cut -c1-200
+say "Events of the IntegrationAccount and the connection"
+k get events -n "$NS" --sort-by=.lastTimestamp -o custom-columns=OBJECT:.involvedObject.name,TYPE:.type,REASON:.reason,MESSAGE:.message \
+  --field-selector involvedObject.kind!=CredentialRotation | cut -c1-200 | tail -n 30
+
+say "Metrics"
+curl -fsS "http://$ADMIN/metrics" | grep -E '^trackvia_operator_(rotations_total|token_expiry|rotation_due|condition_transitions_total\{controller="CredentialRotation")' | head -n 20
+
+say "Summary"
+get
+RSS=$(ps -o rss= -p "$(cat "$DEMO/operator.pid")" | tr -d ' ')
+echo
+echo "operator RSS after the demo: $((RSS / 1024)) MiB"
+echo "Workato calls: $(curl -fsS "$TV/_emulator/calls" | python3 -c 'import json,sys;c=json.load(sys.stdin)["calls"];print(len([x for x in c if x["service"]=="workato"]), "; 429s:", len([x for x in c if x["status"]==429]))')"

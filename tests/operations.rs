@@ -1,0 +1,234 @@
+//! Running it like production: leader election between replicas, and the operational helpers
+//! (`rotate`, `status`, also `kubectl trackvia ...`). Run through `make test`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use serde_json::json;
+use support::operator::{Emulators, Operator, eventually};
+use trackvia_operator::api::{CredentialRotation, IntegrationAccount, TrackViaAccount};
+
+const SEED: &str = r#"
+trackvia:
+  accounts:
+    - id: 21508
+      name: ACME Sandbox
+      environment: sandbox
+      apiKey: sbx-api-key-0001
+      apps: [{id: 1, name: CRM}]
+      views: [{id: 10, name: Accounts, app: CRM}]
+      roles:
+        - {name: Super Admin, admin: true}
+        - {name: Salesforce Integration, apps: [CRM], views: [Accounts]}
+      users:
+        - {id: 1, email: admin@acme.example, firstName: Ada, lastName: Admin, status: Active, apiUser: true, role: Super Admin}
+        - {id: 2, email: salesforce.integration@acme.example, firstName: Salesforce, lastName: Integration, status: Active, apiUser: true, role: Salesforce Integration}
+      tokens:
+        - {id: 1, value: sbx-admin-token-0001, user: 1, name: operator, expiresAt: "2030-01-01T00:00:00Z"}
+        - {id: 2, value: sf-token-0000000001, user: 2, name: sf, expiresAt: "2030-01-01T00:00:00Z"}
+workato:
+  workspaces: []
+"#;
+
+async fn account(client: &kube::Client, ns: &str, emu: &Emulators, name: &str) {
+    support::create::<TrackViaAccount>(client, ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "TrackViaAccount", "metadata": {"name": name},
+        "spec": {"baseUrl": emu.trackvia(), "environment": "sandbox",
+                 "adminCredentials": {"apiKey": {"name": "tv-admin", "key": "apiKey"}, "authToken": {"name": "tv-admin", "key": "authToken"}}}
+    })).await;
+}
+
+async fn is_ready(api: &Api<TrackViaAccount>, name: &str) -> Option<()> {
+    let a = api.get(name).await.ok()?;
+    a.status?
+        .common
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
+        .then_some(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn two_replicas_never_reconcile_at_once_and_the_standby_takes_over() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = support::namespace(&client, "leader").await;
+    let emu = Emulators::start(SEED).await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    secrets
+        .create(
+            &Default::default(),
+            &support::secret(
+                "tv-admin",
+                &[
+                    ("apiKey", "sbx-api-key-0001"),
+                    ("authToken", "sbx-admin-token-0001"),
+                ],
+                &[],
+            ),
+        )
+        .await
+        .unwrap();
+    let mut a = Operator::start_as(&ns, &format!("{ns}-a"));
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    let holder = || async {
+        leases
+            .get_opt("trackvia-operator-leader")
+            .await
+            .ok()
+            .flatten()?
+            .spec?
+            .holder_identity
+    };
+    eventually(Duration::from_secs(30), "replica a leads", || async {
+        (holder().await? == format!("{ns}-a")).then_some(())
+    })
+    .await;
+    let mut b = Operator::start_as(&ns, &format!("{ns}-b"));
+    account(&client, &ns, &emu, "first").await;
+    let accounts: Api<TrackViaAccount> = Api::namespaced(client.clone(), &ns);
+    eventually(Duration::from_secs(30), "first Ready", || {
+        is_ready(&accounts, "first")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        std::fs::read_to_string(&b.log)
+            .unwrap()
+            .contains("waiting for leadership")
+    );
+    assert!(
+        !std::fs::read_to_string(&b.log)
+            .unwrap()
+            .contains("reconciling object"),
+        "the standby reconciled"
+    );
+
+    // The leader dies: the standby takes over once the Lease expires, and reconciles.
+    a.kill();
+    account(&client, &ns, &emu, "second").await;
+    eventually(Duration::from_secs(40), "replica b leads", || async {
+        (holder().await? == format!("{ns}-b")).then_some(())
+    })
+    .await;
+    eventually(
+        Duration::from_secs(30),
+        "second Ready under the new leader",
+        || is_ready(&accounts, "second"),
+    )
+    .await;
+    b.kill();
+}
+
+fn cli(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_trackvia-operator"))
+        .args(args)
+        .output()
+        .expect("running the binary");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn the_helpers_show_an_account_and_request_rotations() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = support::namespace(&client, "cli").await;
+    let emu = Emulators::start(SEED).await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    for s in [
+        support::secret(
+            "tv-admin",
+            &[
+                ("apiKey", "sbx-api-key-0001"),
+                ("authToken", "sbx-admin-token-0001"),
+            ],
+            &[],
+        ),
+        support::secret("sf-token", &[("token", "sf-token-0000000001")], &[]),
+    ] {
+        secrets.create(&Default::default(), &s).await.unwrap();
+    }
+    account(&client, &ns, &emu, "acme").await;
+    support::create::<IntegrationAccount>(&client, &ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "IntegrationAccount", "metadata": {"name": "sf"},
+        "spec": {"accountRef": {"name": "acme"}, "system": "Salesforce", "email": "salesforce.integration@acme.example",
+                 "tokenSecretRef": {"name": "sf-token", "key": "token"}, "credentialsSecret": {"name": "sf-credentials"}}
+    })).await;
+    let _op = Operator::start(&ns);
+    let ias: Api<IntegrationAccount> = Api::namespaced(client.clone(), &ns);
+    eventually(Duration::from_secs(60), "sf Ready", || async {
+        let i = ias.get("sf").await.ok()?;
+        i.status?
+            .common
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+            .then_some(())
+    })
+    .await;
+
+    let status = cli(&["status", "sf", "-n", &ns]);
+    assert!(
+        status.contains("IntegrationAccount")
+            && status.contains("Salesforce Integration <salesforce.integration@acme.example>"),
+        "{status}"
+    );
+    assert!(
+        status.contains("TokenValid") && status.contains("TrackViaAccount acme (sandbox"),
+        "{status}"
+    );
+    assert!(
+        !status.contains("sf-token-0000000001"),
+        "the status view shows no token"
+    );
+
+    let out = cli(&["rotate", "sf", "-n", &ns, "--dry-run", "--reason", "checking"]);
+    assert!(out.contains("credentialrotation/sf-manual-"), "{out}");
+    let rots: Api<CredentialRotation> = Api::namespaced(client.clone(), &ns);
+    let list = rots.list(&Default::default()).await.unwrap().items;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].spec.dry_run, Some(true));
+    let out = cli(&["rotate", "sf", "-n", &ns, "--declarative"]);
+    assert!(out.contains("spec.rotation.requestedAt"), "{out}");
+    assert!(
+        ias.get("sf")
+            .await
+            .unwrap()
+            .spec
+            .rotation
+            .unwrap()
+            .requested_at
+            .is_some()
+    );
+    // As a kubectl plugin, the same binary under the name kubectl-trackvia.
+    let dir = support::repo_root().join("target/test-plugin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let plugin = dir.join("kubectl-trackvia");
+    let _ = std::fs::remove_file(&plugin);
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_trackvia-operator"), &plugin).unwrap();
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new(support::kubectl())
+        .args(["trackvia", "status", "sf", "-n", &ns])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl trackvia: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("IntegrationAccount"));
+}
