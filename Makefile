@@ -16,11 +16,12 @@ lint: ## cargo fmt --check and clippy -D warnings
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-crds: ## Regenerate crds/ from the Rust types
+crds: ## Regenerate crds/ (and the chart's copy) from the Rust types
 	cargo run --quiet --locked -- crds --out crds
+	cargo run --quiet --locked -- crds --out charts/trackvia-operator/files/crds
 
-tools: ## Build the pinned kube-apiserver, kubectl and etcd into .cache/bin (cached)
-	scripts/build-tools.sh etcd kubernetes
+tools: ## Build the pinned kube-apiserver, kubectl, etcd and helm into .cache/bin (cached)
+	scripts/build-tools.sh etcd kubernetes helm
 
 cluster-up: ## Start etcd + kube-apiserver on 127.0.0.1; the last line is `export KUBECONFIG=...`
 	@scripts/control-plane.sh up

@@ -16,6 +16,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "building the test binaries"
 cargo test --workspace --all-targets --locked --no-run
 
+step "building the pinned tools (cached: etcd, kube-apiserver, kubectl, helm)"
+scripts/build-tools.sh etcd kubernetes helm
+
 step "starting a private control plane (etcd + kube-apiserver)"
 export TVO_CLUSTER_DIR=$ROOT/.cache/test-cluster
 trap 'scripts/control-plane.sh down' EXIT

@@ -34,6 +34,24 @@ fn crds_directory_matches_the_rust_types() {
     );
 }
 
+/// The chart ships the same CRDs (Helm reads only files inside the chart).
+#[test]
+fn the_chart_carries_the_same_crds() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in crdgen::render().expect("rendering CRDs") {
+        let in_chart = std::fs::read_to_string(
+            root.join("charts/trackvia-operator/files/crds")
+                .join(&f.file_name),
+        );
+        assert_eq!(
+            in_chart.ok().as_deref(),
+            Some(f.yaml.as_str()),
+            "{}: run `make crds`",
+            f.file_name
+        );
+    }
+}
+
 /// Server-side defaults make Argo CD and Flux show permanent drift; defaults live in code.
 #[test]
 fn schemas_declare_no_defaults() {
