@@ -85,6 +85,17 @@ build_kubeconform() {
   stamp kubeconform "$KUBECONFORM_VERSION"
 }
 
+# Our own Lua runner for the Argo CD health checks (gopher-lua, as Argo CD uses), rebuilt when its
+# sources change.
+build_argocd_lua() {
+  local src=$ROOT/tools/argocd-lua version
+  version=$(cat "$src/main.go" "$src/go.mod" | sha256sum | cut -c1-16)
+  stamp_ok argocd-lua "$version" && return 0
+  log "building argocd-lua"
+  (cd "$src" && go build -trimpath -o "$BIN/argocd-lua" .)
+  stamp argocd-lua "$version"
+}
+
 tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=(etcd kubernetes)
 for t in "${tools[@]}"; do
   case "$t" in
@@ -92,6 +103,7 @@ for t in "${tools[@]}"; do
     etcd) build_etcd ;;
     helm) build_helm ;;
     kubeconform) build_kubeconform ;;
+    argocd-lua) build_argocd_lua ;;
     *) log "unknown tool $t"; exit 2 ;;
   esac
 done

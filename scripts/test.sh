@@ -16,8 +16,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "building the test binaries"
 cargo test --workspace --all-targets --locked --no-run
 
-step "building the pinned tools (cached: etcd, kube-apiserver, kubectl, helm)"
-scripts/build-tools.sh etcd kubernetes helm
+step "building the pinned tools (cached: etcd, kube-apiserver, kubectl, helm, argocd-lua)"
+scripts/build-tools.sh etcd kubernetes helm argocd-lua
 
 step "starting a private control plane (etcd + kube-apiserver)"
 export TVO_CLUSTER_DIR=$ROOT/.cache/test-cluster
