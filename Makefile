@@ -1,7 +1,7 @@
 # trackvia-operator: the README's commands. `make help` lists them.
 SHELL := /usr/bin/env bash
 
-.PHONY: help demo test lint crds tools cluster-up cluster-down
+.PHONY: help demo test lint crds tools cluster-up cluster-down static
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -28,3 +28,6 @@ cluster-up: ## Start etcd + kube-apiserver on 127.0.0.1; the last line is `expor
 
 cluster-down: ## Stop exactly what cluster-up started
 	@scripts/control-plane.sh down
+
+static: ## Build the static release binary the Dockerfile ships and check that it runs
+	scripts/static-check.sh

@@ -1,6 +1,6 @@
 //! Types and validation rules shared by every custom resource of the group.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
@@ -107,4 +107,20 @@ pub struct CommonStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+}
+
+/// Observed state of a kind whose credentials the operator checks against a vendor's API
+/// (TrackViaAccount, WorkatoWorkspace).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckedStatus {
+    /// Conditions and observed generation.
+    #[serde(flatten)]
+    pub common: CommonStatus,
+    /// When the credentials were last checked against the vendor's API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checked_time: Option<Time>,
+    /// Fingerprint of the credentials last checked, so a change is noticed without calling the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_fingerprint: Option<String>,
 }

@@ -1,10 +1,9 @@
 //! `TrackViaAccount`: where a TrackVia account lives and how the operator authenticates as its admin.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{CommonStatus, Environment, SecretKeyRef, rules};
+use super::common::{CheckedStatus, Environment, SecretKeyRef, rules};
 
 /// A TrackVia account (tenant) in one environment. IntegrationAccounts refer to it; the operator
 /// uses its admin credentials to find and create the dedicated API users.
@@ -14,7 +13,7 @@ use super::common::{CommonStatus, Environment, SecretKeyRef, rules};
     version = "v1alpha1",
     kind = "TrackViaAccount",
     namespaced,
-    status = "TrackViaAccountStatus",
+    status = "CheckedStatus",
     shortname = "tva",
     category = "trackvia",
     doc = "A TrackVia account (tenant) in one environment, with the admin credentials the operator uses to provision integration users.",
@@ -71,17 +70,5 @@ pub struct AdminCredentials {
     pub auth_token: SecretKeyRef,
 }
 
-/// Observed state of a TrackViaAccount.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TrackViaAccountStatus {
-    /// Conditions and observed generation.
-    #[serde(flatten)]
-    pub common: CommonStatus,
-    /// When the admin credentials were last checked against TrackVia.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_checked_time: Option<Time>,
-    /// Fingerprint of the admin credentials last checked, so a change is noticed without calling the API.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_fingerprint: Option<String>,
-}
+/// Observed state: conditions and the last credentials check.
+pub type TrackViaAccountStatus = CheckedStatus;

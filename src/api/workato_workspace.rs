@@ -1,10 +1,9 @@
 //! `WorkatoWorkspace`: a Workato workspace (data center + environment) and its API client token.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{CommonStatus, Environment, SecretKeyRef, rules};
+use super::common::{CheckedStatus, Environment, SecretKeyRef, rules};
 
 /// A Workato workspace (one environment of it), reached through a Developer API client.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
@@ -13,7 +12,7 @@ use super::common::{CommonStatus, Environment, SecretKeyRef, rules};
     version = "v1alpha1",
     kind = "WorkatoWorkspace",
     namespaced,
-    status = "WorkatoWorkspaceStatus",
+    status = "CheckedStatus",
     shortname = "wkws",
     category = "trackvia",
     doc = "A Workato workspace environment and the API client token the operator uses to manage its connections and recipes.",
@@ -57,17 +56,5 @@ pub struct WorkatoWorkspaceSpec {
     pub check_interval: Option<String>,
 }
 
-/// Observed state of a WorkatoWorkspace.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct WorkatoWorkspaceStatus {
-    /// Conditions and observed generation.
-    #[serde(flatten)]
-    pub common: CommonStatus,
-    /// When the API token was last checked against Workato.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_checked_time: Option<Time>,
-    /// Fingerprint of the API token last checked, so a change is noticed without calling the API.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_fingerprint: Option<String>,
-}
+/// Observed state: conditions and the last credentials check.
+pub type WorkatoWorkspaceStatus = CheckedStatus;

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod context;
+pub mod credential_check;
 pub mod credential_rotation;
 pub mod error;
 pub mod integration_account;

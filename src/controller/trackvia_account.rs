@@ -3,16 +3,14 @@
 //! do about a failure.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use super::secret_ref::{self, SecretRefError};
-use super::{Context, Error, announce, apply_status, due, interval, until_due};
-use crate::api::common::CommonStatus;
-use crate::api::trackvia_account::{TrackViaAccount, TrackViaAccountStatus};
-use crate::conditions::{self, Cond, types};
+use super::{Context, Error, credential_check, interval};
+use crate::api::trackvia_account::TrackViaAccount;
+use crate::conditions::{Cond, types};
 use crate::secret::Sensitive;
 use crate::trackvia::{AuthFailure, AuthToken, HttpTrackvia, TrackviaApi, TrackviaConfig, TrackviaError};
 
@@ -54,68 +52,35 @@ pub async fn reconcile(account: Arc<TrackViaAccount>, ctx: Arc<Context>) -> Resu
 }
 
 async fn reconcile_inner(account: &TrackViaAccount, ctx: &Context) -> Result<Action, Error> {
-    let now = ctx.clock.now();
     let every = interval(
         account.spec.check_interval.as_deref(),
         ctx.settings.account_check_interval,
     );
     let status = account.status.clone().unwrap_or_default();
-    let generation = account.meta().generation;
-
     let (cond, fingerprint) = match admin_credentials(ctx, account).await {
         Err(e) => (secret_condition(&e), None),
         Ok(creds) => {
             let fp = ctx.fingerprint(&format!("{}|{}", creds.api_key.expose(), creds.token.expose()));
-            let unchanged = status.credentials_fingerprint.as_deref() == Some(fp.as_str())
-                && status.common.observed_generation == generation;
-            if unchanged && !due(status.last_checked_time.as_ref(), every, now) {
+            if let Some(wait) =
+                credential_check::not_due(&status, &fp, account.meta().generation, every, ctx.clock.now())
+            {
                 // Nothing changed and the check is not due: no call to TrackVia.
-                return Ok(Action::requeue(until_due(
-                    status.last_checked_time.as_ref(),
-                    every,
-                    now,
-                )));
+                return Ok(Action::requeue(wait));
             }
             let api = client(ctx, account, creds.api_key)?;
             (check(&api, &creds.token).await, Some(fp))
         }
     };
-
-    let decided = [
-        cond.clone(),
-        conditions::ready(std::slice::from_ref(&cond), &[], "admin credentials accepted"),
-    ];
-    let now_time = ctx.clock.now_time();
-    let merged = conditions::merge(&status.common.conditions, &decided, generation, &now_time);
-    let new_status = TrackViaAccountStatus {
-        common: CommonStatus {
-            observed_generation: generation,
-            conditions: merged.clone(),
-        },
-        // A check that reached no verdict (unreachable) is not a check: it stays due.
-        last_checked_time: if cond.status != conditions::Status::Unknown && fingerprint.is_some() {
-            Some(now_time)
-        } else {
-            status.last_checked_time.clone()
-        },
-        credentials_fingerprint: fingerprint,
-    };
-    if new_status != status {
-        apply_status(ctx, account, &new_status).await?;
-        announce(
-            ctx,
-            "TrackViaAccount",
-            account,
-            &status.common.conditions,
-            &merged,
-        )
-        .await;
-    }
-    Ok(Action::requeue(if cond.reason == "Unreachable" {
-        Duration::from_secs(30).min(every)
-    } else {
-        every
-    }))
+    credential_check::report(
+        ctx,
+        "TrackViaAccount",
+        account,
+        cond,
+        fingerprint,
+        every,
+        "admin credentials accepted",
+    )
+    .await
 }
 
 /// One cheap call that needs the admin rights the operator relies on: the first user.

@@ -2,16 +2,14 @@
 //! `Ready` what a person can do about a failure.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use super::secret_ref::{self, SecretRefError};
-use super::{Context, Error, announce, apply_status, due, interval, until_due};
-use crate::api::common::CommonStatus;
-use crate::api::workato_workspace::{WorkatoWorkspace, WorkatoWorkspaceStatus};
-use crate::conditions::{self, Cond, types};
+use super::{Context, Error, credential_check, interval};
+use crate::api::workato_workspace::WorkatoWorkspace;
+use crate::conditions::{Cond, types};
 use crate::external::Classify;
 use crate::workato::{HttpWorkato, RecipeQuery, WorkatoApi, WorkatoConfig, WorkatoError};
 
@@ -49,60 +47,40 @@ pub async fn reconcile(ws: Arc<WorkatoWorkspace>, ctx: Arc<Context>) -> Result<A
 }
 
 async fn reconcile_inner(ws: &WorkatoWorkspace, ctx: &Context) -> Result<Action, Error> {
-    let now = ctx.clock.now();
     let every = interval(
         ws.spec.check_interval.as_deref(),
         ctx.settings.workspace_check_interval,
     );
     let status = ws.status.clone().unwrap_or_default();
-    let generation = ws.meta().generation;
-
     let (cond, fingerprint) = match client(ctx, ws).await? {
         Err(e) => (secret_condition(&e), None),
         Ok(WorkspaceClient {
             api,
             token_fingerprint,
         }) => {
-            let unchanged = status.credentials_fingerprint.as_deref() == Some(token_fingerprint.as_str())
-                && status.common.observed_generation == generation;
-            if unchanged && !due(status.last_checked_time.as_ref(), every, now) {
-                return Ok(Action::requeue(until_due(
-                    status.last_checked_time.as_ref(),
-                    every,
-                    now,
-                )));
+            if let Some(wait) = credential_check::not_due(
+                &status,
+                &token_fingerprint,
+                ws.meta().generation,
+                every,
+                ctx.clock.now(),
+            ) {
+                // Nothing changed and the check is not due: no call to Workato.
+                return Ok(Action::requeue(wait));
             }
             (check(&api).await, Some(token_fingerprint))
         }
     };
-
-    let decided = [
-        cond.clone(),
-        conditions::ready(std::slice::from_ref(&cond), &[], "API client token accepted"),
-    ];
-    let now_time = ctx.clock.now_time();
-    let merged = conditions::merge(&status.common.conditions, &decided, generation, &now_time);
-    let new_status = WorkatoWorkspaceStatus {
-        common: CommonStatus {
-            observed_generation: generation,
-            conditions: merged.clone(),
-        },
-        last_checked_time: if cond.status != conditions::Status::Unknown && fingerprint.is_some() {
-            Some(now_time)
-        } else {
-            status.last_checked_time.clone()
-        },
-        credentials_fingerprint: fingerprint,
-    };
-    if new_status != status {
-        apply_status(ctx, ws, &new_status).await?;
-        announce(ctx, "WorkatoWorkspace", ws, &status.common.conditions, &merged).await;
-    }
-    Ok(Action::requeue(if cond.reason == "Unreachable" {
-        Duration::from_secs(30).min(every)
-    } else {
-        every
-    }))
+    credential_check::report(
+        ctx,
+        "WorkatoWorkspace",
+        ws,
+        cond,
+        fingerprint,
+        every,
+        "API client token accepted",
+    )
+    .await
 }
 
 /// One cheap call: the first recipe (the operator needs the recipes privilege).

@@ -1,0 +1,104 @@
+//! What TrackViaAccount and WorkatoWorkspace share: check credentials with one call when due
+//! (new credentials, a spec change, or the interval elapsed), and report the verdict in `Ready`.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+
+use super::{Context, Error, announce, apply_status, due, until_due};
+use crate::api::common::{CheckedStatus, CommonStatus};
+use crate::conditions::{self, Cond, Status};
+
+/// `Some(wait)` when the credentials are the ones last checked, the spec is unchanged and the
+/// check is not due: then no vendor call is made, and the object is looked at again in `wait`.
+pub fn not_due(
+    status: &CheckedStatus,
+    fingerprint: &str,
+    generation: Option<i64>,
+    every: Duration,
+    now: Timestamp,
+) -> Option<Duration> {
+    let unchanged = status.credentials_fingerprint.as_deref() == Some(fingerprint)
+        && status.common.observed_generation == generation;
+    (unchanged && !due(status.last_checked_time.as_ref(), every, now))
+        .then(|| until_due(status.last_checked_time.as_ref(), every, now))
+}
+
+/// Writes the verdict (`cond` and the `Ready` it implies) when it changed, with events; says when
+/// to check again (soon after an unreachable vendor, else after `every`).
+pub async fn report<K>(
+    ctx: &Context,
+    kind: &str,
+    obj: &K,
+    cond: Cond,
+    fingerprint: Option<String>,
+    every: Duration,
+    ok_message: &str,
+) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + HasCheckedStatus,
+{
+    let before = obj.checked_status().cloned().unwrap_or_default();
+    let generation = obj.meta().generation;
+    let now = ctx.clock.now_time();
+    let decided = [
+        cond.clone(),
+        conditions::ready(std::slice::from_ref(&cond), &[], ok_message),
+    ];
+    let merged = conditions::merge(&before.common.conditions, &decided, generation, &now);
+    let verdict = cond.status != Status::Unknown && fingerprint.is_some();
+    let status = CheckedStatus {
+        common: CommonStatus {
+            observed_generation: generation,
+            conditions: merged,
+        },
+        // A check that reached no verdict (unreachable) is not a check: it stays due.
+        last_checked_time: if verdict {
+            Some(now)
+        } else {
+            before.last_checked_time.clone()
+        },
+        credentials_fingerprint: fingerprint,
+    };
+    if status != before {
+        apply_status(ctx, obj, &status).await?;
+        announce(
+            ctx,
+            kind,
+            obj,
+            &before.common.conditions,
+            &status.common.conditions,
+        )
+        .await;
+    }
+    tracing::debug!(object = %obj.name_any(), reason = %cond.reason, "credentials checked");
+    Ok(Action::requeue(if cond.status == Status::Unknown {
+        Duration::from_secs(30).min(every)
+    } else {
+        every
+    }))
+}
+
+/// Kinds with a [`CheckedStatus`].
+pub trait HasCheckedStatus {
+    /// The status, if any.
+    fn checked_status(&self) -> Option<&CheckedStatus>;
+}
+
+impl HasCheckedStatus for crate::api::TrackViaAccount {
+    fn checked_status(&self) -> Option<&CheckedStatus> {
+        self.status.as_ref()
+    }
+}
+
+impl HasCheckedStatus for crate::api::WorkatoWorkspace {
+    fn checked_status(&self) -> Option<&CheckedStatus> {
+        self.status.as_ref()
+    }
+}
