@@ -8,10 +8,11 @@ cd "$ROOT"
 TARGET=x86_64-unknown-linux-gnu
 RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target "$TARGET" --bin trackvia-operator
 BIN=target/$TARGET/release/trackvia-operator
-if ldd "$BIN" >/dev/null 2>&1; then
-  echo "error: $BIN is dynamically linked:"; ldd "$BIN"; exit 1
+# A static executable needs no shared library (no NEEDED entry) and no program interpreter.
+if readelf -d "$BIN" | grep -q NEEDED || readelf -l "$BIN" | grep -q 'program interpreter'; then
+  echo "error: $BIN is dynamically linked:"; readelf -d "$BIN" | grep NEEDED; exit 1
 fi
-echo "static: $(file -b "$BIN" 2>/dev/null || echo 'not a dynamic executable')"
+echo "static: $(file -b "$BIN" 2>/dev/null || echo 'no NEEDED entries, no interpreter')"
 echo "size: $(du -h "$BIN" | cut -f1)"
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
