@@ -232,3 +232,81 @@ async fn the_helpers_show_an_account_and_request_rotations() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("IntegrationAccount"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn probes_and_metrics_are_served_and_ready_follows_the_caches() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = support::namespace(&client, "probes").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut op = Command::new(env!("CARGO_BIN_EXE_trackvia-operator"))
+        .args([
+            "run",
+            "--namespace",
+            &ns,
+            "--operator-namespace",
+            &ns,
+            "--admin-addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    trackvia_operator::external::http::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let get = |path: &'static str| {
+        let http = http.clone();
+        async move {
+            http.get(format!("http://127.0.0.1:{port}{path}"))
+                .send()
+                .await
+                .ok()
+        }
+    };
+    eventually(Duration::from_secs(30), "/healthz", || async {
+        get("/healthz")
+            .await
+            .filter(|r| r.status().is_success())
+            .map(|_| ())
+    })
+    .await;
+    eventually(
+        Duration::from_secs(30),
+        "/readyz 200 once the caches synced",
+        || async {
+            get("/readyz")
+                .await
+                .filter(|r| r.status().is_success())
+                .map(|_| ())
+        },
+    )
+    .await;
+    // One reconcile (an account whose Secret is missing) shows up in the metrics.
+    support::create::<TrackViaAccount>(&client, &ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "TrackViaAccount", "metadata": {"name": "nosecret"},
+        "spec": {"baseUrl": "https://go.trackvia.com", "environment": "sandbox",
+                 "adminCredentials": {"apiKey": {"name": "absent", "key": "apiKey"}, "authToken": {"name": "absent", "key": "authToken"}}}
+    })).await;
+    let metrics = eventually(Duration::from_secs(30), "a reconcile in /metrics", || async {
+        let text = get("/metrics").await?.text().await.ok()?;
+        text.contains("trackvia_operator_reconciles_total{controller=\"TrackViaAccount\"}")
+            .then_some(text)
+    })
+    .await;
+    let _ = op.kill();
+    let _ = op.wait();
+    assert!(
+        metrics.contains("condition_transitions_total{controller=\"TrackViaAccount\",condition=\"Ready\",status=\"False\",reason=\"SecretMissing\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.trim_end().ends_with("# EOF"),
+        "OpenMetrics text ends with # EOF"
+    );
+}

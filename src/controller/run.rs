@@ -299,14 +299,27 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
 
     let became_ready = ready.clone();
     tokio::spawn(async move {
-        let synced = tokio::join!(
-            synced_accounts.wait_until_ready(),
-            synced_integrations.wait_until_ready(),
-            synced_rotations.wait_until_ready()
-        );
-        if synced.0.is_ok() && synced.1.is_ok() && synced.2.is_ok() {
-            became_ready.store(true, Ordering::SeqCst);
-            tracing::info!("caches synced; ready");
+        // kube's readiness signal wakes one waiter only (the controller's own), so ask again
+        // until every cache has finished its first list.
+        loop {
+            let poll = std::time::Duration::from_millis(200);
+            let synced = tokio::join!(
+                tokio::time::timeout(poll, synced_accounts.wait_until_ready()),
+                tokio::time::timeout(poll, synced_integrations.wait_until_ready()),
+                tokio::time::timeout(poll, synced_rotations.wait_until_ready())
+            );
+            match synced {
+                (Ok(Ok(())), Ok(Ok(())), Ok(Ok(()))) => {
+                    became_ready.store(true, Ordering::SeqCst);
+                    tracing::info!("caches synced; ready");
+                    return;
+                }
+                (Ok(Err(e)), ..) | (_, Ok(Err(e)), _) | (.., Ok(Err(e))) => {
+                    tracing::error!(error = %e, "a cache stopped before it synced");
+                    return;
+                }
+                _ => {}
+            }
         }
     });
     tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");
