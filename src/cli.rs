@@ -247,9 +247,9 @@ pub async fn status(client: &Client, ns: &str, name: &str) -> Result<String, Err
 fn conditions(out: &mut String, conds: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) {
     for c in conds {
         let mark = match c.status.as_str() {
-            "True" => "✔",
-            "False" => "✘",
-            _ => "…",
+            "Unknown" => "…",
+            _ if crate::controller::abnormal(c) => "✘",
+            _ => "✔",
         };
         let _ = writeln!(out, "  {mark} {:<22} {:<24} {}", c.type_, c.reason, c.message);
     }

@@ -366,10 +366,13 @@ async fn overlap_rotation_switches_every_connection_without_stopping_a_recipe() 
         || async {
             let i = ia.get("sf").await.ok()?;
             let st = i.status?;
+            // The status records what the Secret the rotation published holds.
+            let published = st.credentials_secret.as_ref()?.token_fingerprint.clone();
             (ready(&st.common.conditions)
                 && st.rotation.as_ref()?.last_rotation_time.is_some()
-                && st.rotation?.active.is_none())
-            .then_some(())
+                && st.rotation?.active.is_none()
+                && published == st.token?.fingerprint)
+                .then_some(())
         },
     )
     .await;

@@ -95,7 +95,7 @@ where
 
 /// Whether a condition's status is the bad one. Most types are good when `True`; `RotationDue`
 /// and `Rotating` say something is under way when `True` and are never bad when `False`.
-fn abnormal(c: &Condition) -> bool {
+pub fn abnormal(c: &Condition) -> bool {
     use crate::conditions::types::{ROTATING, ROTATION_DUE};
     match c.type_.as_str() {
         ROTATION_DUE => c.status == "True",

@@ -302,8 +302,19 @@ async fn report(
             published_time: Some(ctx.clock.now_time()),
         });
     }
-    if matches!(observed.published, Published::Foreign) {
-        status.credentials_secret = None;
+    match &observed.published {
+        Published::Foreign => status.credentials_secret = None,
+        // A rotation may have written the Secret: record what it holds now.
+        Published::Ours {
+            fingerprint: Some(fp),
+            ..
+        } if !published_now => {
+            let mut record = status.credentials_secret.clone().unwrap_or_default();
+            record.name = Some(ia.spec.credentials_secret.name.clone());
+            record.token_fingerprint = Some(fp.clone());
+            status.credentials_secret = Some(record);
+        }
+        _ => {}
     }
     let labels = ObjectLabels {
         namespace: ia.namespace().unwrap_or_default(),
