@@ -365,12 +365,7 @@ async fn stopping(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
     };
     let api = recipe_client(run, env, i).await?;
     let id = run.status.recipes[i].id;
-    let resumed = run.status.recipes[i].state == RECIPE_STOPPING;
-    if !resumed {
-        run.status.recipes[i].state = RECIPE_STOPPING.to_owned();
-        run.save().await?;
-    }
-    let already = resumed && matches!(api.get_recipe(id).await, Ok(r) if !r.running);
+    let already = before_recipe_call(run, &api, i, RECIPE_STOPPING, false).await?;
     if !already {
         match api.ensure_stopped(id).await {
             Ok(()) => {}
@@ -383,6 +378,26 @@ async fn stopping(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
     run.status.recipes[i].state = RECIPE_STOPPED.to_owned();
     run.save().await?;
     Ok(Duration::ZERO)
+}
+
+/// Before stopping or starting recipe `i`: records `in_flight` in status first. A recipe already
+/// `in_flight` was mid-call when the operator stopped; it is read, and when it already is as
+/// wanted (`running == want_running`) the call is skipped (returns true), so no recipe is ever
+/// stopped or started twice.
+async fn before_recipe_call(
+    run: &mut Run<'_>,
+    api: &HttpWorkato,
+    i: usize,
+    in_flight: &str,
+    want_running: bool,
+) -> Result<bool, Error> {
+    if run.status.recipes[i].state == in_flight {
+        let id = run.status.recipes[i].id;
+        return Ok(matches!(api.get_recipe(id).await, Ok(r) if r.running == want_running));
+    }
+    run.status.recipes[i].state = in_flight.to_owned();
+    run.save().await?;
+    Ok(false)
 }
 
 fn new_token_ready(run: &mut Run<'_>, env: &Env<'_>) -> bool {
@@ -839,12 +854,7 @@ async fn restarting(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error>
     };
     let api = recipe_client(run, env, i).await?;
     let id = run.status.recipes[i].id;
-    let resumed = run.status.recipes[i].state == RECIPE_STARTING;
-    if !resumed {
-        run.status.recipes[i].state = RECIPE_STARTING.to_owned();
-        run.save().await?;
-    }
-    let already = resumed && matches!(api.get_recipe(id).await, Ok(r) if r.running);
+    let already = before_recipe_call(run, &api, i, RECIPE_STARTING, true).await?;
     let result = if already {
         Ok(())
     } else {
