@@ -140,7 +140,7 @@ k get events -n "$NS" --sort-by=.lastTimestamp -o custom-columns=OBJECT:.involve
   --field-selector involvedObject.kind!=CredentialRotation | cut -c1-200 | tail -n 30
 
 say "Metrics"
-curl -fsS "http://$ADMIN/metrics" | grep -E '^trackvia_operator_(rotations_total|token_expiry|rotation_due|condition_transitions_total\{controller="CredentialRotation")' | head -n 20
+curl -fsS "http://$ADMIN/metrics" | grep -E '^trackvia_operator_(rotations_total|token_expiry|rotation_due|external_requests_total|rate_limiter_wait_seconds_(sum|count))' | head -n 30
 
 say "Summary"
 get

@@ -53,6 +53,33 @@ pub struct RotationLabels {
     pub outcome: String,
 }
 
+/// Labels of external requests.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `trackvia` or `workato`.
+    pub system: String,
+    /// The operation.
+    pub operation: String,
+    /// The status code, or `timeout`/`unreachable`/`broken`.
+    pub status: String,
+}
+
+/// Labels of per-system, per-operation histograms.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    /// `trackvia` or `workato`.
+    pub system: String,
+    /// The operation.
+    pub operation: String,
+}
+
+/// Labels of request budgets.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BudgetLabels {
+    /// The budget (`workato_connection`, `workato_recipe`, `trackvia`, ...).
+    pub budget: String,
+}
+
 /// Every metric of the operator.
 pub struct Metrics {
     registry: Registry,
@@ -72,6 +99,12 @@ pub struct Metrics {
     pub rotations: Family<RotationLabels, Counter>,
     /// Rotation duration, start to finish, by outcome.
     pub rotation_duration: Family<RotationLabels, Histogram>,
+    /// External requests by system, operation and status.
+    pub external_requests: Family<RequestLabels, Counter>,
+    /// External request latency.
+    pub external_request_duration: Family<OperationLabels, Histogram>,
+    /// Time requests waited for their budget (rate limiter).
+    pub rate_limiter_wait: Family<BudgetLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -93,6 +126,13 @@ impl Metrics {
         let token_expiry = Family::<ObjectLabels, Gauge>::default();
         let rotation_due = Family::<ObjectLabels, Gauge>::default();
         let rotations = Family::<RotationLabels, Counter>::default();
+        let external_requests = Family::<RequestLabels, Counter>::default();
+        let external_request_duration = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 14))
+        });
+        let rate_limiter_wait = Family::<BudgetLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.0, 0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0])
+        });
         let rotation_duration = Family::<RotationLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(1.0, 2.0, 14))
         });
@@ -124,6 +164,21 @@ impl Metrics {
         );
         registry.register("rotations", "Rotations finished, by outcome", rotations.clone());
         registry.register(
+            "external_requests",
+            "Requests to TrackVia and Workato",
+            external_requests.clone(),
+        );
+        registry.register(
+            "external_request_duration_seconds",
+            "Latency of requests to TrackVia and Workato",
+            external_request_duration.clone(),
+        );
+        registry.register(
+            "rate_limiter_wait_seconds",
+            "Time requests waited for their request budget",
+            rate_limiter_wait.clone(),
+        );
+        registry.register(
             "rotation_duration_seconds",
             "Rotation duration, by outcome",
             rotation_duration.clone(),
@@ -138,6 +193,9 @@ impl Metrics {
             rotation_due,
             rotations,
             rotation_duration,
+            external_requests,
+            external_request_duration,
+            rate_limiter_wait,
         }
     }
 
@@ -147,5 +205,34 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl crate::external::RequestObserver for Metrics {
+    fn observe(&self, r: &crate::external::Observed<'_>) {
+        self.external_requests
+            .get_or_create(&RequestLabels {
+                system: r.system.to_owned(),
+                operation: r.operation.to_owned(),
+                status: r.outcome.to_owned(),
+            })
+            .inc();
+        self.external_request_duration
+            .get_or_create(&OperationLabels {
+                system: r.system.to_owned(),
+                operation: r.operation.to_owned(),
+            })
+            .observe(r.elapsed.as_secs_f64());
+        self.rate_limiter_wait
+            .get_or_create(&BudgetLabels {
+                budget: r.budget.to_owned(),
+            })
+            .observe(r.waited.as_secs_f64());
     }
 }

@@ -299,6 +299,41 @@ async fn probes_and_metrics_are_served_and_ready_follows_the_caches() {
             .then_some(text)
     })
     .await;
+    // A checked account shows its TrackVia request, latency and budget wait.
+    let emu = Emulators::start(SEED).await;
+    Api::<Secret>::namespaced(client.clone(), &ns)
+        .create(
+            &Default::default(),
+            &support::secret(
+                "tv-admin",
+                &[
+                    ("apiKey", "sbx-api-key-0001"),
+                    ("authToken", "sbx-admin-token-0001"),
+                ],
+                &[],
+            ),
+        )
+        .await
+        .unwrap();
+    account(&client, &ns, &emu, "checked").await;
+    let metrics_after = eventually(
+        Duration::from_secs(30),
+        "the TrackVia request in /metrics",
+        || async {
+            let text = get("/metrics").await?.text().await.ok()?;
+            text.contains(
+                "external_requests_total{system=\"trackvia\",operation=\"list users\",status=\"200\"}",
+            )
+            .then_some(text)
+        },
+    )
+    .await;
+    assert!(
+        metrics_after.contains(
+            "external_request_duration_seconds_count{system=\"trackvia\",operation=\"list users\"}"
+        )
+    );
+    assert!(metrics_after.contains("rate_limiter_wait_seconds_count{budget=\"trackvia\"}"));
     let _ = op.kill();
     let _ = op.wait();
     assert!(

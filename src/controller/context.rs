@@ -153,7 +153,7 @@ impl Context {
                 )
             })
             .clone();
-        let client = Arc::new(HttpTrackvia::with_limiter(config, limiter)?);
+        let client = Arc::new(HttpTrackvia::with_limiter(config, limiter)?.observed_by(self.metrics.clone()));
         lock(&self.trackvia).insert(account_uid.to_owned(), (key, client.clone()));
         Ok(client)
     }
@@ -179,7 +179,7 @@ impl Context {
             .entry(workspace_uid.to_owned())
             .or_default()
             .clone();
-        let client = Arc::new(HttpWorkato::new(config, budget)?);
+        let client = Arc::new(HttpWorkato::new(config, budget)?.observed_by(self.metrics.clone()));
         lock(&self.workato).insert(workspace_uid.to_owned(), (key, client.clone()));
         Ok(client)
     }

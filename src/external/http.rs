@@ -97,6 +97,17 @@ pub fn transport_failure(err: reqwest::Error) -> (TransportFailure, String) {
     (kind, message)
 }
 
+impl TransportFailure {
+    /// The outcome label of metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Connect => "unreachable",
+            Self::Broken => "broken",
+        }
+    }
+}
+
 /// Keeps a server message short enough for an error or a status field.
 pub fn trim_message(message: &str, max_chars: usize) -> String {
     let message = message.trim();

@@ -1,5 +1,6 @@
 //! [`HttpTrackvia`]: the TrackVia API over reqwest, as the official SDKs speak it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -8,7 +9,7 @@ use tracing::{debug, warn};
 
 use super::{App, AuthToken, NewUser, TrackviaApi, TrackviaError, User, UserPage, View};
 use crate::external::http::{self, HttpSettings};
-use crate::external::{Backoff, Idempotence, RateLimiter};
+use crate::external::{Backoff, Idempotence, Observed, RateLimiter, RequestObserver};
 use crate::secret::Sensitive;
 
 /// How the auth token travels. Both forms appear in public clients (apis.md §1.2, open question 7).
@@ -67,6 +68,7 @@ pub struct HttpTrackvia {
     http: reqwest::Client,
     config: TrackviaConfig,
     limiter: RateLimiter,
+    observer: Option<Arc<dyn RequestObserver>>,
 }
 
 impl HttpTrackvia {
@@ -81,7 +83,27 @@ impl HttpTrackvia {
             http: http::client(&config.http)?,
             config,
             limiter,
+            observer: None,
         })
+    }
+
+    /// Reports every request to `observer` (metrics).
+    pub fn observed_by(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn report(&self, op: &'static str, outcome: &str, started: std::time::Instant, waited: Duration) {
+        if let Some(o) = &self.observer {
+            o.observe(&Observed {
+                system: "trackvia",
+                operation: op,
+                outcome,
+                elapsed: started.elapsed(),
+                budget: self.limiter.name(),
+                waited,
+            });
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -131,10 +153,19 @@ impl HttpTrackvia {
             request = request.header("account-id", id);
         }
         let secrets = [self.config.api_key.expose().as_str(), token.expose().as_str()];
-        let response = request.send().await.map_err(|e| transport(op, e, &secrets))?;
+        let started = std::time::Instant::now();
+        let failed = |e| {
+            let err = transport(op, e, &secrets);
+            if let TrackviaError::Transport { failure, .. } = &err {
+                self.report(op, failure.label(), started, waited);
+            }
+            err
+        };
+        let response = request.send().await.map_err(failed)?;
         let status = response.status().as_u16();
         let retry_after = http::retry_after(response.headers());
-        let body = response.text().await.map_err(|e| transport(op, e, &secrets))?;
+        let body = response.text().await.map_err(failed)?;
+        self.report(op, &status.to_string(), started, waited);
         debug!(op, status, waited_ms = waited.as_millis() as u64, "TrackVia call");
         if !(200..300).contains(&status) {
             let err = TrackviaError::from_response(op, status, retry_after, &body, &secrets);

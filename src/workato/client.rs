@@ -12,7 +12,7 @@ use super::{
     WorkatoBudget, WorkatoError,
 };
 use crate::external::http::{self, HttpSettings};
-use crate::external::{Backoff, Idempotence};
+use crate::external::{Backoff, Idempotence, Observed, RequestObserver};
 use crate::secret::Sensitive;
 
 /// Everything one workspace's client needs.
@@ -51,6 +51,7 @@ pub struct HttpWorkato {
     budget: WorkatoBudget,
     /// `/api` or `/api/managed_users/<id>`.
     prefix: String,
+    observer: Option<std::sync::Arc<dyn RequestObserver>>,
 }
 
 impl HttpWorkato {
@@ -73,7 +74,28 @@ impl HttpWorkato {
             config,
             budget,
             prefix,
+            observer: None,
         })
+    }
+
+    /// Reports every request to `observer` (metrics).
+    pub fn observed_by(mut self, observer: std::sync::Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn report(&self, req: &Req, outcome: &str, started: std::time::Instant, waited: std::time::Duration) {
+        if let Some(o) = &self.observer {
+            let budget = self.budget.limiter(req.bucket).name();
+            o.observe(&Observed {
+                system: "workato",
+                operation: req.op,
+                outcome,
+                elapsed: started.elapsed(),
+                budget,
+                waited,
+            });
+        }
     }
 
     /// The budget this client spends.
@@ -115,10 +137,19 @@ impl HttpWorkato {
         }
         let secrets = self.secrets(req.body.as_ref());
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        let response = request.send().await.map_err(|e| transport(op, e, &secrets))?;
+        let started = std::time::Instant::now();
+        let failed = |e| {
+            let err = transport(op, e, &secrets);
+            if let WorkatoError::Transport { failure, .. } = &err {
+                self.report(req, failure.label(), started, waited);
+            }
+            err
+        };
+        let response = request.send().await.map_err(failed)?;
         let status = response.status().as_u16();
         let retry_after = http::retry_after(response.headers());
-        let text = response.text().await.map_err(|e| transport(op, e, &secrets))?;
+        let text = response.text().await.map_err(failed)?;
+        self.report(req, &status.to_string(), started, waited);
         debug!(
             op,
             status,
