@@ -212,7 +212,15 @@ fn default_identity() -> String {
 }
 
 fn init_logging(filter: &str, json: bool) -> Result<(), Box<dyn std::error::Error>> {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)?;
+    // TrackVia credentials travel in query strings: keep the HTTP stack's own debug logs (which
+    // may print request URLs) off unless a directive asks for them by name.
+    let mut directives = filter.to_owned();
+    for quiet in ["reqwest", "hyper_util", "hyper"] {
+        if !filter.contains(quiet) {
+            directives.push_str(&format!(",{quiet}=info"));
+        }
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(directives)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
