@@ -214,6 +214,7 @@ async fn pending(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
     };
     let wcs = bound_connections(ctx, env).await?;
     let mut connections = Vec::new();
+    let mut listed_fresh = std::collections::HashSet::new();
     let mut recipes: Vec<RecipeProgress> = Vec::new();
     for wc in &wcs {
         let id = wc.status.as_ref().and_then(|s| s.connection_id);
@@ -233,14 +234,14 @@ async fn pending(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
                 }
             };
             let adapter = workato_connection::provider(wc);
+            let key = workato_connection::recipes_key(&ws_uid, &adapter);
+            // Read each workspace's recipes afresh once per rotation, whatever its connections.
+            let fresh = listed_fresh.insert(key.clone());
             let listed = ctx
                 .recipes
-                .get_or_read(
-                    &workato_connection::recipes_key(&ws_uid, &adapter),
-                    Duration::ZERO,
-                    true,
-                    || api.list_all_recipes(&adapter),
-                )
+                .get_or_read(&key, Duration::from_secs(60), fresh, || {
+                    api.list_all_recipes(&adapter)
+                })
                 .await?;
             for r in dependent(wc, id.unwrap_or_default(), &listed) {
                 if r.running && !recipes.iter().any(|p| p.id == r.id) {
