@@ -288,7 +288,32 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
 
     let rotations = Controller::new(api::<CredentialRotation>(&client, ns), watcher::Config::default());
     let synced_rotations = rotations.store();
+    let rotation_store = rotations.store();
+    let ia_for_rotations = ia_store.clone();
     let rotations = rotations
+        // A rotation waiting for the new token moves the moment the token Secret changes.
+        .watches(secrets_meta(), watcher::Config::default(), move |s| {
+            let accounts: Vec<String> = ia_for_rotations
+                .state()
+                .iter()
+                .filter(|i| i.namespace() == s.namespace() && i.spec.token_secret_ref.name == s.name_any())
+                .map(|i| i.name_any())
+                .collect();
+            rotation_store
+                .state()
+                .iter()
+                .filter(|r| {
+                    r.namespace() == s.namespace() && accounts.contains(&r.spec.integration_account_ref.name)
+                })
+                .filter(|r| {
+                    r.status
+                        .as_ref()
+                        .and_then(|st| st.phase.as_deref())
+                        .is_none_or(|p| !credential_rotation::phase::is_terminal(p))
+                })
+                .map(|r| ObjectRef::from_obj(&**r))
+                .collect::<Vec<_>>()
+        })
         .graceful_shutdown_on(shutdown_signal())
         .run(
             credential_rotation::reconcile,
