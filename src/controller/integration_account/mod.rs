@@ -108,7 +108,14 @@ async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> 
                         None => return Ok(Action::requeue(Duration::from_secs(10))),
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) if crate::external::Classify::is_transient(&e) => return Err(e.into()),
+                Err(e) => {
+                    // Refused for good (e.g. the admin token may not create users): say so in status.
+                    observed.user = UserLookup::CreateFailed(e);
+                    let decided = plan(&base, &observed, now, intervals(ctx));
+                    report(ia, &base, ctx, &observed, &decided, material.as_ref(), false).await?;
+                    return Ok(Action::requeue(Duration::from_secs(300)));
+                }
             };
             ctx.forget_users(&uid);
             event(

@@ -47,6 +47,8 @@ pub enum UserLookup {
     NotFound,
     /// The lookup failed.
     Failed(TrackviaError),
+    /// The operator's create call was refused (not a transient failure).
+    CreateFailed(TrackviaError),
 }
 
 /// The token Secret.

@@ -161,6 +161,17 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 format!("looking up {}: {e}", spec.email),
             )
         }
+        (_, None, UserLookup::CreateFailed(e)) => {
+            actions.push((
+                types::USER_VERIFIED,
+                "check that the TrackViaAccount's admin token belongs to a Super Admin API user, or create the user in TrackVia by hand (the operator adopts it by email)".to_owned(),
+            ));
+            Cond::fail(
+                types::USER_VERIFIED,
+                "UserCreateFailed",
+                format!("creating TrackVia user {full_name} <{}> failed: {e}", spec.email),
+            )
+        }
         (_, None, UserLookup::NotFound) => {
             step = Step::CreateUser(NewUser {
                 email: spec.email.clone(),

@@ -370,3 +370,25 @@ fn a_verdict_carried_over_still_names_the_next_action() {
     assert_eq!(second.next_action, first.next_action);
     assert!(second.next_action.unwrap().contains("view:CRM/Accounts"));
 }
+
+#[test]
+fn a_refused_create_is_reported_with_what_to_do() {
+    let e = TrackviaError::from_response(
+        "create user",
+        403,
+        None,
+        r#"{"errors":[],"message":"Access is denied","name":"accessDenied","code":"403"}"#,
+        &[],
+    );
+    let p = plan(
+        &ia(),
+        &observed(UserLookup::CreateFailed(e), token(), Validation::NotDue),
+        now(),
+        every(),
+    );
+    let c = cond(&p, types::USER_VERIFIED);
+    assert_eq!((c.status, c.reason.as_ref()), (Status::False, "UserCreateFailed"));
+    assert!(c.message.contains("403"), "{}", c.message);
+    assert!(p.next_action.unwrap().contains("Super Admin"));
+    assert_eq!(p.step, Step::None, "no second create in the same reconcile");
+}
