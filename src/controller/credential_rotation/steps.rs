@@ -280,12 +280,11 @@ async fn pending(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
         run.status.recipes.len()
     );
     run.status.plan_summary = Some(summary.clone());
-    let next = match (strategy, new_fp.is_some()) {
-        (RotationStrategy::StopAndRestart, _) => STOPPING,
-        (RotationStrategy::Overlap, true) => VALIDATING,
-        (RotationStrategy::Overlap, false) => WAITING_FOR_TOKEN,
-    };
-    run.enter(next, summary).await?;
+    match (strategy, new_fp.is_some()) {
+        (RotationStrategy::StopAndRestart, _) => run.enter(STOPPING, summary).await?,
+        (RotationStrategy::Overlap, true) => run.enter(VALIDATING, summary).await?,
+        (RotationStrategy::Overlap, false) => enter_waiting(run, env, summary).await?,
+    }
     Ok(Duration::ZERO)
 }
 
@@ -355,13 +354,12 @@ async fn stopping(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
         .iter()
         .position(|r| r.state == RECIPE_TO_STOP || r.state == RECIPE_STOPPING)
     else {
-        let next = if new_token_ready(run, env) {
-            VALIDATING
+        let note = format!("{} recipes stopped", run.status.recipes.len());
+        if new_token_ready(run, env) {
+            run.enter(VALIDATING, note).await?;
         } else {
-            WAITING_FOR_TOKEN
-        };
-        run.enter(next, format!("{} recipes stopped", run.status.recipes.len()))
-            .await?;
+            enter_waiting(run, env, note).await?;
+        }
         return Ok(Duration::ZERO);
     };
     let api = recipe_client(run, env, i).await?;
@@ -436,18 +434,11 @@ async fn recipe_client(run: &Run<'_>, env: &Env<'_>, i: usize) -> Result<Arc<Htt
     }
 }
 
-/// Waits for the person to put the new token in place, telling them exactly what to do.
-async fn waiting(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
-    if new_token_ready(run, env) {
-        run.enter(VALIDATING, "a new token is in the token Secret")
-            .await?;
-        return Ok(Duration::ZERO);
-    }
-    let ctx = run.ctx;
+/// What the person must do while the rotation waits for the new token.
+fn waiting_message(run: &Run<'_>, env: &Env<'_>) -> String {
     let user = format!("{} Integration", env.ia.spec.system);
     let r = &env.ia.spec.token_secret_ref;
-    let overlap = run.status.strategy == Some(RotationStrategy::Overlap);
-    let todo = if overlap {
+    if run.status.strategy == Some(RotationStrategy::Overlap) {
         format!(
             "in TrackVia, API Access: create a new token for {user} (keep the old one active) and put it in key {} of Secret {}",
             r.key, r.name
@@ -457,7 +448,31 @@ async fn waiting(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
             "in TrackVia, API Access: regenerate the token of {user} and put it in key {} of Secret {}; its recipes are stopped until then",
             r.key, r.name
         )
-    };
+    }
+}
+
+/// Enters WaitingForToken with the instructions already in status, so whoever reads the phase
+/// reads what to do.
+async fn enter_waiting(run: &mut Run<'_>, env: &Env<'_>, note: impl Into<String>) -> Result<(), Error> {
+    let note = note.into();
+    let todo = waiting_message(run, env);
+    run.status.plan_summary = Some(if note.is_empty() {
+        todo
+    } else {
+        format!("{note}: {todo}")
+    });
+    run.enter(WAITING_FOR_TOKEN, note).await
+}
+
+/// Waits for the person to put the new token in place, telling them exactly what to do.
+async fn waiting(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
+    if new_token_ready(run, env) {
+        run.enter(VALIDATING, "a new token is in the token Secret")
+            .await?;
+        return Ok(Duration::ZERO);
+    }
+    let ctx = run.ctx;
+    let todo = waiting_message(run, env);
     let timeout = interval(
         env.ia
             .spec
@@ -476,13 +491,19 @@ async fn waiting(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
         .checked_add(signed(timeout))
         .is_ok_and(|deadline| deadline <= ctx.clock.now());
     if !expired {
-        if run.status.plan_summary.as_deref() != Some(todo.as_str()) {
+        if !run
+            .status
+            .plan_summary
+            .as_deref()
+            .unwrap_or_default()
+            .ends_with(todo.as_str())
+        {
             run.status.plan_summary = Some(todo);
             run.save().await?;
         }
         return Ok(WAIT_POLL);
     }
-    if overlap {
+    if run.status.strategy == Some(RotationStrategy::Overlap) {
         run.finish(
             ABORTED,
             false,
@@ -527,7 +548,7 @@ async fn waiting(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
 /// Validates the new token against TrackVia (and the scope the integration needs).
 async fn validating(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
     let Some((token, fp)) = env.token.clone() else {
-        run.enter(WAITING_FOR_TOKEN, "the token Secret is gone").await?;
+        enter_waiting(run, env, "the token Secret is gone").await?;
         return Ok(Duration::ZERO);
     };
     run.status.new_token_fingerprint = Some(fp);
@@ -546,8 +567,7 @@ async fn validating(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error>
         }
         Err(why) => {
             // The old token is gone (regenerated in place): wait for a valid one.
-            run.status.plan_summary = Some(format!("{why}: put a valid token in the token Secret"));
-            run.enter(WAITING_FOR_TOKEN, why).await?;
+            enter_waiting(run, env, format!("{why}; put a valid token")).await?;
         }
     }
     Ok(Duration::ZERO)
@@ -628,7 +648,7 @@ async fn push(
 /// Switches the next connection to the new token.
 async fn switching(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
     let Some((token, fp)) = env.token.clone() else {
-        run.enter(WAITING_FOR_TOKEN, "the token Secret is gone").await?;
+        enter_waiting(run, env, "the token Secret is gone").await?;
         return Ok(Duration::ZERO);
     };
     if run.status.new_token_fingerprint.as_deref() != Some(fp.as_str()) {
@@ -734,7 +754,7 @@ async fn rolling_back(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Erro
 async fn publishing(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
     let ctx = run.ctx;
     let Some((token, _)) = env.token.clone() else {
-        run.enter(WAITING_FOR_TOKEN, "the token Secret is gone").await?;
+        enter_waiting(run, env, "the token Secret is gone").await?;
         return Ok(Duration::ZERO);
     };
     let overlap = run.status.strategy == Some(RotationStrategy::Overlap);
