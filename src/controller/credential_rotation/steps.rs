@@ -312,7 +312,9 @@ async fn dry_run(
     } else {
         0
     };
-    let estimate = connection_secs + recipe_calls.saturating_sub(60).div_ceil(60) * 60 / 60;
+    // Workato's budget: connection updates at 1/s; recipe calls 60 per minute, so calls beyond the
+    // first 60 wait for the next minutes.
+    let estimate = connection_secs + recipe_calls.saturating_sub(60).div_ceil(60) * 60;
     let summary = format!(
         "dry run, {:?}: would update {} connections ({}), {} recipe stop/start calls ({}); request budget estimate {} s; {}",
         strategy,
@@ -328,7 +330,7 @@ async fn dry_run(
             .map(|r| r.id.to_string())
             .collect::<Vec<_>>()
             .join(", "),
-        estimate.max(connection_secs),
+        estimate,
         if problems.is_empty() {
             "no problem found".to_owned()
         } else {
