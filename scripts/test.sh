@@ -26,4 +26,4 @@ eval "$(scripts/control-plane.sh up | tail -n 1)"
 export KUBECTL=$ROOT/.cache/bin/kubectl
 
 step "cargo test (unit tests and API-server tests, none skipped)"
-cargo test --workspace --all-targets --locked -- --include-ignored
+cargo test --workspace --all-targets --locked --no-fail-fast -- --include-ignored

@@ -554,8 +554,11 @@ async fn each_failure_has_its_own_reason() {
             "not owned by this IntegrationAccount",
         ),
     ] {
-        let ia = wait_reason(&api, name, type_, reason).await;
-        let (status, _, msg) = condition(&ia, type_).unwrap();
+        // Ready names the first unmet step, so it settles on this reason only once the steps
+        // before it (the account's check, the user) are done: wait for that, not just the condition.
+        let ia = wait_reason(&api, name, "Ready", reason).await;
+        let (status, got, msg) = condition(&ia, type_).unwrap();
+        assert_eq!(got, reason, "{name}: {type_}");
         assert_ne!(status, "True", "{name}");
         assert!(msg.contains(message), "{name}: {msg}");
         let (ready, ready_reason, _) = condition(&ia, "Ready").unwrap();
