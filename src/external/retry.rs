@@ -18,6 +18,43 @@ pub trait Classify {
     }
 }
 
+/// Implements [`Classify`] for a vendor error enum with the variants both clients share:
+/// `RateLimited { retry_after }` and `Transport { failure }` are transient, so is `Server` with a
+/// 5xx `status`; only a 429 or a refused connection was certainly never processed.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! classify_vendor_error {
+    ($error:ty) => {
+        impl $crate::external::Classify for $error {
+            fn is_transient(&self) -> bool {
+                match self {
+                    Self::RateLimited { .. } | Self::Transport { .. } => true,
+                    Self::Server { status, .. } => *status >= 500,
+                    _ => false,
+                }
+            }
+
+            fn retry_after(&self) -> Option<std::time::Duration> {
+                match self {
+                    Self::RateLimited { retry_after, .. } => *retry_after,
+                    _ => None,
+                }
+            }
+
+            fn never_processed(&self) -> bool {
+                matches!(
+                    self,
+                    Self::RateLimited { .. }
+                        | Self::Transport {
+                            failure: $crate::external::http::TransportFailure::Connect,
+                            ..
+                        }
+                )
+            }
+        }
+    };
+}
+
 /// Whether a request may be sent again after an ambiguous failure (timeout, 5xx, broken
 /// connection), where the server may already have acted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

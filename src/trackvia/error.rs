@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::external::Classify;
 use crate::external::http::{TransportFailure, trim_message};
 use crate::secret::scrub;
 
@@ -202,37 +201,12 @@ fn classify_401(error: &str, name: &str, description: &str) -> AuthFailure {
     }
 }
 
-impl Classify for TrackviaError {
-    fn is_transient(&self) -> bool {
-        match self {
-            Self::RateLimited { .. } | Self::Transport { .. } => true,
-            Self::Server { status, .. } => *status >= 500,
-            _ => false,
-        }
-    }
-
-    fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::RateLimited { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-
-    fn never_processed(&self) -> bool {
-        matches!(
-            self,
-            Self::RateLimited { .. }
-                | Self::Transport {
-                    failure: TransportFailure::Connect,
-                    ..
-                }
-        )
-    }
-}
+crate::classify_vendor_error!(TrackviaError);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::external::Classify;
 
     fn kind(body: &str) -> AuthFailure {
         TrackviaError::from_response("t", 401, None, body, &[])

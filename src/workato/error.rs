@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::external::Classify;
 use crate::external::http::{TransportFailure, trim_message};
 use crate::secret::scrub;
 
@@ -158,33 +157,7 @@ impl WorkatoError {
     }
 }
 
-impl Classify for WorkatoError {
-    fn is_transient(&self) -> bool {
-        match self {
-            Self::RateLimited { .. } | Self::Transport { .. } => true,
-            Self::Server { status, .. } => *status >= 500,
-            _ => false,
-        }
-    }
-
-    fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::RateLimited { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-
-    fn never_processed(&self) -> bool {
-        matches!(
-            self,
-            Self::RateLimited { .. }
-                | Self::Transport {
-                    failure: TransportFailure::Connect,
-                    ..
-                }
-        )
-    }
-}
+crate::classify_vendor_error!(WorkatoError);
 
 /// Reads `config_errors` / `code_errors` of a failed start: rows of
 /// `[step_no, [[field_or_label, account_id, message, field_path?], ...]]`.
@@ -223,6 +196,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::external::Classify;
 
     #[test]
     fn validation_errors_list_their_fields() {
