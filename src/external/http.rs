@@ -98,6 +98,15 @@ pub fn transport_failure(err: reqwest::Error) -> (TransportFailure, String) {
 }
 
 impl TransportFailure {
+    /// How errors describe it to people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Timeout => "timed out",
+            Self::Connect => "unreachable",
+            Self::Broken => "connection broken",
+        }
+    }
+
     /// The outcome label of metrics.
     pub fn label(self) -> &'static str {
         match self {

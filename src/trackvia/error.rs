@@ -101,11 +101,7 @@ pub enum TrackviaError {
         message: String,
     },
     /// No answer, no connection, or a broken one.
-    #[error("TrackVia {op}: {} ({message})", match .failure {
-        TransportFailure::Timeout => "timed out",
-        TransportFailure::Connect => "unreachable",
-        TransportFailure::Broken => "connection broken",
-    })]
+    #[error("TrackVia {op}: {} ({message})", .failure.describe())]
     Transport {
         /// The operation.
         op: &'static str,

@@ -71,11 +71,7 @@ pub enum WorkatoError {
         message: String,
     },
     /// No answer, no connection, or a broken one.
-    #[error("Workato {op}: {} ({message})", match .failure {
-        TransportFailure::Timeout => "timed out",
-        TransportFailure::Connect => "unreachable",
-        TransportFailure::Broken => "connection broken",
-    })]
+    #[error("Workato {op}: {} ({message})", .failure.describe())]
     Transport {
         /// The operation.
         op: &'static str,
