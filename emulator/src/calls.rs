@@ -118,6 +118,7 @@ pub async fn middleware(State(ctx): State<VendorCtx>, request: Request, next: Ne
         .map(|p| p.as_str().to_owned());
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().map(str::to_owned);
+    crate::ledger::record_request(&parts.uri, &parts.headers);
     let subject = subject_of(&ctx, &mut parts).await;
     let response = next.run(Request::from_parts(parts, body)).await;
     ctx.shared.calls.record(Call {

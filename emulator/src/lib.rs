@@ -18,6 +18,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod faults;
+pub mod ledger;
 pub mod seed;
 pub mod server;
 pub mod shared;

@@ -59,6 +59,7 @@ pub enum StateError {
 impl Shared {
     /// Builds the shared state from a seed.
     pub fn new(seed: &Seed, config: Config) -> Result<Arc<Self>, SeedError> {
+        crate::ledger::record_seed(seed);
         let clock = Clock::default();
         let now = clock.now();
         let trackvia = TrackviaState::from_seed(&seed.trackvia, now)?;

@@ -150,6 +150,7 @@ pub async fn create_token(
     let token = with_account(&shared, account, |a, _| {
         a.create_token(new).map(|t| json!({"id": t.id, "token": t.value}))
     })?;
+    crate::ledger::record(token["token"].as_str());
     Ok((StatusCode::CREATED, Json(token)))
 }
 

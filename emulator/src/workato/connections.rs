@@ -83,6 +83,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Json<ConnectionJson>, WkError> {
     let body: ConnectionBody = json_body(&body)?;
+    crate::ledger::record_input(body.input.as_ref());
     validate_new(&body)?;
     let now = shared.clock.now();
     let mut world = shared.world();
@@ -123,6 +124,7 @@ pub async fn update(
 ) -> Result<Json<ConnectionJson>, WkError> {
     let id = param.id()?;
     let body: ConnectionBody = json_body(&body)?;
+    crate::ledger::record_input(body.input.as_ref());
     let now = shared.clock.now();
     let mut guard = shared.world();
     let World { trackvia, workato } = &mut *guard;
