@@ -47,8 +47,9 @@ say "Starting etcd + kube-apiserver"
 eval "$(scripts/control-plane.sh up | tail -n 1)"
 
 say "Starting the TrackVia and Workato emulators"
-rm -f "$DEMO/emulator.json"
-target/debug/emulator --seed demo/seed.yaml --ready-file "$DEMO/emulator.json" --recipe-poll-interval-ms 0 \
+rm -f "$DEMO/emulator.json" "$DEMO/ledger.txt"
+# The emulator writes every credential it knows to the ledger, for the secret scan at the end.
+TVO_SECRET_LEDGER=$DEMO/ledger.txt target/debug/emulator --seed demo/seed.yaml --ready-file "$DEMO/emulator.json" --recipe-poll-interval-ms 0 \
   >"$DEMO/emulator.log" 2>&1 &
 echo $! >"$DEMO/emulator.pid"
 wait_for 20 "the emulator" test -s "$DEMO/emulator.json"
@@ -148,3 +149,6 @@ RSS=$(ps -o rss= -p "$(cat "$DEMO/operator.pid")" | tr -d ' ')
 echo
 echo "operator RSS after the demo: $((RSS / 1024)) MiB"
 echo "Workato calls: $(curl -fsS "$TV/_emulator/calls" | python3 -c 'import json,sys;c=json.load(sys.stdin)["calls"];print(len([x for x in c if x["service"]=="workato"]), "; 429s:", len([x for x in c if x["status"]==429]))')"
+
+say "Secret scan: no credential in the operator's log, the events or our objects"
+scripts/secret-scan.sh "$DEMO/ledger.txt" "$DEMO/secret-scan" "$DEMO/operator.log"
