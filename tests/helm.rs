@@ -74,24 +74,127 @@ fn rbac_has_no_wildcard_and_writes_secrets_only_where_it_must() {
                 }
             }
         }
-        let cluster_secret_writes = roles.iter().any(|r| {
-            r["kind"] == "ClusterRole"
-                && r["rules"].as_array().unwrap().iter().any(|rule| {
-                    rule["resources"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|x| x == "secrets")
-                        && rule["verbs"]
+        let cluster_secret_writes =
+            roles.iter().any(|r| {
+                r["kind"] == "ClusterRole"
+                    && r["rules"].as_array().unwrap().iter().any(|rule| {
+                        rule["resources"]
                             .as_array()
                             .unwrap()
                             .iter()
-                            .any(|v| v == "create" || v == "patch" || v == "delete")
-                })
-        });
+                            .any(|x| x == "secrets")
+                            && rule["verbs"].as_array().unwrap().iter().any(|v| {
+                                ["create", "update", "patch", "delete"].contains(&v.as_str().unwrap())
+                            })
+                    })
+            });
         // Cluster-wide mode needs Secret writes wherever IntegrationAccounts live; a namespaced
         // install has none cluster-wide.
         assert_eq!(cluster_secret_writes, mode.is_empty(), "mode {mode:?}");
+    }
+}
+
+/// The Roles and ClusterRoles (and their bindings) the chart renders in a mode.
+fn rbac_docs(mode: &[&str]) -> Vec<serde_json::Value> {
+    render("tvo", mode)
+        .split("\n---")
+        .filter_map(|d| serde_saphyr::from_str::<serde_json::Value>(d).ok())
+        .filter(|d| {
+            matches!(
+                d["kind"].as_str(),
+                Some("Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding")
+            )
+        })
+        .collect()
+}
+
+fn strings(v: &serde_json::Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn rbac_secret_access_is_as_narrow_as_the_design_allows() {
+    for mode in [vec![], vec!["--set", "watchNamespace=apps"]] {
+        let docs = rbac_docs(&mode);
+        let rules = || {
+            docs.iter()
+                .filter(|d| matches!(d["kind"].as_str(), Some("Role" | "ClusterRole")))
+                .flat_map(|d| d["rules"].as_array().unwrap().iter().map(move |rule| (d, rule)))
+        };
+        for (role, rule) in rules() {
+            // Only our kinds, Secrets, Events and Leases; never RBAC, pods, tokens or the like.
+            for group in strings(&rule["apiGroups"]) {
+                assert!(
+                    [
+                        "integrations.trackvia-operator.dev",
+                        "",
+                        "events.k8s.io",
+                        "coordination.k8s.io"
+                    ]
+                    .contains(&group),
+                    "API group {group:?} in {role}"
+                );
+            }
+            if strings(&rule["apiGroups"]) == [""] {
+                assert_eq!(strings(&rule["resources"]), ["secrets"], "{role}");
+            }
+            for verb in strings(&rule["verbs"]) {
+                assert!(
+                    !["escalate", "bind", "impersonate", "deletecollection"].contains(&verb),
+                    "verb {verb} in {role}"
+                );
+            }
+            // Secrets are written by server-side apply (patch), never replaced (update).
+            if strings(&rule["resources"]).contains(&"secrets") {
+                assert!(
+                    !strings(&rule["verbs"]).contains(&"update"),
+                    "secrets update in {role}"
+                );
+            }
+        }
+        // A namespaced install has nothing cluster-wide: no ClusterRole, no ClusterRoleBinding,
+        // so no Secret access (read or write) outside the watched and the release namespace.
+        if !mode.is_empty() {
+            let cluster: Vec<_> = docs
+                .iter()
+                .filter(|d| d["kind"].as_str().is_some_and(|k| k.starts_with("Cluster")))
+                .collect();
+            assert!(
+                cluster.is_empty(),
+                "cluster-wide RBAC in a namespaced install: {cluster:?}"
+            );
+            let main = docs
+                .iter()
+                .find(|d| d["kind"] == "Role" && d["metadata"]["name"] == "t-trackvia-operator")
+                .unwrap();
+            assert_eq!(main["metadata"]["namespace"], "apps");
+        }
+        // In the release namespace, the operator reads one Secret only: its fingerprint key.
+        let own = docs
+            .iter()
+            .find(|d| d["kind"] == "Role" && d["metadata"]["name"] == "t-trackvia-operator-self")
+            .unwrap();
+        assert_eq!(own["metadata"]["namespace"], "tvo");
+        let secret_rules: Vec<_> = own["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| strings(&r["resources"]).contains(&"secrets"))
+            .collect();
+        assert_eq!(secret_rules.len(), 2, "{own}");
+        for rule in secret_rules {
+            match strings(&rule["verbs"]).as_slice() {
+                ["get"] => assert_eq!(
+                    strings(&rule["resourceNames"]),
+                    [trackvia_operator::controller::run::FINGERPRINT_KEY_SECRET]
+                ),
+                // RBAC cannot limit create by name (the name is in the body, not the URL).
+                ["create"] => assert!(rule.get("resourceNames").is_none()),
+                other => panic!("unexpected Secret verbs {other:?} in {own}"),
+            }
+        }
     }
 }
 
