@@ -6,6 +6,9 @@
 #   scripts/control-plane.sh up     start both; the last line printed is `export KUBECONFIG=...`
 #   scripts/control-plane.sh down   stop exactly the processes `up` started (recorded pids)
 #   scripts/control-plane.sh status say whether they run
+#   scripts/control-plane.sh restart-apiserver
+#                                   stop only the kube-apiserver `up` started and start it again with
+#                                   the same flags, port and etcd data; returns once /readyz answers
 #
 # State lives in $TVO_CLUSTER_DIR (default .cache/cluster). Binaries come from .cache/bin and are
 # built by scripts/build-tools.sh when missing or when the pinned versions change.
@@ -42,15 +45,54 @@ stop() {
   done
 }
 
+# The kube-apiserver of the recorded cluster ($ETCD_PORT and $API_PORT set); waits for /readyz.
+start_apiserver() {
+  setsid "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+    --bind-address=127.0.0.1 --secure-port="$API_PORT" \
+    --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
+    --cert-dir="$PKI" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+    --client-ca-file="$PKI/ca.crt" --authorization-mode=RBAC \
+    --service-account-issuer="https://127.0.0.1:$API_PORT" \
+    --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+    --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
+    --disable-admission-plugins=ServiceAccount </dev/null >>"$WORK/kube-apiserver.log" 2>&1 &
+  echo $! >"$WORK/kube-apiserver.pid"
+  if ! wait_for 120 curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+    "https://127.0.0.1:$API_PORT/readyz"; then
+    tail -40 "$WORK/kube-apiserver.log" >&2; return 1
+  fi
+}
+
+# Stops only the kube-apiserver and starts it again; etcd and its data stay. What a control-plane
+# upgrade or a crashed API server looks like to its clients.
+restart_apiserver() {
+  local pid start
+  [ -f "$WORK/ports" ] || { log "no cluster recorded in $WORK (run up first)"; exit 1; }
+  # shellcheck source=/dev/null
+  . "$WORK/ports"
+  ours etcd >/dev/null || { log "the etcd of $WORK is not running"; exit 1; }
+  start=$(date +%s%N)
+  if pid=$(ours kube-apiserver); then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+    if [ -d "/proc/$pid" ]; then kill -9 "$pid" 2>/dev/null || true; sleep 0.2; fi
+    log "stopped kube-apiserver (pid $pid)"
+  fi
+  rm -f "$WORK/kube-apiserver.pid"
+  if ! start_apiserver; then log "kube-apiserver did not come back"; exit 1; fi
+  log "kube-apiserver back on https://127.0.0.1:$API_PORT (pid $(cat "$WORK/kube-apiserver.pid")), ready $(( ($(date +%s%N) - start) / 1000000 )) ms after the stop began"
+}
+
 case "${1:-up}" in
   down) stop; exit 0 ;;
+  restart-apiserver) restart_apiserver; exit 0 ;;
   status)
     for name in etcd kube-apiserver; do
       if pid=$(ours "$name"); then echo "$name running (pid $pid)"; else echo "$name not running"; fi
     done
     exit 0 ;;
   up) ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|restart-apiserver" >&2; exit 2 ;;
 esac
 
 "$ROOT/scripts/build-tools.sh" etcd kubernetes
@@ -83,20 +125,9 @@ if ! wait_for 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"; then
   tail -20 "$WORK/etcd.log" >&2; stop; exit 1
 fi
 
-setsid "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-  --bind-address=127.0.0.1 --secure-port="$API_PORT" \
-  --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
-  --cert-dir="$PKI" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
-  --client-ca-file="$PKI/ca.crt" --authorization-mode=RBAC \
-  --service-account-issuer="https://127.0.0.1:$API_PORT" \
-  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-  --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
-  --disable-admission-plugins=ServiceAccount </dev/null >"$WORK/kube-apiserver.log" 2>&1 &
-echo $! >"$WORK/kube-apiserver.pid"
-if ! wait_for 120 curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-  "https://127.0.0.1:$API_PORT/readyz"; then
-  tail -40 "$WORK/kube-apiserver.log" >&2; stop; exit 1
-fi
+echo "ETCD_PORT=$ETCD_PORT API_PORT=$API_PORT" >"$WORK/ports"
+: >"$WORK/kube-apiserver.log"
+if ! start_apiserver; then stop; exit 1; fi
 
 KUBECTL=$BIN/kubectl
 "$KUBECTL" config --kubeconfig="$KC" set-cluster local --server="https://127.0.0.1:$API_PORT" \
