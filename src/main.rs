@@ -95,6 +95,9 @@ struct RunArgs {
     /// How often a rotation probes the old token until TrackVia rejects it.
     #[arg(long, default_value = "1m", value_parser = duration)]
     revocation_probe_interval: Duration,
+    /// Timeout of each TrackVia and Workato request (default: 30s for TrackVia, 45s for Workato).
+    #[arg(long, value_parser = duration)]
+    vendor_request_timeout: Option<Duration>,
     /// Elect a leader through a Lease so that only one replica reconciles.
     #[arg(long, env = "LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
     leader_elect: bool,
@@ -190,6 +193,7 @@ fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
                 user_poll_interval: args.user_poll_interval,
                 trackvia_requests_per_second: args.trackvia_requests_per_second,
                 revocation_probe_interval: args.revocation_probe_interval,
+                vendor_request_timeout: args.vendor_request_timeout,
             },
             leader: args.leader_elect.then(|| LeaseConfig {
                 name: args.lease_name.clone(),

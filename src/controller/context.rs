@@ -34,6 +34,8 @@ pub struct Settings {
     pub trackvia_requests_per_second: u32,
     /// How often a rotation probes the old token until TrackVia rejects it.
     pub revocation_probe_interval: Duration,
+    /// Timeout of each TrackVia and Workato request; `None`: each vendor's default (30 s, 45 s).
+    pub vendor_request_timeout: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             user_poll_interval: Duration::from_secs(60),
             trackvia_requests_per_second: 5,
             revocation_probe_interval: Duration::from_secs(60),
+            vendor_request_timeout: None,
         }
     }
 }

@@ -42,6 +42,9 @@ pub fn client(
 ) -> Result<Arc<HttpTrackvia>, Error> {
     let mut config = TrackviaConfig::new(account.spec.base_url.clone(), api_key);
     config.account_id = account.spec.account_id.clone();
+    if let Some(t) = ctx.settings.vendor_request_timeout {
+        config.http.request_timeout = t;
+    }
     let uid = account.uid().ok_or(Error::Malformed("uid"))?;
     Ok(ctx.trackvia(&uid, config)?)
 }

@@ -34,6 +34,9 @@ pub async fn client(
     let token_fingerprint = ctx.fingerprint(token.expose());
     let mut config = WorkatoConfig::new(ws.spec.base_url.clone(), token);
     config.managed_user_id = ws.spec.managed_user_id.clone();
+    if let Some(t) = ctx.settings.vendor_request_timeout {
+        config.http.request_timeout = t;
+    }
     let uid = ws.uid().ok_or(Error::Malformed("uid"))?;
     Ok(Ok(WorkspaceClient {
         api: ctx.workato(&uid, config)?,
