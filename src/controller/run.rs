@@ -113,24 +113,39 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
         metrics.clone(),
         ready.clone(),
     ));
-    // Fail early, with a hint, when the CRDs are not installed.
-    for probe in [
-        api::<TrackViaAccount>(&client, ns)
-            .list(&ListParams::default().limit(1))
-            .await
-            .map(|_| ()),
-        api::<IntegrationAccount>(&client, ns)
-            .list(&ListParams::default().limit(1))
-            .await
-            .map(|_| ()),
-        api::<WorkatoWorkspace>(&client, ns)
-            .list(&ListParams::default().limit(1))
-            .await
-            .map(|_| ()),
-    ] {
-        probe.map_err(Error::kube(
-            "listing the operator's kinds (are the CRDs installed? kubectl apply -f crds/)",
-        ))?;
+    // Fail early, with a hint, when the CRDs are not installed. An API server that does not answer
+    // yet (starting, restarting) is waited for: exiting would only restart the process into the
+    // same wait, with a hint about CRDs that is wrong.
+    let mut waited = 0u32;
+    loop {
+        let probe = async {
+            api::<TrackViaAccount>(&client, ns)
+                .list(&ListParams::default().limit(1))
+                .await?;
+            api::<IntegrationAccount>(&client, ns)
+                .list(&ListParams::default().limit(1))
+                .await?;
+            api::<WorkatoWorkspace>(&client, ns)
+                .list(&ListParams::default().limit(1))
+                .await?;
+            Ok::<(), kube::Error>(())
+        };
+        match probe.await {
+            Ok(()) => break,
+            Err(e) if !matches!(&e, kube::Error::Api(s) if s.code < 500 && s.code != 429) => {
+                if waited.is_multiple_of(30) {
+                    tracing::warn!(error = %e, "the Kubernetes API server does not answer; waiting for it");
+                }
+                waited += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                return Err(Error::Kube {
+                    op: "listing the operator's kinds (are the CRDs installed? kubectl apply -f crds/)",
+                    source: e,
+                });
+            }
+        }
     }
     let key = fingerprint_key(&client, &config.operator_namespace).await?;
     if let Some(lease) = &config.leader {
