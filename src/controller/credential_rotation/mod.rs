@@ -61,7 +61,7 @@ async fn reconcile_inner(rot: &CredentialRotation, ctx: &Context) -> Result<Acti
         run.finish(
             "IntegrationAccountNotFound",
             false,
-            format!("IntegrationAccount {ia_name} not found"),
+            format!("IntegrationAccount {ia_name} not found in this namespace"),
         )
         .await?;
         return Ok(Action::await_change());

@@ -107,7 +107,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             Cond::unknown(
                 types::USER_VERIFIED,
                 "AccountNotFound",
-                format!("TrackViaAccount {name} not found"),
+                format!("TrackViaAccount {name} not found in this namespace"),
             )
         }
         (
