@@ -3,6 +3,7 @@
 //! Each test works in a namespace of its own.
 #![allow(dead_code)] // each test binary uses a part of it
 
+pub mod chaos;
 pub mod operator;
 
 use std::path::PathBuf;
