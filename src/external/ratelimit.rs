@@ -72,6 +72,30 @@ impl RateLimiter {
         slot.saturating_duration_since(now)
     }
 
+    /// How long from now until `n` requests (at most the limit) could go back to back without
+    /// waiting, if nobody else took a slot meanwhile. Takes nothing.
+    pub fn free_in(&self, n: usize) -> Duration {
+        let inner = &self.inner;
+        let now = Instant::now();
+        let n = n.clamp(1, inner.limit);
+        let state = self.lock();
+        let mut at = now;
+        if let Some(p) = state.paused_until {
+            at = at.max(p);
+        }
+        if let Some(last) = state.slots.back() {
+            at = at.max(*last);
+        }
+        // Of the reservations in the window, at most `limit - n` may remain when the first of
+        // the `n` goes: the older ones must have left the window.
+        let keep = inner.limit - n;
+        if state.slots.len() > keep {
+            let must_expire = state.slots[state.slots.len() - keep - 1];
+            at = at.max(must_expire + inner.window + inner.margin);
+        }
+        at.saturating_duration_since(now)
+    }
+
     /// Pauses the budget until `now + after` (the server said `Retry-After`).
     pub fn pause_for(&self, after: Duration) {
         let until = Instant::now() + after;
@@ -165,6 +189,27 @@ mod tests {
         }
         // And it is not slower than needed: 20 requests at 4 per 10 s end at 40 s.
         assert_eq!(*times.last().unwrap(), Duration::from_secs(40));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn free_in_says_when_a_burst_fits_whole() {
+        let rl = RateLimiter::with_margin("t", 3, Duration::from_secs(60), Duration::ZERO);
+        assert_eq!(rl.free_in(3), Duration::ZERO);
+        rl.acquire().await;
+        tokio::time::advance(Duration::from_secs(10)).await;
+        // One slot taken 10 s ago: two fit now, three only once it leaves the window.
+        assert_eq!(rl.free_in(2), Duration::ZERO);
+        assert_eq!(rl.free_in(3), Duration::from_secs(50));
+        assert_eq!(rl.free_in(99), Duration::from_secs(50), "clamped to the limit");
+        rl.acquire().await;
+        rl.acquire().await;
+        assert_eq!(rl.free_in(1), Duration::from_secs(50));
+        // And the answer holds: after waiting it, the burst goes without waiting.
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(rl.free_in(3), Duration::ZERO);
+        for _ in 0..3 {
+            assert_eq!(rl.acquire().await, Duration::ZERO);
+        }
     }
 
     #[tokio::test(start_paused = true)]

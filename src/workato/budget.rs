@@ -46,6 +46,12 @@ impl WorkatoBudget {
         }
     }
 
+    /// How long until `n` recipe calls could go back to back without waiting (see
+    /// [`RateLimiter::free_in`]).
+    pub fn recipe_burst_free_in(&self, n: usize) -> Duration {
+        self.recipe.free_in(n)
+    }
+
     /// The limiter of a bucket.
     pub fn limiter(&self, bucket: Bucket) -> &RateLimiter {
         match bucket {

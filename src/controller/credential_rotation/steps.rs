@@ -364,6 +364,9 @@ async fn stopping(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
         }
         return Ok(Duration::ZERO);
     };
+    if let Some(wait) = hold_stops(run, env).await? {
+        return Ok(wait);
+    }
     let api = recipe_client(run, env, i).await?;
     let id = run.status.recipes[i].id;
     let already = before_recipe_call(run, &api, i, RECIPE_STOPPING, false).await?;
@@ -379,6 +382,53 @@ async fn stopping(run: &mut Run<'_>, env: &Env<'_>) -> Result<Duration, Error> {
     run.status.recipes[i].state = RECIPE_STOPPED.to_owned();
     run.save().await?;
     Ok(Duration::ZERO)
+}
+
+/// How long the first stop waits at most for the recipe budget (see [`hold_stops`]).
+const MAX_STOP_HOLD: Duration = Duration::from_secs(120);
+
+/// Before the first stop: when a workspace's recipe budget (60 calls per minute) cannot take all
+/// of its stops back to back right now, hold them until it can. Each stop is answered by a start
+/// one budget window later at the earliest, so stopping early only lengthens the downtime of the
+/// recipes stopped first; held, every recipe is down for about one window plus the switch. The
+/// recipes keep running meanwhile (the old token still works until the person regenerates it).
+/// Bounded by [`MAX_STOP_HOLD`] after entering Stopping, in case others keep spending the budget.
+async fn hold_stops(run: &mut Run<'_>, env: &Env<'_>) -> Result<Option<Duration>, Error> {
+    if run.status.recipes.iter().any(|r| r.state != RECIPE_TO_STOP) {
+        return Ok(None);
+    }
+    let since = run
+        .status
+        .phase_time
+        .as_ref()
+        .and_then(|t| Duration::try_from(run.ctx.clock.now_time().0.duration_since(t.0)).ok())
+        .unwrap_or_default();
+    if since >= MAX_STOP_HOLD {
+        return Ok(None);
+    }
+    let mut per_workspace: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for i in 0..run.status.recipes.len() {
+        per_workspace.entry(recipe_workspace(run, i)).or_insert((i, 0)).1 += 1;
+    }
+    let mut wait = Duration::ZERO;
+    for (first, n) in per_workspace.into_values() {
+        let api = recipe_client(run, env, first).await?;
+        wait = wait.max(api.budget().recipe_burst_free_in(n));
+    }
+    let wait = wait.min(MAX_STOP_HOLD.saturating_sub(since));
+    if wait.is_zero() {
+        return Ok(None);
+    }
+    let note = format!(
+        "holding the {} recipe stops {} s until Workato's recipe budget (60 calls per minute) takes them back to back, so that no recipe is stopped longer than the limits require",
+        run.status.recipes.len(),
+        wait.as_secs_f64().ceil()
+    );
+    if run.status.plan_summary.as_deref() != Some(&note) {
+        run.status.plan_summary = Some(note);
+        run.save().await?;
+    }
+    Ok(Some(wait))
 }
 
 /// Before stopping or starting recipe `i`: records `in_flight` in status first. A recipe already
@@ -417,15 +467,19 @@ fn new_token_ready(run: &mut Run<'_>, env: &Env<'_>) -> bool {
     }
 }
 
-async fn recipe_client(run: &Run<'_>, env: &Env<'_>, i: usize) -> Result<Arc<HttpWorkato>, Error> {
-    let conn = run.status.recipes[i].connection.clone().unwrap_or_default();
-    let ws = run
-        .status
+/// The WorkatoWorkspace of recipe `i` (through the connection it was recorded with).
+fn recipe_workspace(run: &Run<'_>, i: usize) -> String {
+    let conn = run.status.recipes[i].connection.as_deref().unwrap_or_default();
+    run.status
         .connections
         .iter()
         .find(|c| c.name == conn)
         .and_then(|c| c.workspace.clone())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+async fn recipe_client(run: &Run<'_>, env: &Env<'_>, i: usize) -> Result<Arc<HttpWorkato>, Error> {
+    let ws = recipe_workspace(run, i);
     match workspace_client(run.ctx, &env.ns, &ws).await? {
         Ok((api, _)) => Ok(api),
         Err(why) => Err(Error::Workato(WorkatoError::Transport {
