@@ -11,7 +11,7 @@ use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::{Map, json};
 
-use super::{Context, Error, announce, apply_status, event, interval};
+use super::{Context, Error, announce, apply_status, event, interval, signed};
 use crate::api::common::CommonStatus;
 use crate::api::workato_connection::{RecipeStatus, WorkatoConnection, WorkatoConnectionStatus};
 use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoWorkspace};
@@ -263,7 +263,7 @@ async fn observe_and_act(
         })
         .await?;
     let mine = dependent(wc, connection.id, &recipes);
-    status.recipes = mine
+    let inventory: Vec<RecipeStatus> = mine
         .iter()
         .map(|r| RecipeStatus {
             id: r.id,
@@ -272,8 +272,19 @@ async fn observe_and_act(
             stop_cause: r.stop_cause.clone(),
         })
         .collect();
+    // The listing is shared and re-read once per interval: the refresh time moves when the
+    // inventory changes or an interval has passed, so a reconcile that learns nothing writes
+    // nothing (and does not wake itself up again through its own status).
+    let now = ctx.clock.now_time();
+    let stale = status
+        .recipes_refreshed_time
+        .as_ref()
+        .is_none_or(|t| now.0.duration_since(t.0) >= signed(every));
+    if stale || status.recipes != inventory {
+        status.recipes_refreshed_time = Some(now);
+    }
+    status.recipes = inventory;
     status.recipe_count = Some(i32::try_from(mine.len()).unwrap_or(i32::MAX));
-    status.recipes_refreshed_time = Some(ctx.clock.now_time());
     conds.push(recipes_condition(&mine));
     if wc
         .spec
