@@ -95,6 +95,10 @@ struct RunArgs {
     /// How often a rotation probes the old token until TrackVia rejects it.
     #[arg(long, default_value = "1m", value_parser = duration)]
     revocation_probe_interval: Duration,
+    /// Reconciles of one kind that run at once (0: no limit). Each holds its own requests to the
+    /// API server; Workato's budget, not this, paces the connection updates.
+    #[arg(long, default_value_t = 32)]
+    max_concurrent_reconciles: u16,
     /// Timeout of each TrackVia and Workato request (default: 30s for TrackVia, 45s for Workato).
     #[arg(long, value_parser = duration)]
     vendor_request_timeout: Option<Duration>,
@@ -181,7 +185,7 @@ fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     init_logging(&args.log, args.log_json)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let client = kube::Client::try_default().await?;
+        let kube_config = kube::Config::infer().await?;
         let config = RunConfig {
             namespace: args.namespace.clone(),
             operator_namespace: args.operator_namespace.clone(),
@@ -195,6 +199,7 @@ fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
                 revocation_probe_interval: args.revocation_probe_interval,
                 vendor_request_timeout: args.vendor_request_timeout,
             },
+            concurrency: args.max_concurrent_reconciles,
             leader: args.leader_elect.then(|| LeaseConfig {
                 name: args.lease_name.clone(),
                 namespace: args.operator_namespace.clone(),
@@ -203,7 +208,7 @@ fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
                 renew: Duration::from_secs(5),
             }),
         };
-        run(client, config).await?;
+        run(kube_config, config).await?;
         Ok(())
     })
 }

@@ -80,6 +80,13 @@ pub struct BudgetLabels {
     pub budget: String,
 }
 
+/// Labels of requests to the Kubernetes API server.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KubeRequestLabels {
+    /// `get` (reads and lists), `watch`, `post`, `put`, `patch` or `delete`.
+    pub verb: String,
+}
+
 /// Every metric of the operator.
 pub struct Metrics {
     registry: Registry,
@@ -105,6 +112,8 @@ pub struct Metrics {
     pub external_request_duration: Family<OperationLabels, Histogram>,
     /// Time requests waited for their budget (rate limiter).
     pub rate_limiter_wait: Family<BudgetLabels, Histogram>,
+    /// Requests to the Kubernetes API server, by verb.
+    pub kube_requests: Family<KubeRequestLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -133,6 +142,7 @@ impl Metrics {
         let rate_limiter_wait = Family::<BudgetLabels, Histogram>::new_with_constructor(|| {
             Histogram::new([0.0, 0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0])
         });
+        let kube_requests = Family::<KubeRequestLabels, Counter>::default();
         let rotation_duration = Family::<RotationLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(1.0, 2.0, 14))
         });
@@ -183,6 +193,11 @@ impl Metrics {
             "Rotation duration, by outcome",
             rotation_duration.clone(),
         );
+        registry.register(
+            "kube_requests",
+            "Requests to the Kubernetes API server, by verb (watches count once, when opened)",
+            kube_requests.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -196,6 +211,7 @@ impl Metrics {
             external_requests,
             external_request_duration,
             rate_limiter_wait,
+            kube_requests,
         }
     }
 

@@ -10,7 +10,7 @@ use kube::runtime::events::Reporter;
 use kube::runtime::reflector::Store;
 
 use super::cache::ListingCache;
-use crate::api::IntegrationAccount;
+use crate::api::{CredentialRotation, IntegrationAccount, WorkatoConnection};
 use crate::clock::Clock;
 use crate::external::RateLimiter;
 use crate::metrics::Metrics;
@@ -76,6 +76,43 @@ pub struct Context {
     /// TrackVia recipes of each workspace, listed at most once per workspace check interval.
     pub recipes: ListingCache<Vec<Recipe>>,
     integration_accounts: OnceLock<Store<IntegrationAccount>>,
+    workato_connections: OnceLock<Store<WorkatoConnection>>,
+    credential_rotations: OnceLock<Store<CredentialRotation>>,
+}
+
+async fn cached_or_listed<K>(
+    store: Option<&Store<K>>,
+    client: &Client,
+    ns: &str,
+    op: &'static str,
+) -> Result<Vec<Arc<K>>, super::Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    // A cache that does not sync (its watch keeps failing) must not stall the reconcile.
+    if let Some(store) = store
+        && matches!(
+            tokio::time::timeout(Duration::from_secs(30), store.wait_until_ready()).await,
+            Ok(Ok(()))
+        )
+    {
+        return Ok(store
+            .state()
+            .into_iter()
+            .filter(|o| o.meta().namespace.as_deref() == Some(ns))
+            .collect());
+    }
+    let list = kube::Api::<K>::namespaced(client.clone(), ns)
+        .list(&Default::default())
+        .await
+        .map_err(super::Error::kube(op))?;
+    Ok(list.items.into_iter().map(Arc::new).collect())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -110,6 +147,8 @@ impl Context {
             connections: ListingCache::default(),
             recipes: ListingCache::default(),
             integration_accounts: OnceLock::new(),
+            workato_connections: OnceLock::new(),
+            credential_rotations: OnceLock::new(),
         }
     }
 
@@ -121,6 +160,36 @@ impl Context {
     /// The IntegrationAccount cache, when running under the controller.
     pub fn integration_accounts(&self) -> Option<&Store<IntegrationAccount>> {
         self.integration_accounts.get()
+    }
+
+    /// Gives the reconcilers the WorkatoConnection and CredentialRotation caches (set once at start).
+    pub fn set_stores(&self, connections: Store<WorkatoConnection>, rotations: Store<CredentialRotation>) {
+        let _ = self.workato_connections.set(connections);
+        let _ = self.credential_rotations.set(rotations);
+    }
+
+    /// The WorkatoConnections of a namespace: from the controller's cache once it has synced
+    /// (an IntegrationAccount reconcile must not list every connection of the namespace from the
+    /// API server: that is quadratic in the number of objects), else from the API server.
+    pub async fn workato_connections(&self, ns: &str) -> Result<Vec<Arc<WorkatoConnection>>, super::Error> {
+        cached_or_listed(
+            self.workato_connections.get(),
+            &self.client,
+            ns,
+            "listing WorkatoConnections",
+        )
+        .await
+    }
+
+    /// The CredentialRotations of a namespace, like [`Context::workato_connections`].
+    pub async fn credential_rotations(&self, ns: &str) -> Result<Vec<Arc<CredentialRotation>>, super::Error> {
+        cached_or_listed(
+            self.credential_rotations.get(),
+            &self.client,
+            ns,
+            "listing CredentialRotations",
+        )
+        .await
     }
 
     /// Fingerprint of a credential under the operator's key.

@@ -6,6 +6,7 @@ pub mod credential_check;
 pub mod credential_rotation;
 pub mod error;
 pub mod integration_account;
+pub mod kube_client;
 pub mod leader;
 pub mod run;
 pub mod secret_ref;

@@ -12,8 +12,10 @@ use kube::api::{ListParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, reflector};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 
 use super::{
     Context, Error, Settings, credential_rotation, integration_account, leader, trackvia_account,
@@ -39,7 +41,32 @@ pub struct RunConfig {
     pub settings: Settings,
     /// Leader election; `None` runs without (a single replica).
     pub leader: Option<leader::LeaseConfig>,
+    /// Reconciles of one kind that run at once (0: no limit).
+    pub concurrency: u16,
 }
+
+/// A controller whose cache holds each object without its `managedFields` and kubectl's
+/// last-applied annotation: nothing here reads them, and together they are most of an object's
+/// size in memory (an operator caching ten thousand objects feels it).
+fn lean_controller<K>(api: Api<K>) -> Controller<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector(writer, watcher(api, watcher::Config::default()).modify(lean)).applied_objects();
+    Controller::for_stream(stream, reader)
+}
+
+fn lean<K: Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove(LAST_APPLIED_ANNOTATION);
+    }
+}
+
+/// Written by `kubectl apply` (client-side): a copy of the whole manifest.
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Name of the Secret holding the key of the token fingerprints.
 pub const FINGERPRINT_KEY_SECRET: &str = "trackvia-operator-fingerprint-key";
@@ -102,11 +129,15 @@ pub async fn fingerprint_key(client: &Client, namespace: &str) -> Result<Sensiti
 }
 
 /// Runs every controller until a termination signal.
-pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
+pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Error> {
     let ns = config.namespace.as_deref();
     // The admin server comes first: liveness holds while a standby waits for leadership; readiness
     // turns true once the caches are synced and the controllers run.
     let metrics = Arc::new(Metrics::new());
+    let client = super::kube_client::counted(kube_config, metrics.clone()).map_err(|source| Error::Kube {
+        op: "building the Kubernetes client",
+        source,
+    })?;
     let ready = Arc::new(AtomicBool::new(false));
     let server = tokio::spawn(crate::server::serve(
         config.admin_addr,
@@ -159,11 +190,15 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
         metrics.clone(),
     ));
 
+    // Bounded: each reconcile in flight holds its own requests to the API server (and their
+    // connections); a burst of thousands of objects must not become thousands of them.
+    let controller_config = kube::runtime::controller::Config::default().concurrency(config.concurrency);
+
     // Secrets are watched metadata-only: a change of any referenced Secret triggers a reconcile,
     // which then reads just that Secret.
     let secrets_meta = || api::<PartialObjectMeta<Secret>>(&client, ns);
 
-    let accounts = Controller::new(api::<TrackViaAccount>(&client, ns), watcher::Config::default());
+    let accounts = lean_controller(api::<TrackViaAccount>(&client, ns));
     let account_store = accounts.store();
     let synced_accounts = account_store.clone();
     let accounts = accounts
@@ -182,6 +217,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
                 .map(|a| ObjectRef::from_obj(&**a))
                 .collect::<Vec<_>>()
         })
+        .with_config(controller_config.clone())
         .graceful_shutdown_on(shutdown_signal())
         .run(
             trackvia_account::reconcile,
@@ -190,7 +226,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
         )
         .for_each(|_| async {});
 
-    let workspaces = Controller::new(api::<WorkatoWorkspace>(&client, ns), watcher::Config::default());
+    let workspaces = lean_controller(api::<WorkatoWorkspace>(&client, ns));
     let workspace_store = workspaces.store();
     let workspaces = workspaces
         .watches(secrets_meta(), watcher::Config::default(), move |s| {
@@ -201,6 +237,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
                 .map(|w| ObjectRef::from_obj(&**w))
                 .collect::<Vec<_>>()
         })
+        .with_config(controller_config.clone())
         .graceful_shutdown_on(shutdown_signal())
         .run(
             workato_workspace::reconcile,
@@ -209,7 +246,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
         )
         .for_each(|_| async {});
 
-    let integrations = Controller::new(api::<IntegrationAccount>(&client, ns), watcher::Config::default());
+    let integrations = lean_controller(api::<IntegrationAccount>(&client, ns));
     let ia_store = integrations.store();
     let synced_integrations = ia_store.clone();
     ctx.set_integration_accounts(ia_store.clone());
@@ -255,6 +292,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
                     .collect::<Vec<_>>()
             },
         )
+        .with_config(controller_config.clone())
         .graceful_shutdown_on(shutdown_signal())
         .run(
             integration_account::reconcile,
@@ -263,8 +301,9 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
         )
         .for_each(|_| async {});
 
-    let connections = Controller::new(api::<WorkatoConnection>(&client, ns), watcher::Config::default());
+    let connections = lean_controller(api::<WorkatoConnection>(&client, ns));
     let wc_by_ia = connections.store();
+    let wc_cache = connections.store();
     let wc_by_ws = connections.store();
     let connections = connections
         .watches(
@@ -293,6 +332,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
                     .collect::<Vec<_>>()
             },
         )
+        .with_config(controller_config.clone())
         .graceful_shutdown_on(shutdown_signal())
         .run(
             workato_connection::reconcile,
@@ -301,8 +341,9 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
         )
         .for_each(|_| async {});
 
-    let rotations = Controller::new(api::<CredentialRotation>(&client, ns), watcher::Config::default());
+    let rotations = lean_controller(api::<CredentialRotation>(&client, ns));
     let synced_rotations = rotations.store();
+    ctx.set_stores(wc_cache, rotations.store());
     let rotation_store = rotations.store();
     let ia_for_rotations = ia_store.clone();
     let rotations = rotations
@@ -329,6 +370,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), Error> {
                 .map(|r| ObjectRef::from_obj(&**r))
                 .collect::<Vec<_>>()
         })
+        .with_config(controller_config.clone())
         .graceful_shutdown_on(shutdown_signal())
         .run(
             credential_rotation::reconcile,

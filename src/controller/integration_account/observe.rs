@@ -10,10 +10,8 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::EXPIRES_AT_ANNOTATION;
 use super::observed::{AccountState, Observed, Published, RotationSeen, TokenSeen, UserLookup, Validation};
-use crate::api::credential_rotation::CredentialRotation;
 use crate::api::integration_account::IntegrationAccount;
 use crate::api::trackvia_account::TrackViaAccount;
-use crate::api::workato_connection::WorkatoConnection;
 use crate::conditions::{self, types};
 use crate::controller::credential_rotation::phase::is_terminal;
 use crate::controller::secret_ref;
@@ -350,12 +348,9 @@ async fn published(
 /// WorkatoConnections of this account that already received credentials: from then on, a new
 /// token reaches them only through a rotation.
 async fn bound_connections(ia: &IntegrationAccount, ctx: &Context, ns: &str) -> Result<usize, Error> {
-    let list = Api::<WorkatoConnection>::namespaced(ctx.client.clone(), ns)
-        .list(&Default::default())
-        .await
-        .map_err(Error::kube("listing WorkatoConnections"))?;
-    Ok(list
-        .items
+    Ok(ctx
+        .workato_connections(ns)
+        .await?
         .iter()
         .filter(|w| w.spec.integration_account_ref.name == ia.name_any())
         .filter(|w| w.annotations().contains_key(PUSHED_FINGERPRINT_ANNOTATION))
@@ -363,12 +358,9 @@ async fn bound_connections(ia: &IntegrationAccount, ctx: &Context, ns: &str) -> 
 }
 
 async fn rotations(ia: &IntegrationAccount, ctx: &Context, ns: &str) -> Result<Vec<RotationSeen>, Error> {
-    let list = Api::<CredentialRotation>::namespaced(ctx.client.clone(), ns)
-        .list(&Default::default())
-        .await
-        .map_err(Error::kube("listing CredentialRotations"))?;
-    Ok(list
-        .items
+    Ok(ctx
+        .credential_rotations(ns)
+        .await?
         .iter()
         .filter(|r| r.spec.integration_account_ref.name == ia.name_any())
         .map(|r| {
