@@ -20,7 +20,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -62,7 +62,7 @@ pub async fn announce<K>(ctx: &Context, kind: &str, obj: &K, old: &[Condition], 
 where
     K: Resource<DynamicType = ()>,
 {
-    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+    let recorder = &ctx.recorder;
     for c in crate::conditions::transitions(old, new) {
         ctx.metrics
             .condition_transitions
@@ -73,8 +73,7 @@ where
                 reason: c.reason.clone(),
             })
             .inc();
-        // `Unknown` is "not there yet": only Ready's is worth an event.
-        if c.status == "Unknown" && c.type_ != crate::conditions::types::READY {
+        if !worth_an_event(old, c) {
             continue;
         }
         let event = Event {
@@ -92,6 +91,18 @@ where
             tracing::warn!(error = %e, "could not publish event");
         }
     }
+}
+
+/// Which transitions people hear about: every change of `Ready` (except the first "not there
+/// yet"), any other condition going bad (or bad for a new reason), and its recovery. A condition
+/// turning `True` on the way to `Ready` is in the status, not an Event: creating a thousand
+/// objects must not mean ten thousand Events for the API server to store.
+fn worth_an_event(old: &[Condition], c: &Condition) -> bool {
+    let was = crate::conditions::find(old, &c.type_);
+    if c.type_ == crate::conditions::types::READY {
+        return !(c.status == "Unknown" && was.is_none_or(|w| w.status == "Unknown"));
+    }
+    abnormal(c) || was.is_some_and(abnormal)
 }
 
 /// Whether a condition's status is the bad one. Most types are good when `True`; `RotationDue`
@@ -113,7 +124,7 @@ pub async fn event<K: Resource<DynamicType = ()>>(
     reason: &str,
     note: String,
 ) {
-    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+    let recorder = &ctx.recorder;
     let event = Event {
         type_: if warning {
             EventType::Warning
