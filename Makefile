@@ -1,7 +1,7 @@
 # trackvia-operator: the README's commands. `make help` lists them.
 SHELL := /usr/bin/env bash
 
-.PHONY: help demo test fault-test lint crds tools cluster-up cluster-down static
+.PHONY: help demo test bench fault-test lint crds tools cluster-up cluster-down static
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -11,6 +11,9 @@ demo: ## Run the operator's demo on a local API server and the emulators (KEEP=1
 
 test: ## Full suite: fmt, clippy -D warnings, unit tests, tests on a real kube-apiserver
 	scripts/test.sh
+
+bench: ## Benchmarks against Workato's limits, at scale, idle and per reconcile (BENCH=rotation,scale,scale10k,idle)
+	scripts/bench.sh
 
 fault-test: ## Reliability campaign: rotations under SIGKILLs, an API server restart, vendor faults; bad input (FAULT_RUNS, FAULT_SEED)
 	scripts/fault-test.sh

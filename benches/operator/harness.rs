@@ -1,0 +1,317 @@
+//! What every scenario needs: the release operator binary as a process (its metrics, RSS and CPU
+//! time), object manifests, and waiting for objects to be Ready.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
+use kube::api::{Api, ListParams, PostParams};
+use serde_json::{Value, json};
+use trackvia_operator::api::{
+    CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
+};
+
+pub const GROUP: &str = "integrations.trackvia-operator.dev/v1alpha1";
+
+/// The operator binary built by `cargo bench` (release profile), watching one namespace.
+pub struct OperatorProcess {
+    child: Child,
+    pub admin: String,
+    pub log: PathBuf,
+}
+
+impl OperatorProcess {
+    /// Starts `trackvia-operator run` on `ns` with the default intervals, overridden by `extra`.
+    pub fn start(ns: &str, extra: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let admin = format!("127.0.0.1:{port}");
+        let dir = super::support::repo_root().join("target/bench-logs");
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join(format!("{ns}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_trackvia-operator"))
+            .args([
+                "run",
+                "--namespace",
+                ns,
+                "--operator-namespace",
+                ns,
+                "--admin-addr",
+                &admin,
+            ])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        Self { child, admin, log }
+    }
+
+    /// Waits for `/readyz`.
+    pub async fn wait_ready(&self) {
+        let url = format!("http://{}/readyz", self.admin);
+        let start = Instant::now();
+        loop {
+            if let Ok(r) = reqwest::get(&url).await
+                && r.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "operator not ready; log: {}",
+                self.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every sample of `/metrics`: series (name and labels) -> value.
+    pub async fn metrics(&self) -> Samples {
+        let text = reqwest::get(format!("http://{}/metrics", self.admin))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        Samples(
+            text.lines()
+                .filter(|l| !l.starts_with('#') && !l.is_empty())
+                .filter_map(|l| l.rsplit_once(' '))
+                .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+                .collect(),
+        )
+    }
+
+    /// (current, peak) resident set size in MiB.
+    pub fn rss_mib(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or_default()
+                / 1024.0
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// User + system CPU time so far, in seconds.
+    pub fn cpu_secs(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')').unwrap().1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+        ticks / 100.0
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Samples of one `/metrics` scrape.
+#[derive(Default, Clone)]
+pub struct Samples(pub BTreeMap<String, f64>);
+
+impl Samples {
+    /// Sum of the samples of `metric` whose labels include every `k="v"` of `labels`.
+    pub fn sum(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
+        self.0
+            .iter()
+            .filter(|(k, _)| k.split('{').next() == Some(metric))
+            .filter(|(k, _)| labels.iter().all(|(l, v)| k.contains(&format!("{l}=\"{v}\""))))
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// `self - before` for one sum.
+    pub fn delta(&self, before: &Samples, metric: &str, labels: &[(&str, &str)]) -> f64 {
+        self.sum(metric, labels) - before.sum(metric, labels)
+    }
+}
+
+/// A Secret as JSON.
+pub fn secret(name: &str, data: &[(&str, &str)]) -> Value {
+    let data: serde_json::Map<String, Value> =
+        data.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data})
+}
+
+/// A TrackViaAccount and its admin Secret.
+pub fn account(name: &str, base_url: &str, api_key: &str, admin_token: &str) -> Vec<Value> {
+    let secret_name = format!("{name}-admin");
+    vec![
+        secret(&secret_name, &[("apiKey", api_key), ("authToken", admin_token)]),
+        json!({"apiVersion": GROUP, "kind": "TrackViaAccount", "metadata": {"name": name},
+               "spec": {"baseUrl": base_url, "environment": "sandbox",
+                        "adminCredentials": {"apiKey": {"name": secret_name, "key": "apiKey"},
+                                             "authToken": {"name": secret_name, "key": "authToken"}}}}),
+    ]
+}
+
+/// A WorkatoWorkspace and its API token Secret.
+pub fn workspace(name: &str, base_url: &str, token: &str) -> Vec<Value> {
+    let secret_name = format!("{name}-api");
+    vec![
+        secret(&secret_name, &[("token", token)]),
+        json!({"apiVersion": GROUP, "kind": "WorkatoWorkspace", "metadata": {"name": name},
+               "spec": {"baseUrl": base_url, "environment": "sandbox",
+                        "apiToken": {"name": secret_name, "key": "token"}}}),
+    ]
+}
+
+/// An IntegrationAccount and its token Secret.
+pub fn integration(name: &str, account: &str, system: &str, email: &str, token: &str) -> Vec<Value> {
+    let token_secret = format!("{name}-token");
+    vec![
+        secret(&token_secret, &[("token", token)]),
+        json!({"apiVersion": GROUP, "kind": "IntegrationAccount", "metadata": {"name": name},
+               "spec": {"accountRef": {"name": account}, "system": system, "email": email,
+                        "access": {"apps": ["CRM"], "views": [{"name": "Accounts", "app": "CRM"}]},
+                        "tokenSecretRef": {"name": token_secret, "key": "token"},
+                        "credentialsSecret": {"name": format!("{name}-credentials")},
+                        "rotation": {"newTokenTimeout": "1h", "revocationGracePeriod": "1h"}}}),
+    ]
+}
+
+/// A WorkatoConnection adopting connection `id`.
+pub fn connection(name: &str, workspace: &str, integration: &str, id: i64) -> Value {
+    json!({"apiVersion": GROUP, "kind": "WorkatoConnection", "metadata": {"name": name},
+           "spec": {"workspaceRef": {"name": workspace}, "integrationAccountRef": {"name": integration},
+                    "connection": {"id": id}}})
+}
+
+/// Creates the objects through the API, `concurrency` at a time.
+pub async fn create_all(client: &Client, ns: &str, objects: &[Value], concurrency: usize) {
+    futures::stream::iter(objects.iter().cloned())
+        .map(|o| create(client.clone(), ns.to_owned(), o))
+        .buffer_unordered(concurrency)
+        .try_collect::<Vec<()>>()
+        .await
+        .unwrap();
+}
+
+async fn create(client: Client, ns: String, obj: Value) -> Result<(), kube::Error> {
+    let pp = PostParams::default();
+    macro_rules! post {
+        ($t:ty) => {
+            Api::<$t>::namespaced(client, &ns)
+                .create(&pp, &serde_json::from_value(obj).unwrap())
+                .await
+                .map(|_| ())
+        };
+    }
+    match obj["kind"].as_str().unwrap() {
+        "Secret" => post!(Secret),
+        "TrackViaAccount" => post!(TrackViaAccount),
+        "WorkatoWorkspace" => post!(WorkatoWorkspace),
+        "IntegrationAccount" => post!(IntegrationAccount),
+        "WorkatoConnection" => post!(WorkatoConnection),
+        "CredentialRotation" => post!(CredentialRotation),
+        other => panic!("unexpected kind {other}"),
+    }
+}
+
+/// Writes the objects as one `List` for `kubectl apply -f`.
+pub fn write_list(name: &str, objects: &[Value]) -> PathBuf {
+    let dir = super::support::repo_root().join("target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
+    std::fs::write(&path, serde_json::to_vec(&list).unwrap()).unwrap();
+    path
+}
+
+/// Runs `kubectl apply -f file -n ns`; returns how long it took.
+pub fn kubectl_apply(ns: &str, file: &std::path::Path) -> Duration {
+    let start = Instant::now();
+    let out = Command::new(super::support::kubectl())
+        .args(["apply", "-n", ns, "-f"])
+        .arg(file)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl apply failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    start.elapsed()
+}
+
+/// Whether the object's conditions say `Ready=True`.
+pub fn is_ready(conditions: Option<&Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>) -> bool {
+    conditions.is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Number of IntegrationAccounts and WorkatoConnections that are Ready.
+pub async fn ready_counts(client: &Client, ns: &str) -> (usize, usize) {
+    let lp = ListParams::default();
+    let ias = Api::<IntegrationAccount>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await
+        .map(|l| {
+            l.items
+                .iter()
+                .filter(|i| is_ready(i.status.as_ref().map(|s| &s.common.conditions)))
+                .count()
+        })
+        .unwrap_or_default();
+    let wcs = Api::<WorkatoConnection>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await
+        .map(|l| {
+            l.items
+                .iter()
+                .filter(|i| is_ready(i.status.as_ref().map(|s| &s.common.conditions)))
+                .count()
+        })
+        .unwrap_or_default();
+    (ias, wcs)
+}
+
+/// Waits until `ias` IntegrationAccounts and `wcs` WorkatoConnections are Ready, polling every
+/// `every`; panics after `timeout`. Returns when it saw them.
+pub async fn wait_all_ready(
+    client: &Client,
+    ns: &str,
+    ias: usize,
+    wcs: usize,
+    every: Duration,
+    timeout: Duration,
+) {
+    let start = Instant::now();
+    loop {
+        let (i, w) = ready_counts(client, ns).await;
+        if i >= ias && w >= wcs {
+            return;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "after {:?}: {i}/{ias} IntegrationAccounts and {w}/{wcs} WorkatoConnections Ready in {ns}",
+            start.elapsed()
+        );
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Seconds with one decimal.
+pub fn secs(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64())
+}

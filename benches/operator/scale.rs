@@ -1,0 +1,308 @@
+//! Scale: N IntegrationAccounts and N WorkatoConnections in W workspaces (and A TrackVia
+//! accounts), from apply to all Ready, next to what `kubectl apply` alone takes; the operator's
+//! peak RSS; then the cost of a reconcile that changes nothing.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::{Value, json};
+use trackvia_operator::api::{IntegrationAccount, WorkatoConnection};
+
+use super::harness::{self, OperatorProcess};
+use super::support;
+use super::support::operator::Emulators;
+
+/// One population.
+#[derive(Clone, Copy)]
+pub struct Case {
+    pub integrations: usize,
+    pub workspaces: usize,
+    pub accounts: usize,
+    /// Also time `kubectl apply` of the same objects into an unwatched namespace.
+    pub compare_kubectl: bool,
+}
+
+/// What one population measured.
+pub struct Outcome {
+    pub case: Case,
+    pub objects: usize,
+    pub kubectl: Option<Duration>,
+    pub apply: Duration,
+    pub ready: Duration,
+    pub connection_bound: f64,
+    pub trackvia_bound: f64,
+    pub rss_ready: f64,
+    pub rss_peak: f64,
+    pub cpu_secs: f64,
+    pub external_calls: f64,
+    pub received_429: f64,
+    pub noop: Option<Noop>,
+    /// Reconciles per controller and API-server requests per verb, from apply to Ready.
+    pub work: String,
+}
+
+/// Cost of reconciles that change nothing, per controller.
+pub struct Noop {
+    pub rows: Vec<NoopRow>,
+}
+
+pub struct NoopRow {
+    pub controller: &'static str,
+    pub reconciles: f64,
+    pub all_reconciles: f64,
+    pub cpu_ms_per_reconcile: f64,
+    pub kube_requests_per_reconcile: f64,
+    pub kube_writes_per_reconcile: f64,
+    pub external_calls: f64,
+}
+
+const ACCOUNT_BASE: i64 = 30000;
+const CONNECTION_BASE: i64 = 100_000;
+
+fn seed(c: &Case) -> String {
+    let mut out = String::from("trackvia:\n  accounts:\n");
+    for a in 0..c.accounts {
+        out.push_str(&format!(
+            r#"    - id: {id}
+      name: Bench {a}
+      environment: sandbox
+      apiKey: bench-key-{a:04}
+      apps: [{{id: 1, name: CRM}}]
+      views: [{{id: 10, name: Accounts, app: CRM}}]
+      roles:
+        - {{name: Super Admin, admin: true}}
+        - {{name: Integration, apps: [CRM], views: [Accounts]}}
+      users:
+        - {{id: 1, email: admin@bench.example, firstName: Ada, lastName: Admin, status: Active, apiUser: true, role: Super Admin}}
+"#,
+            id = ACCOUNT_BASE + a as i64
+        ));
+        for i in (a..c.integrations).step_by(c.accounts) {
+            out.push_str(&format!(
+                "        - {{id: {}, email: sys{i}.integration@bench.example, firstName: Sys{i}, lastName: Integration, status: Active, apiUser: true, role: Integration}}\n",
+                i + 2
+            ));
+        }
+        out.push_str(&format!(
+            "      tokens:\n        - {{id: 1, value: bench-admin-{a:04}-token, user: 1, name: operator, expiresAt: \"2030-01-01T00:00:00Z\"}}\n"
+        ));
+        for i in (a..c.integrations).step_by(c.accounts) {
+            out.push_str(&format!(
+                "        - {{id: {}, value: bench-token-{i:06}, user: {}, name: sys{i}, expiresAt: \"2030-01-01T00:00:00Z\"}}\n",
+                i + 2,
+                i + 2
+            ));
+        }
+    }
+    out.push_str("workato:\n  workspaces:\n");
+    for w in 0..c.workspaces {
+        out.push_str(&format!(
+            "    - id: ws{w}\n      environment: sandbox\n      apiTokens: [bench-wk-{w:04}-token]\n      connections:\n"
+        ));
+        for i in (w..c.integrations).step_by(c.workspaces) {
+            out.push_str(&format!(
+                "        - {{id: {}, name: TV {i}, provider: trackvia}}\n",
+                CONNECTION_BASE + i as i64
+            ));
+        }
+    }
+    out
+}
+
+fn objects(c: &Case, emu: &Emulators) -> Vec<Value> {
+    let mut out = Vec::new();
+    for a in 0..c.accounts {
+        out.extend(harness::account(
+            &format!("acct-{a}"),
+            &emu.trackvia(),
+            &format!("bench-key-{a:04}"),
+            &format!("bench-admin-{a:04}-token"),
+        ));
+    }
+    for w in 0..c.workspaces {
+        out.extend(harness::workspace(
+            &format!("ws-{w}"),
+            &emu.workato(),
+            &format!("bench-wk-{w:04}-token"),
+        ));
+    }
+    for i in 0..c.integrations {
+        out.extend(harness::integration(
+            &format!("ia-{i}"),
+            &format!("acct-{}", i % c.accounts),
+            &format!("Sys{i}"),
+            &format!("sys{i}.integration@bench.example"),
+            &format!("bench-token-{i:06}"),
+        ));
+        out.push(harness::connection(
+            &format!("wc-{i}"),
+            &format!("ws-{}", i % c.workspaces),
+            &format!("ia-{i}"),
+            CONNECTION_BASE + i as i64,
+        ));
+    }
+    out
+}
+
+/// Runs one population.
+pub async fn run(client: &Client, case: Case, measure_noop: bool) -> Outcome {
+    let emu = Emulators::start(&seed(&case)).await;
+    let objects = objects(&case, &emu);
+    let n = case.integrations;
+
+    let kubectl = if case.compare_kubectl {
+        let ns = support::namespace(client, "bench-kubectl").await;
+        let file = harness::write_list(&format!("scale-{n}.json"), &objects);
+        Some(harness::kubectl_apply(&ns, &file))
+    } else {
+        None
+    };
+
+    let ns = support::namespace(client, "bench-scale").await;
+    let op = OperatorProcess::start(&ns, &[]);
+    op.wait_ready().await;
+    let start = Instant::now();
+    let apply = if case.compare_kubectl {
+        let file = harness::write_list(&format!("scale-{n}.json"), &objects);
+        harness::kubectl_apply(&ns, &file)
+    } else {
+        harness::create_all(client, &ns, &objects, 32).await;
+        start.elapsed()
+    };
+    let poll = if n > 2000 {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_secs(1)
+    };
+    harness::wait_all_ready(client, &ns, n, n, poll, Duration::from_secs(3600)).await;
+    let ready = start.elapsed();
+    let (rss_ready, _) = op.rss_mib();
+    let metrics = op.metrics().await;
+    let cpu_secs = op.cpu_secs();
+    let per_workspace = n.div_ceil(case.workspaces);
+    let tv_calls = metrics.sum(
+        "trackvia_operator_external_requests_total",
+        &[("system", "trackvia")],
+    );
+    let mut work = Vec::new();
+    for c in [
+        "TrackViaAccount",
+        "WorkatoWorkspace",
+        "IntegrationAccount",
+        "WorkatoConnection",
+    ] {
+        let n = metrics.sum("trackvia_operator_reconciles_total", &[("controller", c)]);
+        work.push(format!("{c} reconciles {n:.0}"));
+    }
+    for v in ["get", "watch", "post", "put", "patch", "delete"] {
+        let n = metrics.sum("trackvia_operator_kube_requests_total", &[("verb", v)]);
+        work.push(format!("{v} {n:.0}"));
+    }
+    let work = work.join(", ");
+    let noop = if measure_noop {
+        Some(noop(client, &ns, &op, n).await)
+    } else {
+        None
+    };
+    let (_, rss_peak) = op.rss_mib();
+    let out = Outcome {
+        case,
+        objects: objects.len(),
+        kubectl,
+        apply,
+        ready,
+        connection_bound: per_workspace.saturating_sub(1) as f64 * 1.0,
+        trackvia_bound: tv_calls / case.accounts as f64 / 5.0,
+        rss_ready,
+        rss_peak,
+        cpu_secs,
+        external_calls: metrics.sum("trackvia_operator_external_requests_total", &[]),
+        received_429: metrics.sum("trackvia_operator_external_requests_total", &[("status", "429")]),
+        noop,
+        work,
+    };
+    drop(op);
+    emu.running.shutdown().await;
+    out
+}
+
+/// Touches every WorkatoConnection, then every IntegrationAccount, with an annotation the
+/// operator ignores, and measures what the resulting reconciles cost.
+async fn noop(client: &Client, ns: &str, op: &OperatorProcess, n: usize) -> Noop {
+    let mut rows = Vec::new();
+    // Let the last status writes of the setup settle.
+    settle(op).await;
+    for (kind, controller) in [("wc", "WorkatoConnection"), ("ia", "IntegrationAccount")] {
+        let before = op.metrics().await;
+        let cpu = op.cpu_secs();
+        touch(client, ns, kind, n).await;
+        settle(op).await;
+        let after = op.metrics().await;
+        let cpu = op.cpu_secs() - cpu;
+        let reconciles = after.delta(&before, "trackvia_operator_reconciles_total", &[]);
+        let requests = after.delta(&before, "trackvia_operator_kube_requests_total", &[]);
+        let writes = ["post", "put", "patch", "delete"]
+            .iter()
+            .map(|v| after.delta(&before, "trackvia_operator_kube_requests_total", &[("verb", v)]))
+            .sum::<f64>();
+        rows.push(NoopRow {
+            controller,
+            reconciles: after.delta(
+                &before,
+                "trackvia_operator_reconciles_total",
+                &[("controller", controller)],
+            ),
+            all_reconciles: reconciles,
+            cpu_ms_per_reconcile: cpu * 1000.0 / reconciles.max(1.0),
+            kube_requests_per_reconcile: requests / reconciles.max(1.0),
+            kube_writes_per_reconcile: writes / reconciles.max(1.0),
+            external_calls: after.delta(&before, "trackvia_operator_external_requests_total", &[]),
+        });
+    }
+    Noop { rows }
+}
+
+/// Waits until the reconcile counter has not moved for 3 s.
+async fn settle(op: &OperatorProcess) {
+    let mut last = -1.0;
+    let mut still = 0;
+    while still < 3 {
+        let now = op.metrics().await.sum("trackvia_operator_reconciles_total", &[]);
+        if (now - last).abs() < f64::EPSILON {
+            still += 1;
+        } else {
+            still = 0;
+        }
+        last = now;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn touch(client: &Client, ns: &str, kind: &str, n: usize) {
+    let patch = json!({"metadata": {"annotations": {"bench.trackvia-operator.dev/touched": format!("{:?}", Instant::now())}}});
+    let pp = PatchParams::default();
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let client = client.clone();
+            let patch = patch.clone();
+            let pp = pp.clone();
+            async move {
+                if kind == "wc" {
+                    Api::<WorkatoConnection>::namespaced(client, ns)
+                        .patch(&format!("wc-{i}"), &pp, &Patch::Merge(&patch))
+                        .await
+                        .map(|_| ())
+                } else {
+                    Api::<IntegrationAccount>::namespaced(client, ns)
+                        .patch(&format!("ia-{i}"), &pp, &Patch::Merge(&patch))
+                        .await
+                        .map(|_| ())
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .for_each(|r| async move { r.unwrap() })
+        .await;
+}
