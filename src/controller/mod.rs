@@ -93,6 +93,27 @@ where
     }
 }
 
+/// The object as it is now, status included (the caches of the numerous kinds hold no status),
+/// or `None` when it is gone.
+pub async fn latest<K>(ctx: &Context, cached: &K) -> Result<Option<K>, Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let ns = cached
+        .meta()
+        .namespace
+        .clone()
+        .ok_or(Error::Malformed("namespace"))?;
+    let name = cached.meta().name.clone().ok_or(Error::Malformed("name"))?;
+    kube::Api::<K>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&name)
+        .await
+        .map_err(Error::kube("reading the object"))
+}
+
 /// Which transitions people hear about: every change of `Ready` (except the first "not there
 /// yet"), any other condition going bad (or bad for a new reason), and its recovery. A condition
 /// turning `True` on the way to `Ready` is in the status, not an Event: creating a thousand

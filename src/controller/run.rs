@@ -52,8 +52,26 @@ fn lean_controller<K>(api: Api<K>) -> Controller<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
+    leaner_controller(api, |_| {})
+}
+
+/// Like [`lean_controller`], and `trim` drops more of each cached object. The kinds there are
+/// thousands of (IntegrationAccount, WorkatoConnection) are cached without their status: the
+/// cache serves the watches' mappings (spec and metadata), and each reconcile reads the object
+/// itself first, status included (see [`super::latest`]).
+fn leaner_controller<K>(api: Api<K>, mut trim: impl FnMut(&mut K) + Send + 'static) -> Controller<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
     let (reader, writer) = reflector::store();
-    let stream = reflector(writer, watcher(api, watcher::Config::default()).modify(lean)).applied_objects();
+    let stream = reflector(
+        writer,
+        watcher(api, watcher::Config::default()).modify(move |o| {
+            lean(o);
+            trim(o);
+        }),
+    )
+    .applied_objects();
     Controller::for_stream(stream, reader)
 }
 
@@ -246,7 +264,7 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         )
         .for_each(|_| async {});
 
-    let integrations = lean_controller(api::<IntegrationAccount>(&client, ns));
+    let integrations = leaner_controller(api::<IntegrationAccount>(&client, ns), |o| o.status = None);
     let ia_store = integrations.store();
     let synced_integrations = ia_store.clone();
     ctx.set_integration_accounts(ia_store.clone());
@@ -301,7 +319,7 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         )
         .for_each(|_| async {});
 
-    let connections = lean_controller(api::<WorkatoConnection>(&client, ns));
+    let connections = leaner_controller(api::<WorkatoConnection>(&client, ns), |o| o.status = None);
     let wc_by_ia = connections.store();
     let wc_cache = connections.store();
     let wc_by_ws = connections.store();

@@ -56,8 +56,11 @@ pub mod keys {
 }
 
 /// Reconciles one IntegrationAccount.
-pub async fn reconcile(ia: Arc<IntegrationAccount>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile(cached: Arc<IntegrationAccount>, ctx: Arc<Context>) -> Result<Action, Error> {
     super::measured(&ctx, "IntegrationAccount", async {
+        let Some(ia) = super::latest(&ctx, &*cached).await? else {
+            return Ok(Action::await_change());
+        };
         if ia.meta().deletion_timestamp.is_some() {
             return cleanup(&ia, &ctx).await;
         }

@@ -38,8 +38,14 @@ struct Refs {
 }
 
 /// Reconciles one WorkatoConnection.
-pub async fn reconcile(wc: Arc<WorkatoConnection>, ctx: Arc<Context>) -> Result<Action, Error> {
-    super::measured(&ctx, "WorkatoConnection", reconcile_inner(&wc, &ctx)).await
+pub async fn reconcile(cached: Arc<WorkatoConnection>, ctx: Arc<Context>) -> Result<Action, Error> {
+    super::measured(&ctx, "WorkatoConnection", async {
+        match super::latest(&ctx, &*cached).await? {
+            Some(wc) => reconcile_inner(&wc, &ctx).await,
+            None => Ok(Action::await_change()),
+        }
+    })
+    .await
 }
 
 async fn reconcile_inner(wc: &WorkatoConnection, ctx: &Context) -> Result<Action, Error> {
