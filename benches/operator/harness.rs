@@ -286,28 +286,41 @@ pub async fn ready_counts(client: &Client, ns: &str) -> (usize, usize) {
     (ias, wcs)
 }
 
-/// Waits until `ias` IntegrationAccounts and `wcs` WorkatoConnections are Ready, polling every
-/// `every`; panics after `timeout`. Returns when it saw them.
+/// Waits until `ias` IntegrationAccounts and `wcs` WorkatoConnections are Ready; panics after
+/// `timeout`. Watches the operator's count of transitions to Ready (a scrape of /metrics), and
+/// confirms with one list at the end: listing thousands of objects every second would load the
+/// API server more than the operator does.
 pub async fn wait_all_ready(
     client: &Client,
+    op: &OperatorProcess,
     ns: &str,
     ias: usize,
     wcs: usize,
-    every: Duration,
     timeout: Duration,
 ) {
     let start = Instant::now();
+    let ready = |m: &Samples, c: &str| {
+        m.sum(
+            "trackvia_operator_condition_transitions_total",
+            &[("controller", c), ("condition", "Ready"), ("status", "True")],
+        ) as usize
+    };
     loop {
-        let (i, w) = ready_counts(client, ns).await;
-        if i >= ias && w >= wcs {
-            return;
+        let m = op.metrics().await;
+        if ready(&m, "IntegrationAccount") >= ias && ready(&m, "WorkatoConnection") >= wcs {
+            let (i, w) = ready_counts(client, ns).await;
+            if i >= ias && w >= wcs {
+                return;
+            }
         }
         assert!(
             start.elapsed() < timeout,
-            "after {:?}: {i}/{ias} IntegrationAccounts and {w}/{wcs} WorkatoConnections Ready in {ns}",
-            start.elapsed()
+            "after {:?}: {}/{ias} IntegrationAccounts and {}/{wcs} WorkatoConnections turned Ready in {ns}",
+            start.elapsed(),
+            ready(&m, "IntegrationAccount"),
+            ready(&m, "WorkatoConnection"),
         );
-        tokio::time::sleep(every).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

@@ -162,15 +162,7 @@ pub async fn run(client: &Client, case: Case) -> Outcome {
     op.wait_ready().await;
     harness::create_all(client, &ns, &objects(&case, &emu), 16).await;
     let timeout = Duration::from_secs(120 + 2 * case.connections() as u64);
-    harness::wait_all_ready(
-        client,
-        &ns,
-        case.integrations,
-        case.connections(),
-        Duration::from_secs(1),
-        timeout,
-    )
-    .await;
+    harness::wait_all_ready(client, &op, &ns, case.integrations, case.connections(), timeout).await;
     // One full cycle of every check first, so the hour measured is a steady one.
     tokio::time::sleep(Duration::from_secs(900 / SCALE + 2)).await;
     emu.reset_calls().await;

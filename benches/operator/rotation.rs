@@ -122,15 +122,7 @@ pub async fn run(client: &Client, case: Case) -> Outcome {
     }
     harness::create_all(client, &ns, &objects, 8).await;
     let setup = Duration::from_secs(60 + 2 * case.connections as u64);
-    harness::wait_all_ready(
-        client,
-        &ns,
-        1,
-        case.connections,
-        Duration::from_millis(500),
-        setup,
-    )
-    .await;
+    harness::wait_all_ready(client, &op, &ns, 1, case.connections, setup).await;
     // A rotation rarely follows the setup within a minute: let the budgets' windows empty, so
     // the figures are the rotation's own.
     tokio::time::sleep(Duration::from_secs(62)).await;

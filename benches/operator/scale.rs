@@ -13,6 +13,7 @@ use trackvia_operator::api::{IntegrationAccount, WorkatoConnection};
 use super::harness::{self, OperatorProcess};
 use super::support;
 use super::support::operator::Emulators;
+use trackvia_emulator::Seed;
 
 /// One population.
 #[derive(Clone, Copy)]
@@ -61,54 +62,39 @@ pub struct NoopRow {
 const ACCOUNT_BASE: i64 = 30000;
 const CONNECTION_BASE: i64 = 100_000;
 
-fn seed(c: &Case) -> String {
-    let mut out = String::from("trackvia:\n  accounts:\n");
-    for a in 0..c.accounts {
-        out.push_str(&format!(
-            r#"    - id: {id}
-      name: Bench {a}
-      environment: sandbox
-      apiKey: bench-key-{a:04}
-      apps: [{{id: 1, name: CRM}}]
-      views: [{{id: 10, name: Accounts, app: CRM}}]
-      roles:
-        - {{name: Super Admin, admin: true}}
-        - {{name: Integration, apps: [CRM], views: [Accounts]}}
-      users:
-        - {{id: 1, email: admin@bench.example, firstName: Ada, lastName: Admin, status: Active, apiUser: true, role: Super Admin}}
-"#,
-            id = ACCOUNT_BASE + a as i64
-        ));
-        for i in (a..c.integrations).step_by(c.accounts) {
-            out.push_str(&format!(
-                "        - {{id: {}, email: sys{i}.integration@bench.example, firstName: Sys{i}, lastName: Integration, status: Active, apiUser: true, role: Integration}}\n",
-                i + 2
-            ));
-        }
-        out.push_str(&format!(
-            "      tokens:\n        - {{id: 1, value: bench-admin-{a:04}-token, user: 1, name: operator, expiresAt: \"2030-01-01T00:00:00Z\"}}\n"
-        ));
-        for i in (a..c.integrations).step_by(c.accounts) {
-            out.push_str(&format!(
-                "        - {{id: {}, value: bench-token-{i:06}, user: {}, name: sys{i}, expiresAt: \"2030-01-01T00:00:00Z\"}}\n",
-                i + 2,
-                i + 2
-            ));
-        }
-    }
-    out.push_str("workato:\n  workspaces:\n");
-    for w in 0..c.workspaces {
-        out.push_str(&format!(
-            "    - id: ws{w}\n      environment: sandbox\n      apiTokens: [bench-wk-{w:04}-token]\n      connections:\n"
-        ));
-        for i in (w..c.integrations).step_by(c.workspaces) {
-            out.push_str(&format!(
-                "        - {{id: {}, name: TV {i}, provider: trackvia}}\n",
-                CONNECTION_BASE + i as i64
-            ));
-        }
-    }
-    out
+fn seed(c: &Case) -> Seed {
+    let accounts: Vec<Value> = (0..c.accounts)
+        .map(|a| {
+            let mine = (a..c.integrations).step_by(c.accounts);
+            let mut users = vec![json!({"id": 1, "email": "admin@bench.example", "firstName": "Ada", "lastName": "Admin",
+                                        "status": "Active", "apiUser": true, "role": "Super Admin"})];
+            let mut tokens = vec![json!({"id": 1, "value": format!("bench-admin-{a:04}-token"), "user": 1, "name": "operator",
+                                         "expiresAt": "2030-01-01T00:00:00Z"})];
+            for i in mine {
+                users.push(json!({"id": i + 2, "email": format!("sys{i}.integration@bench.example"), "firstName": format!("Sys{i}"),
+                                  "lastName": "Integration", "status": "Active", "apiUser": true, "role": "Integration"}));
+                tokens.push(json!({"id": i + 2, "value": format!("bench-token-{i:06}"), "user": i + 2, "name": format!("sys{i}"),
+                                   "expiresAt": "2030-01-01T00:00:00Z"}));
+            }
+            json!({"id": ACCOUNT_BASE + a as i64, "name": format!("Bench {a}"), "environment": "sandbox",
+                   "apiKey": format!("bench-key-{a:04}"), "apps": [{"id": 1, "name": "CRM"}],
+                   "views": [{"id": 10, "name": "Accounts", "app": "CRM"}],
+                   "roles": [{"name": "Super Admin", "admin": true}, {"name": "Integration", "apps": ["CRM"], "views": ["Accounts"]}],
+                   "users": users, "tokens": tokens})
+        })
+        .collect();
+    let workspaces: Vec<Value> = (0..c.workspaces)
+        .map(|w| {
+            let connections: Vec<Value> = (w..c.integrations)
+                .step_by(c.workspaces)
+                .map(|i| json!({"id": CONNECTION_BASE + i as i64, "name": format!("TV {i}"), "provider": "trackvia"}))
+                .collect();
+            json!({"id": format!("ws{w}"), "environment": "sandbox", "apiTokens": [format!("bench-wk-{w:04}-token")],
+                   "connections": connections})
+        })
+        .collect();
+    let seed = json!({"trackvia": {"accounts": accounts}, "workato": {"workspaces": workspaces}});
+    Seed::from_json_str(&seed.to_string()).unwrap()
 }
 
 fn objects(c: &Case, emu: &Emulators) -> Vec<Value> {
@@ -148,7 +134,7 @@ fn objects(c: &Case, emu: &Emulators) -> Vec<Value> {
 
 /// Runs one population.
 pub async fn run(client: &Client, case: Case, measure_noop: bool) -> Outcome {
-    let emu = Emulators::start(&seed(&case)).await;
+    let emu = Emulators::start_seed(seed(&case), Duration::ZERO).await;
     let objects = objects(&case, &emu);
     let n = case.integrations;
 
@@ -171,12 +157,7 @@ pub async fn run(client: &Client, case: Case, measure_noop: bool) -> Outcome {
         harness::create_all(client, &ns, &objects, 32).await;
         start.elapsed()
     };
-    let poll = if n > 2000 {
-        Duration::from_secs(5)
-    } else {
-        Duration::from_secs(1)
-    };
-    harness::wait_all_ready(client, &ns, n, n, poll, Duration::from_secs(3600)).await;
+    harness::wait_all_ready(client, &op, &ns, n, n, Duration::from_secs(3600)).await;
     let ready = start.elapsed();
     let (rss_ready, _) = op.rss_mib();
     let metrics = op.metrics().await;

@@ -118,7 +118,11 @@ impl Emulators {
 
     /// Starts both emulators with `latency` added to every vendor call.
     pub async fn start_with(seed_yaml: &str, latency: Duration) -> Self {
-        let seed = Seed::from_yaml_str(seed_yaml).expect("valid seed");
+        Self::start_seed(Seed::from_yaml_str(seed_yaml).expect("valid seed"), latency).await
+    }
+
+    /// Starts both emulators from a seed built in code (large seeds: the YAML reader has a budget).
+    pub async fn start_seed(seed: Seed, latency: Duration) -> Self {
         let config = Config {
             recipe_poll_interval: Duration::ZERO,
             latency,
