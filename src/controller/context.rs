@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::Store;
 
 use super::cache::ListingCache;
@@ -60,9 +60,8 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     /// Key of the token fingerprints in status.
     pub fingerprint_key: Sensitive<Vec<u8>>,
-    /// Publishes Events; one for the process, so that a repeated Event updates its series
-    /// (count, last time) instead of creating another object.
-    pub recorder: Recorder,
+    /// Event reporter identity.
+    pub reporter: Reporter,
     /// Intervals.
     pub settings: Settings,
     /// Metrics.
@@ -131,16 +130,13 @@ impl Context {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            client: client.clone(),
+            client,
             clock,
             fingerprint_key,
-            recorder: Recorder::new(
-                client.clone(),
-                Reporter {
-                    controller: "trackvia-operator".into(),
-                    instance: std::env::var("POD_NAME").ok(),
-                },
-            ),
+            reporter: Reporter {
+                controller: "trackvia-operator".into(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
             settings,
             metrics,
             trackvia: Mutex::default(),

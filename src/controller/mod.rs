@@ -20,7 +20,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -62,7 +62,9 @@ pub async fn announce<K>(ctx: &Context, kind: &str, obj: &K, old: &[Condition], 
 where
     K: Resource<DynamicType = ()>,
 {
-    let recorder = &ctx.recorder;
+    // A Recorder per Event: a shared one would keep every Event it sent for six minutes (for
+    // series), which with thousands of objects is tens of MiB for little gain here.
+    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
     for c in crate::conditions::transitions(old, new) {
         ctx.metrics
             .condition_transitions
@@ -145,7 +147,9 @@ pub async fn event<K: Resource<DynamicType = ()>>(
     reason: &str,
     note: String,
 ) {
-    let recorder = &ctx.recorder;
+    // A Recorder per Event: a shared one would keep every Event it sent for six minutes (for
+    // series), which with thousands of objects is tens of MiB for little gain here.
+    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
     let event = Event {
         type_: if warning {
             EventType::Warning
