@@ -67,16 +67,36 @@ impl SecretRefError {
 
 /// Reads `r` in `namespace`. Surrounding whitespace (a trailing newline from `echo`) is removed.
 pub async fn read(client: &Client, namespace: &str, r: &SecretKeyRef) -> Result<SecretValue, SecretRefError> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = api
-        .get_opt(&r.name)
+    value_of(&fetch(client, namespace, &r.name).await?, r)
+}
+
+/// Reads two keys, with one request when they live in the same Secret (the usual case).
+pub async fn read_pair(
+    client: &Client,
+    namespace: &str,
+    a: &SecretKeyRef,
+    b: &SecretKeyRef,
+) -> Result<(SecretValue, SecretValue), SecretRefError> {
+    let first = fetch(client, namespace, &a.name).await?;
+    let second = if b.name == a.name {
+        value_of(&first, b)?
+    } else {
+        read(client, namespace, b).await?
+    };
+    Ok((value_of(&first, a)?, second))
+}
+
+async fn fetch(client: &Client, namespace: &str, name: &str) -> Result<Secret, SecretRefError> {
+    Api::<Secret>::namespaced(client.clone(), namespace)
+        .get_opt(name)
         .await
         .map_err(|source| SecretRefError::Api {
-            name: r.name.clone(),
+            name: name.to_owned(),
             source,
         })?
-        .ok_or_else(|| SecretRefError::Missing { name: r.name.clone() })?;
-    value_of(&secret, r)
+        .ok_or_else(|| SecretRefError::Missing {
+            name: name.to_owned(),
+        })
 }
 
 /// Extracts `r.key` from a Secret already read.

@@ -29,9 +29,11 @@ pub async fn admin_credentials(
 ) -> Result<AdminCredentials, SecretRefError> {
     let ns = account.namespace().unwrap_or_default();
     let creds = &account.spec.admin_credentials;
-    let api_key = secret_ref::read(&ctx.client, &ns, &creds.api_key).await?.value;
-    let token = secret_ref::read(&ctx.client, &ns, &creds.auth_token).await?.value;
-    Ok(AdminCredentials { api_key, token })
+    let (api_key, token) = secret_ref::read_pair(&ctx.client, &ns, &creds.api_key, &creds.auth_token).await?;
+    Ok(AdminCredentials {
+        api_key: api_key.value,
+        token: token.value,
+    })
 }
 
 /// The client of an account, with a given API key.
