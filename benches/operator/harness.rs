@@ -36,7 +36,17 @@ impl OperatorProcess {
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join(format!("{ns}.log"));
         let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_trackvia-operator"))
+        // BENCH_OPERATOR_WRAPPER runs the operator under a tool (e.g. `heaptrack`; the RSS and
+        // CPU figures are then the tool's).
+        let mut command = match std::env::var("BENCH_OPERATOR_WRAPPER") {
+            Ok(w) if !w.is_empty() => {
+                let mut c = Command::new(w);
+                c.arg(env!("CARGO_BIN_EXE_trackvia-operator"));
+                c
+            }
+            _ => Command::new(env!("CARGO_BIN_EXE_trackvia-operator")),
+        };
+        let child = command
             .args([
                 "run",
                 "--namespace",
@@ -137,7 +147,8 @@ impl Samples {
             .filter(|(k, _)| k.split('{').next() == Some(metric))
             .filter(|(k, _)| labels.iter().all(|(l, v)| k.contains(&format!("{l}=\"{v}\""))))
             .map(|(_, v)| v)
-            .sum()
+            .sum::<f64>()
+            .max(0.0) // an empty sum is -0.0, printed "-0"
     }
 
     /// `self - before` for one sum.
