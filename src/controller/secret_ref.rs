@@ -77,13 +77,14 @@ pub async fn read_pair(
     a: &SecretKeyRef,
     b: &SecretKeyRef,
 ) -> Result<(SecretValue, SecretValue), SecretRefError> {
-    let first = fetch(client, namespace, &a.name).await?;
+    let secret = fetch(client, namespace, &a.name).await?;
+    let first = value_of(&secret, a)?;
     let second = if b.name == a.name {
-        value_of(&first, b)?
+        value_of(&secret, b)?
     } else {
         read(client, namespace, b).await?
     };
-    Ok((value_of(&first, a)?, second))
+    Ok((first, second))
 }
 
 async fn fetch(client: &Client, namespace: &str, name: &str) -> Result<Secret, SecretRefError> {
