@@ -273,28 +273,29 @@ pub fn is_ready(conditions: Option<&Vec<k8s_openapi::apimachinery::pkg::apis::me
 
 /// Number of IntegrationAccounts and WorkatoConnections that are Ready.
 pub async fn ready_counts(client: &Client, ns: &str) -> (usize, usize) {
-    let lp = ListParams::default();
-    let ias = Api::<IntegrationAccount>::namespaced(client.clone(), ns)
-        .list(&lp)
+    let ias =
+        count_ready::<IntegrationAccount>(client, ns, |i| i.status.as_ref().map(|s| &s.common.conditions));
+    let wcs =
+        count_ready::<WorkatoConnection>(client, ns, |w| w.status.as_ref().map(|s| &s.common.conditions));
+    (ias.await, wcs.await)
+}
+
+async fn count_ready<K>(
+    client: &Client,
+    ns: &str,
+    conditions: impl Fn(&K) -> Option<&Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>,
+) -> usize
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
         .await
-        .map(|l| {
-            l.items
-                .iter()
-                .filter(|i| is_ready(i.status.as_ref().map(|s| &s.common.conditions)))
-                .count()
-        })
-        .unwrap_or_default();
-    let wcs = Api::<WorkatoConnection>::namespaced(client.clone(), ns)
-        .list(&lp)
-        .await
-        .map(|l| {
-            l.items
-                .iter()
-                .filter(|i| is_ready(i.status.as_ref().map(|s| &s.common.conditions)))
-                .count()
-        })
-        .unwrap_or_default();
-    (ias, wcs)
+        .map(|l| l.items.iter().filter(|o| is_ready(conditions(o))).count())
+        .unwrap_or_default()
 }
 
 /// Waits until `ias` IntegrationAccounts and `wcs` WorkatoConnections are Ready; panics after
