@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: the operator's release build on a private local API server with the emulators,
 # measured against Workato's limits. Prints tables and writes them to target/bench/results.md.
-# BENCH=rotation,scale,scale10k,idle selects scenarios (default: all; about 25 minutes on 2 cores).
+# BENCH=rotation,scale,scale10k,idle selects scenarios (default: all; about 30 minutes on 2 cores).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
