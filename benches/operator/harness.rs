@@ -201,6 +201,60 @@ pub fn integration(name: &str, account: &str, system: &str, email: &str, token: 
     ]
 }
 
+/// The objects of a population named `prefix` (the names its emulator seed uses): `accounts`
+/// TrackViaAccounts, `workspaces` WorkatoWorkspaces, `integrations` IntegrationAccounts (user `i`
+/// in account `i % accounts`), each followed by its `per_integration` WorkatoConnections
+/// (connection `k` in workspace `k % workspaces`, adopting Workato connection `first_connection + k`).
+pub struct Population<'a> {
+    pub prefix: &'a str,
+    pub accounts: usize,
+    pub workspaces: usize,
+    pub integrations: usize,
+    pub per_integration: usize,
+    pub first_connection: i64,
+}
+
+impl Population<'_> {
+    /// Every object, accounts and workspaces first.
+    pub fn objects(&self, trackvia_url: &str, workato_url: &str) -> Vec<Value> {
+        let p = self.prefix;
+        let mut out = Vec::new();
+        for a in 0..self.accounts {
+            out.extend(account(
+                &format!("acct-{a}"),
+                trackvia_url,
+                &format!("{p}-key-{a:04}"),
+                &format!("{p}-admin-{a:04}-token"),
+            ));
+        }
+        for w in 0..self.workspaces {
+            out.extend(workspace(
+                &format!("ws-{w}"),
+                workato_url,
+                &format!("{p}-wk-{w:04}-token"),
+            ));
+        }
+        for i in 0..self.integrations {
+            out.extend(integration(
+                &format!("ia-{i}"),
+                &format!("acct-{}", i % self.accounts),
+                &format!("Sys{i}"),
+                &format!("sys{i}.integration@{p}.example"),
+                &format!("{p}-token-{i:06}"),
+            ));
+            for k in i * self.per_integration..(i + 1) * self.per_integration {
+                out.push(connection(
+                    &format!("wc-{k}"),
+                    &format!("ws-{}", k % self.workspaces),
+                    &format!("ia-{i}"),
+                    self.first_connection + k as i64,
+                ));
+            }
+        }
+        out
+    }
+}
+
 /// A WorkatoConnection adopting connection `id`.
 pub fn connection(name: &str, workspace: &str, integration: &str, id: i64) -> Value {
     json!({"apiVersion": GROUP, "kind": "WorkatoConnection", "metadata": {"name": name},

@@ -107,40 +107,15 @@ fn seed(c: &Case) -> String {
 }
 
 fn objects(c: &Case, emu: &Emulators) -> Vec<Value> {
-    let mut out = Vec::new();
-    for a in 0..c.accounts {
-        out.extend(harness::account(
-            &format!("acct-{a}"),
-            &emu.trackvia(),
-            &format!("idle-key-{a:04}"),
-            &format!("idle-admin-{a:04}-token"),
-        ));
+    harness::Population {
+        prefix: "idle",
+        accounts: c.accounts,
+        workspaces: c.workspaces,
+        integrations: c.integrations,
+        per_integration: c.connections_per_integration,
+        first_connection: 100,
     }
-    for w in 0..c.workspaces {
-        out.extend(harness::workspace(
-            &format!("ws-{w}"),
-            &emu.workato(),
-            &format!("idle-wk-{w:04}-token"),
-        ));
-    }
-    for i in 0..c.integrations {
-        out.extend(harness::integration(
-            &format!("ia-{i}"),
-            &format!("acct-{}", i % c.accounts),
-            &format!("Sys{i}"),
-            &format!("sys{i}.integration@idle.example"),
-            &format!("idle-token-{i:06}"),
-        ));
-    }
-    for k in 0..c.connections() {
-        out.push(harness::connection(
-            &format!("wc-{k}"),
-            &format!("ws-{}", k % c.workspaces),
-            &format!("ia-{}", k / c.connections_per_integration),
-            100 + k as i64,
-        ));
-    }
-    out
+    .objects(&emu.trackvia(), &emu.workato())
 }
 
 /// Runs one population: setup, all Ready, then one scaled hour of idling.

@@ -98,38 +98,15 @@ fn seed(c: &Case) -> Seed {
 }
 
 fn objects(c: &Case, emu: &Emulators) -> Vec<Value> {
-    let mut out = Vec::new();
-    for a in 0..c.accounts {
-        out.extend(harness::account(
-            &format!("acct-{a}"),
-            &emu.trackvia(),
-            &format!("bench-key-{a:04}"),
-            &format!("bench-admin-{a:04}-token"),
-        ));
+    harness::Population {
+        prefix: "bench",
+        accounts: c.accounts,
+        workspaces: c.workspaces,
+        integrations: c.integrations,
+        per_integration: 1,
+        first_connection: CONNECTION_BASE,
     }
-    for w in 0..c.workspaces {
-        out.extend(harness::workspace(
-            &format!("ws-{w}"),
-            &emu.workato(),
-            &format!("bench-wk-{w:04}-token"),
-        ));
-    }
-    for i in 0..c.integrations {
-        out.extend(harness::integration(
-            &format!("ia-{i}"),
-            &format!("acct-{}", i % c.accounts),
-            &format!("Sys{i}"),
-            &format!("sys{i}.integration@bench.example"),
-            &format!("bench-token-{i:06}"),
-        ));
-        out.push(harness::connection(
-            &format!("wc-{i}"),
-            &format!("ws-{}", i % c.workspaces),
-            &format!("ia-{i}"),
-            CONNECTION_BASE + i as i64,
-        ));
-    }
-    out
+    .objects(&emu.trackvia(), &emu.workato())
 }
 
 /// Runs one population.
