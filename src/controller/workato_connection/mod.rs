@@ -186,8 +186,9 @@ async fn observe_and_act(
                 refs.integration.name_any()
             ),
         )),
-        (Some(p), None) if !pushed_already(ctx, wc).await? => {
-            // First setup: push, and let Workato test.
+        (Some(p), None) => {
+            // First setup: push, and let Workato test. `wc` was read at the start of this
+            // reconcile (not taken from the cache), so a push of ours is already on it.
             let fp = ctx.fingerprint(p.value.expose());
             let input = connection_input(wc, &refs.account, p);
             let update = ConnectionUpdate {
@@ -217,11 +218,6 @@ async fn observe_and_act(
                 "the connection holds the published credentials",
             ));
         }
-        (Some(_), None) => conds.push(Cond::unknown(
-            types::CREDENTIALS_CURRENT,
-            "Pushing",
-            "the credentials were just pushed",
-        )),
         (Some(p), Some(pushed)) => {
             let fp = ctx.fingerprint(p.value.expose());
             status.token_fingerprint = Some(pushed.clone());
@@ -455,17 +451,6 @@ async fn resolve(
             Ok(None)
         }
     }
-}
-
-/// The cached object may predate the annotation this controller just wrote: check the latest one
-/// before pushing, so the first push happens once.
-async fn pushed_already(ctx: &Context, wc: &WorkatoConnection) -> Result<bool, Error> {
-    let latest =
-        Api::<WorkatoConnection>::namespaced(ctx.client.clone(), &wc.namespace().unwrap_or_default())
-            .get_opt(&wc.name_any())
-            .await
-            .map_err(Error::kube("reading the WorkatoConnection"))?;
-    Ok(latest.is_some_and(|w| w.annotations().contains_key(PUSHED_FINGERPRINT_ANNOTATION)))
 }
 
 async fn mark_pushed(ctx: &Context, wc: &WorkatoConnection, fingerprint: &str) -> Result<(), Error> {
