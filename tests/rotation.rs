@@ -936,3 +936,113 @@ async fn a_request_is_handled_once_a_dry_run_changes_nothing_and_a_lapsed_wait_a
             .all(|n| *n == 1)
     );
 }
+
+/// An IntegrationAccount reconcile sees other controllers' objects through their caches, and a
+/// cache can lag behind the API server (its watch backing off after an API server restart, or a
+/// change arriving through one watch before another). A lagging cache must never let the
+/// reconcile overtake a running rotation: neither publish the person's new token itself nor
+/// start a second rotation for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn a_lagging_cache_never_lets_an_account_overtake_a_running_rotation() {
+    use kube::runtime::reflector::{self, Store};
+    use kube::runtime::watcher::Event;
+    use std::sync::Arc;
+    use trackvia_operator::controller::{Context, Settings, integration_account, run};
+
+    /// A synced cache holding exactly `objects`, whatever the API server holds.
+    fn frozen<K>(objects: Vec<K>) -> Store<K>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + 'static,
+    {
+        let (reader, mut writer) = reflector::store();
+        writer.apply_watcher_event(&Event::Init);
+        for o in objects {
+            writer.apply_watcher_event(&Event::InitApply(o));
+        }
+        writer.apply_watcher_event(&Event::InitDone);
+        reader
+    }
+
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = support::namespace(&client, "lag").await;
+    let emu = Emulators::start(&seed()).await;
+    let mut op = Operator::start(&ns);
+    setup(&client, &ns, &emu, None).await;
+    support::create::<CredentialRotation>(&client, &ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "CredentialRotation", "metadata": {"name": "regen"},
+        "spec": {"integrationAccountRef": {"name": "sf"}, "strategy": "StopAndRestart", "reason": "suspected leak"}
+    })).await;
+    wait_phase(&client, &ns, "WaitingForToken").await;
+    // The operator stops here; the person regenerates the token in place.
+    op.kill();
+    emu.control(
+        &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
+        json!({}),
+    )
+    .await;
+    let new = emu
+        .create_token(
+            SANDBOX,
+            "salesforce.integration@acme.example",
+            "2031-01-01T00:00:00Z",
+        )
+        .await;
+    put_token(&client, &ns, &new).await;
+
+    let key = run::fingerprint_key(&client, &ns).await.unwrap();
+    let ia = Api::<IntegrationAccount>::namespaced(client.clone(), &ns)
+        .get("sf")
+        .await
+        .unwrap();
+    let wcs = Api::<WorkatoConnection>::namespaced(client.clone(), &ns)
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items;
+    let mut finished = rotation_of(&client, &ns).await;
+    let st = finished.status.as_mut().unwrap();
+    st.phase = Some("Succeeded".into());
+    st.outcome = Some("Succeeded".into());
+    // Three lags: caches that have seen nothing of the kind; a connection cache that is current
+    // while the rotation cache has not seen the rotation; a rotation cache that shows it finished
+    // (what a reconcile sees when the rotation publishes and finishes between its reads).
+    for (connections, rotations) in [
+        (Vec::new(), Vec::new()),
+        (wcs.clone(), Vec::new()),
+        (wcs, vec![finished]),
+    ] {
+        let ctx = Context::new(
+            client.clone(),
+            Arc::new(trackvia_operator::clock::SystemClock),
+            key.clone(),
+            Settings::default(),
+            Arc::new(trackvia_operator::metrics::Metrics::new()),
+        );
+        ctx.set_stores(frozen(connections), frozen(rotations));
+        integration_account::reconcile(Arc::new(ia.clone()), Arc::new(ctx))
+            .await
+            .unwrap();
+        let rotations: Vec<String> = Api::<CredentialRotation>::namespaced(client.clone(), &ns)
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|r| r.metadata.name.clone().unwrap())
+            .collect();
+        assert_eq!(rotations, ["regen"], "no second rotation is started");
+        // (Compared, not printed: the values are credentials.)
+        assert!(
+            published_token(&client, &ns).await == OLD,
+            "the running rotation publishes the new token, not the account"
+        );
+    }
+
+    // The operator comes back and the rotation finishes as usual.
+    op.restart();
+    wait_phase(&client, &ns, "Succeeded").await;
+    assert!(published_token(&client, &ns).await == new);
+    assert!(connection_tokens(&emu).await.values().all(|t| *t == new));
+}

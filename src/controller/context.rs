@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use futures::FutureExt;
 use kube::Client;
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::Store;
@@ -80,8 +81,21 @@ pub struct Context {
     credential_rotations: OnceLock<Store<CredentialRotation>>,
 }
 
+/// Where a reconcile reads objects of a kind another controller owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The owning controller's cache: cheap, and as fresh as its watch. A watch that is backing
+    /// off (the API server restarted) lags by up to half a minute, and a change can trigger a
+    /// reconcile through one watch before another watch's cache has seen it. Good enough for
+    /// status; not for deciding a side effect.
+    Cache,
+    /// A list from the API server: what is there now. For confirming a side effect.
+    ApiServer,
+}
+
 async fn cached_or_listed<K>(
     store: Option<&Store<K>>,
+    source: Source,
     client: &Client,
     ns: &str,
     op: &'static str,
@@ -95,12 +109,11 @@ where
         + Sync
         + 'static,
 {
-    // A cache that does not sync (its watch keeps failing) must not stall the reconcile.
-    if let Some(store) = store
-        && matches!(
-            tokio::time::timeout(Duration::from_secs(30), store.wait_until_ready()).await,
-            Ok(Ok(()))
-        )
+    // A cache that has not synced yet is not waited for: kube wakes only one of the tasks waiting
+    // on a store's readiness, so a reconcile that waits can stall until its own timeout.
+    if source == Source::Cache
+        && let Some(store) = store
+        && matches!(store.wait_until_ready().now_or_never(), Some(Ok(())))
     {
         return Ok(store
             .state()
@@ -168,12 +181,18 @@ impl Context {
         let _ = self.credential_rotations.set(rotations);
     }
 
-    /// The WorkatoConnections of a namespace: from the controller's cache once it has synced
-    /// (an IntegrationAccount reconcile must not list every connection of the namespace from the
-    /// API server: that is quadratic in the number of objects), else from the API server.
-    pub async fn workato_connections(&self, ns: &str) -> Result<Vec<Arc<WorkatoConnection>>, super::Error> {
+    /// The WorkatoConnections of a namespace. From [`Source::Cache`] once the controller's cache
+    /// has synced (an IntegrationAccount reconcile must not list every connection of the
+    /// namespace from the API server each time: that is quadratic in the number of objects), else
+    /// from the API server.
+    pub async fn workato_connections(
+        &self,
+        ns: &str,
+        source: Source,
+    ) -> Result<Vec<Arc<WorkatoConnection>>, super::Error> {
         cached_or_listed(
             self.workato_connections.get(),
+            source,
             &self.client,
             ns,
             "listing WorkatoConnections",
@@ -182,9 +201,14 @@ impl Context {
     }
 
     /// The CredentialRotations of a namespace, like [`Context::workato_connections`].
-    pub async fn credential_rotations(&self, ns: &str) -> Result<Vec<Arc<CredentialRotation>>, super::Error> {
+    pub async fn credential_rotations(
+        &self,
+        ns: &str,
+        source: Source,
+    ) -> Result<Vec<Arc<CredentialRotation>>, super::Error> {
         cached_or_listed(
             self.credential_rotations.get(),
+            source,
             &self.client,
             ns,
             "listing CredentialRotations",

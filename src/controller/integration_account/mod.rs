@@ -16,9 +16,10 @@ use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
-use self::observe::{Material, desired_secret, observe};
+use self::observe::{Material, bound_connections, desired_secret, observe, published, rotations};
 use self::observed::{Observed, Published, UserLookup};
 use self::plan::{CREATE_PENDING, Intervals, Plan, Step, plan};
+use super::context::Source;
 use super::{Context, Error, FIELD_MANAGER, announce, apply_status, event};
 use crate::api::common::CommonStatus;
 use crate::api::credential_rotation::{CredentialRotation, CredentialRotationSpec};
@@ -80,6 +81,20 @@ async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> 
     let now = ctx.clock.now();
     let (mut observed, material) = observe(ia, ctx, now).await?;
     let mut decided = plan(ia, &observed, now, intervals(ctx));
+    if matches!(decided.step, Step::Publish | Step::StartRotation(_)) {
+        // Both steps rest on reads that may be out of date by now:
+        // - connections and rotations come from other controllers' caches, which may lag (see
+        //   `Source::Cache`): a rotation the cache has not seen would be overtaken;
+        // - the credentials Secret was read before the rotations, so a rotation that published
+        //   and finished in between looks finished with the old token still published, and a
+        //   second rotation would start for a token that is already everywhere.
+        // So read again from the API server, rotations first (a rotation publishes before it
+        // finishes), and act only on what the plan still says.
+        observed.rotations = rotations(ia, ctx, Source::ApiServer).await?;
+        observed.bound_connections = bound_connections(ia, ctx, Source::ApiServer).await?;
+        observed.published = published(ia, ctx, material.as_ref()).await?;
+        decided = plan(ia, &observed, now, intervals(ctx));
+    }
     let mut base = ia.clone();
     let mut published_now = false;
 

@@ -13,6 +13,7 @@ use super::observed::{AccountState, Observed, Published, RotationSeen, TokenSeen
 use crate::api::integration_account::IntegrationAccount;
 use crate::api::trackvia_account::TrackViaAccount;
 use crate::conditions::{self, types};
+use crate::controller::context::Source;
 use crate::controller::credential_rotation::phase::is_terminal;
 use crate::controller::secret_ref;
 use crate::controller::trackvia_account::{self, admin_credentials};
@@ -106,9 +107,9 @@ pub async fn observe(
         _ => Validation::NotDue,
     };
 
-    let published = published(ia, ctx, &ns, material.as_ref()).await?;
-    let bound_connections = bound_connections(ia, ctx, &ns).await?;
-    let rotations = rotations(ia, ctx, &ns).await?;
+    let published = published(ia, ctx, material.as_ref()).await?;
+    let bound_connections = bound_connections(ia, ctx, Source::Cache).await?;
+    let rotations = rotations(ia, ctx, Source::Cache).await?;
     let observed = Observed {
         account: account_state,
         admin_error,
@@ -298,13 +299,13 @@ pub fn desired_secret(
     })
 }
 
-async fn published(
+/// The credentials Secret as it is: absent, someone else's, or ours (up to date or not).
+pub async fn published(
     ia: &IntegrationAccount,
     ctx: &Context,
-    ns: &str,
     m: Option<&Material>,
 ) -> Result<Published, Error> {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ia.namespace().unwrap_or_default());
     let Some(existing) = api
         .get_opt(&ia.spec.credentials_secret.name)
         .await
@@ -347,9 +348,14 @@ async fn published(
 
 /// WorkatoConnections of this account that already received credentials: from then on, a new
 /// token reaches them only through a rotation.
-async fn bound_connections(ia: &IntegrationAccount, ctx: &Context, ns: &str) -> Result<usize, Error> {
+pub async fn bound_connections(
+    ia: &IntegrationAccount,
+    ctx: &Context,
+    source: Source,
+) -> Result<usize, Error> {
+    let ns = ia.namespace().unwrap_or_default();
     Ok(ctx
-        .workato_connections(ns)
+        .workato_connections(&ns, source)
         .await?
         .iter()
         .filter(|w| w.spec.integration_account_ref.name == ia.name_any())
@@ -357,9 +363,15 @@ async fn bound_connections(ia: &IntegrationAccount, ctx: &Context, ns: &str) -> 
         .count())
 }
 
-async fn rotations(ia: &IntegrationAccount, ctx: &Context, ns: &str) -> Result<Vec<RotationSeen>, Error> {
+/// The account's CredentialRotations.
+pub async fn rotations(
+    ia: &IntegrationAccount,
+    ctx: &Context,
+    source: Source,
+) -> Result<Vec<RotationSeen>, Error> {
+    let ns = ia.namespace().unwrap_or_default();
     Ok(ctx
-        .credential_rotations(ns)
+        .credential_rotations(&ns, source)
         .await?
         .iter()
         .filter(|r| r.spec.integration_account_ref.name == ia.name_any())
