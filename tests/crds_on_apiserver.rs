@@ -193,6 +193,39 @@ async fn loopback_http_and_connection_by_id_are_accepted() {
     }
 }
 
+/// The operator finds an account's connections and rotations by field selector when it must not
+/// rely on its caches: the API server must serve exactly those.
+#[tokio::test]
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn connections_and_rotations_are_selectable_by_their_account() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = support::namespace(&client, "select").await;
+    for kind in ["WorkatoConnection", "CredentialRotation"] {
+        let (ar, example) = resource_for(kind);
+        for (name, account) in [("a-1", "a"), ("a-2", "a"), ("b-1", "b")] {
+            let mut obj = example.clone();
+            merge(
+                &mut obj,
+                &json!({"metadata": {"name": name}, "spec": {"integrationAccountRef": {"name": account}}}),
+            );
+            create(&client, &ns, &ar, &obj).await.unwrap();
+        }
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar);
+        let selected = api
+            .list(&kube::api::ListParams::default().fields("spec.integrationAccountRef.name=a"))
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let mut names: Vec<String> = selected
+            .items
+            .iter()
+            .filter_map(|o| o.metadata.name.clone())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a-1", "a-2"], "{kind}");
+    }
+}
+
 /// One invalid object: a valid example changed by `patch` (at creation, or on update when
 /// `on_update`), and the message the API server must answer with.
 struct Case {

@@ -18,6 +18,9 @@ use super::integration_account::RotationStrategy;
     namespaced,
     status = "CredentialRotationStatus",
     shortname = "rot",
+    // `kubectl get --field-selector spec.integrationAccountRef.name=sf`; the operator lists an
+    // account's objects this way when it must not rely on its caches (Kubernetes >= 1.30).
+    selectable = ".spec.integrationAccountRef.name",
     category = "trackvia",
     doc = "One staged rotation of an IntegrationAccount's token across its Workato connections, with every step recorded in status.",
     printcolumn(

@@ -16,6 +16,9 @@ use super::common::{CommonStatus, LocalRef, rules};
     namespaced,
     status = "WorkatoConnectionStatus",
     shortname = "wkc",
+    // `kubectl get --field-selector spec.integrationAccountRef.name=sf`; the operator lists an
+    // account's objects this way when it must not rely on its caches (Kubernetes >= 1.30).
+    selectable = ".spec.integrationAccountRef.name",
     category = "trackvia",
     doc = "A Workato connection bound to an IntegrationAccount: create or adopt, push credentials, test, recipe inventory, environment guard.",
     printcolumn(

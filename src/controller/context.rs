@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use kube::Client;
+use kube::api::ListParams;
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::Store;
 
@@ -93,12 +94,15 @@ pub enum Source {
     ApiServer,
 }
 
-async fn cached_or_listed<K>(
+/// The objects of one IntegrationAccount (`account` in `ns`): those whose
+/// `spec.integrationAccountRef.name` (`account_of`) names it.
+async fn of_account<K>(
     store: Option<&Store<K>>,
     source: Source,
     client: &Client,
-    ns: &str,
+    (ns, account): (&str, &str),
     op: &'static str,
+    account_of: fn(&K) -> &str,
 ) -> Result<Vec<Arc<K>>, super::Error>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -109,24 +113,30 @@ where
         + Sync
         + 'static,
 {
+    let mine = |o: &K| o.meta().namespace.as_deref() == Some(ns) && account_of(o) == account;
     // A cache that has not synced yet is not waited for: kube wakes only one of the tasks waiting
     // on a store's readiness, so a reconcile that waits can stall until its own timeout.
     if source == Source::Cache
         && let Some(store) = store
         && matches!(store.wait_until_ready().now_or_never(), Some(Ok(())))
     {
-        return Ok(store
-            .state()
-            .into_iter()
-            .filter(|o| o.meta().namespace.as_deref() == Some(ns))
-            .collect());
+        return Ok(store.state().into_iter().filter(|o| mine(o)).collect());
     }
-    let list = kube::Api::<K>::namespaced(client.clone(), ns)
-        .list(&Default::default())
-        .await
-        .map_err(super::Error::kube(op))?;
-    Ok(list.items.into_iter().map(Arc::new).collect())
+    // The CRDs declare the reference a selectable field, so the API server sends just this
+    // account's objects. An API server older than 1.30 refuses the selector: list them all.
+    let api = kube::Api::<K>::namespaced(client.clone(), ns);
+    let selected = ListParams::default().fields(&format!("{ACCOUNT_REF_FIELD}={account}"));
+    let list = match api.list(&selected).await {
+        Err(kube::Error::Api(s)) if s.code == 400 => api.list(&ListParams::default()).await,
+        other => other,
+    }
+    .map_err(super::Error::kube(op))?;
+    Ok(list.items.into_iter().filter(|o| mine(o)).map(Arc::new).collect())
 }
+
+/// The selectable field (see the CRDs) naming the IntegrationAccount of a WorkatoConnection or a
+/// CredentialRotation.
+const ACCOUNT_REF_FIELD: &str = "spec.integrationAccountRef.name";
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every critical section here is a single map operation: a poisoned map is still consistent.
@@ -181,37 +191,42 @@ impl Context {
         let _ = self.credential_rotations.set(rotations);
     }
 
-    /// The WorkatoConnections of a namespace. From [`Source::Cache`] once the controller's cache
-    /// has synced (an IntegrationAccount reconcile must not list every connection of the
-    /// namespace from the API server each time: that is quadratic in the number of objects), else
-    /// from the API server.
-    pub async fn workato_connections(
+    /// The WorkatoConnections of IntegrationAccount `account` in `ns`. From [`Source::Cache`]
+    /// once the controller's cache has synced (an IntegrationAccount reconcile must not list
+    /// connections from the API server each time: across all accounts that is quadratic in the
+    /// number of objects), else from the API server.
+    pub async fn workato_connections_of(
         &self,
         ns: &str,
+        account: &str,
         source: Source,
     ) -> Result<Vec<Arc<WorkatoConnection>>, super::Error> {
-        cached_or_listed(
+        of_account(
             self.workato_connections.get(),
             source,
             &self.client,
-            ns,
+            (ns, account),
             "listing WorkatoConnections",
+            |w| &w.spec.integration_account_ref.name,
         )
         .await
     }
 
-    /// The CredentialRotations of a namespace, like [`Context::workato_connections`].
-    pub async fn credential_rotations(
+    /// The CredentialRotations of IntegrationAccount `account` in `ns`, like
+    /// [`Context::workato_connections_of`].
+    pub async fn credential_rotations_of(
         &self,
         ns: &str,
+        account: &str,
         source: Source,
     ) -> Result<Vec<Arc<CredentialRotation>>, super::Error> {
-        cached_or_listed(
+        of_account(
             self.credential_rotations.get(),
             source,
             &self.client,
-            ns,
+            (ns, account),
             "listing CredentialRotations",
+            |r| &r.spec.integration_account_ref.name,
         )
         .await
     }

@@ -81,7 +81,14 @@ async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> 
     let now = ctx.clock.now();
     let (mut observed, material) = observe(ia, ctx, now).await?;
     let mut decided = plan(ia, &observed, now, intervals(ctx));
-    if matches!(decided.step, Step::Publish | Step::StartRotation(_)) {
+    let confirm = match decided.step {
+        Step::StartRotation(_) => true,
+        // Nothing published yet: no rotation can be under way (a rotation of an account that
+        // published nothing ends at once, `NotSetUp`), so a first publication needs no second look.
+        Step::Publish => matches!(observed.published, Published::Ours { .. }),
+        _ => false,
+    };
+    if confirm {
         // Both steps rest on reads that may be out of date by now:
         // - connections and rotations come from other controllers' caches, which may lag (see
         //   `Source::Cache`): a rotation the cache has not seen would be overtaken;

@@ -355,10 +355,9 @@ pub async fn bound_connections(
 ) -> Result<usize, Error> {
     let ns = ia.namespace().unwrap_or_default();
     Ok(ctx
-        .workato_connections(&ns, source)
+        .workato_connections_of(&ns, &ia.name_any(), source)
         .await?
         .iter()
-        .filter(|w| w.spec.integration_account_ref.name == ia.name_any())
         .filter(|w| w.annotations().contains_key(PUSHED_FINGERPRINT_ANNOTATION))
         .count())
 }
@@ -371,10 +370,9 @@ pub async fn rotations(
 ) -> Result<Vec<RotationSeen>, Error> {
     let ns = ia.namespace().unwrap_or_default();
     Ok(ctx
-        .credential_rotations(&ns, source)
+        .credential_rotations_of(&ns, &ia.name_any(), source)
         .await?
         .iter()
-        .filter(|r| r.spec.integration_account_ref.name == ia.name_any())
         .map(|r| {
             let status = r.status.clone().unwrap_or_default();
             RotationSeen {
