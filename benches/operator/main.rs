@@ -128,11 +128,19 @@ async fn main() {
         ),
         (
             "scale10k",
-            scale::Case {
-                integrations: 10_000,
-                workspaces: 200,
-                accounts: 200,
-                compare_kubectl: false,
+            // BENCH_SCALE10K_N: another size for the large case (50 objects per workspace and
+            // account, as at 10k), e.g. for a profile that takes minutes rather than a quarter hour.
+            {
+                let n = std::env::var("BENCH_SCALE10K_N")
+                    .ok()
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(10_000);
+                scale::Case {
+                    integrations: n,
+                    workspaces: n.div_ceil(50),
+                    accounts: n.div_ceil(50),
+                    compare_kubectl: false,
+                }
             },
         ),
     ] {

@@ -5,6 +5,7 @@ pub mod context;
 pub mod credential_check;
 pub mod credential_rotation;
 pub mod error;
+pub mod index;
 pub mod integration_account;
 pub mod kube_client;
 pub mod leader;

@@ -18,7 +18,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::{
-    Context, Error, Settings, credential_rotation, integration_account, leader, trackvia_account,
+    Context, Error, Settings, credential_rotation, index, integration_account, leader, trackvia_account,
     workato_connection, workato_workspace,
 };
 use crate::api::{
@@ -45,46 +45,23 @@ pub struct RunConfig {
     pub concurrency: u16,
 }
 
-/// A controller whose cache holds each object without its `managedFields` and kubectl's
-/// last-applied annotation: nothing here reads them, and together they are most of an object's
-/// size in memory (an operator caching ten thousand objects feels it).
+/// A controller whose cache holds each object as [`index::lean`] leaves it.
 fn lean_controller<K>(api: Api<K>) -> Controller<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
-    leaner_controller(api, |_| {})
+    indexed_controller(api, index::lean)
 }
 
-/// Like [`lean_controller`], and `trim` drops more of each cached object. The kinds there are
-/// thousands of (IntegrationAccount, WorkatoConnection) are cached without their status: the
-/// cache serves the watches' mappings (spec and metadata), and each reconcile reads the object
-/// itself first, status included (see [`super::latest`]).
-fn leaner_controller<K>(api: Api<K>, mut trim: impl FnMut(&mut K) + Send + 'static) -> Controller<K>
+/// A controller whose cache holds each object as `keep` leaves it (see [`index`]).
+fn indexed_controller<K>(api: Api<K>, keep: fn(&mut K)) -> Controller<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
     let (reader, writer) = reflector::store();
-    let stream = reflector(
-        writer,
-        watcher(api, watcher::Config::default()).modify(move |o| {
-            lean(o);
-            trim(o);
-        }),
-    )
-    .applied_objects();
+    let stream = reflector(writer, watcher(api, watcher::Config::default()).modify(keep)).applied_objects();
     Controller::for_stream(stream, reader)
 }
-
-fn lean<K: Resource>(obj: &mut K) {
-    let meta = obj.meta_mut();
-    meta.managed_fields = None;
-    if let Some(a) = meta.annotations.as_mut() {
-        a.remove(LAST_APPLIED_ANNOTATION);
-    }
-}
-
-/// Written by `kubectl apply` (client-side): a copy of the whole manifest.
-const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Name of the Secret holding the key of the token fingerprints.
 pub const FINGERPRINT_KEY_SECRET: &str = "trackvia-operator-fingerprint-key";
@@ -264,7 +241,7 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         )
         .for_each(|_| async {});
 
-    let integrations = leaner_controller(api::<IntegrationAccount>(&client, ns), |o| o.status = None);
+    let integrations = indexed_controller(api::<IntegrationAccount>(&client, ns), index::integration_account);
     let ia_store = integrations.store();
     let synced_integrations = ia_store.clone();
     ctx.set_integration_accounts(ia_store.clone());
@@ -319,7 +296,7 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         )
         .for_each(|_| async {});
 
-    let connections = leaner_controller(api::<WorkatoConnection>(&client, ns), |o| o.status = None);
+    let connections = indexed_controller(api::<WorkatoConnection>(&client, ns), index::workato_connection);
     let wc_by_ia = connections.store();
     let wc_cache = connections.store();
     let wc_by_ws = connections.store();
