@@ -37,6 +37,13 @@ pub enum Error {
 }
 
 impl Error {
+    /// The Kubernetes API server did not answer, or answered "not now" (5xx, 429): worth waiting
+    /// for (it is starting or restarting), unlike an answer that says no (403, 404, ...).
+    pub fn is_api_server_away(&self) -> bool {
+        matches!(self, Self::Kube { source, .. }
+            if !matches!(source, kube::Error::Api(s) if s.code < 500 && s.code != 429))
+    }
+
     /// Wraps a Kubernetes error with what was being done.
     pub fn kube(op: &'static str) -> impl FnOnce(kube::Error) -> Error {
         move |source| Error::Kube { op, source }

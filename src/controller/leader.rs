@@ -38,18 +38,29 @@ enum Attempt {
 /// Waits until this replica holds the Lease.
 pub async fn acquire(client: &Client, cfg: &LeaseConfig) -> Result<(), Error> {
     let mut logged = false;
+    let mut away_since: Option<tokio::time::Instant> = None;
     loop {
-        match try_hold(client, cfg).await? {
-            Attempt::Held => {
+        match try_hold(client, cfg).await {
+            Ok(Attempt::Held) => {
                 tracing::info!(lease = %cfg.name, identity = %cfg.identity, "leadership acquired");
                 return Ok(());
             }
-            Attempt::Busy(holder) => {
+            Ok(Attempt::Busy(holder)) => {
+                away_since = None;
                 if !logged {
                     tracing::info!(lease = %cfg.name, %holder, "waiting for leadership");
                     logged = true;
                 }
             }
+            // A standby outlives an API server restart: it keeps waiting (a pod restart would
+            // only bring it back here).
+            Err(e) if e.is_api_server_away() => {
+                if away_since.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
+                    tracing::warn!(error = %e, "waiting for leadership: the Kubernetes API server does not answer");
+                    away_since = Some(tokio::time::Instant::now());
+                }
+            }
+            Err(e) => return Err(e),
         }
         tokio::time::sleep(cfg.renew).await;
     }

@@ -123,6 +123,28 @@ pub async fn fingerprint_key(client: &Client, namespace: &str) -> Result<Sensiti
     }
 }
 
+/// Runs `attempt` until it succeeds or fails for a reason other than an API server that is away
+/// (see [`Error::is_api_server_away`]), once a second, logging the wait every 30 s.
+async fn patiently<T, F, Fut>(what: &str, mut attempt: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let mut waited = 0u32;
+    loop {
+        match attempt().await {
+            Err(e) if e.is_api_server_away() => {
+                if waited.is_multiple_of(30) {
+                    tracing::warn!(error = %e, "{what}: the Kubernetes API server does not answer; waiting for it");
+                }
+                waited += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Runs every controller until a termination signal.
 pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Error> {
     let ns = config.namespace.as_deref();
@@ -140,40 +162,30 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         ready.clone(),
     ));
     // Fail early, with a hint, when the CRDs are not installed. An API server that does not answer
-    // yet (starting, restarting) is waited for: exiting would only restart the process into the
-    // same wait, with a hint about CRDs that is wrong.
-    let mut waited = 0u32;
-    loop {
-        let probe = async {
-            api::<TrackViaAccount>(&client, ns)
-                .list(&ListParams::default().limit(1))
-                .await?;
-            api::<IntegrationAccount>(&client, ns)
-                .list(&ListParams::default().limit(1))
-                .await?;
-            api::<WorkatoWorkspace>(&client, ns)
-                .list(&ListParams::default().limit(1))
-                .await?;
-            Ok::<(), kube::Error>(())
-        };
-        match probe.await {
-            Ok(()) => break,
-            Err(e) if !matches!(&e, kube::Error::Api(s) if s.code < 500 && s.code != 429) => {
-                if waited.is_multiple_of(30) {
-                    tracing::warn!(error = %e, "the Kubernetes API server does not answer; waiting for it");
-                }
-                waited += 1;
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
-            Err(e) => {
-                return Err(Error::Kube {
-                    op: "listing the operator's kinds (are the CRDs installed? kubectl apply -f crds/)",
-                    source: e,
-                });
-            }
-        }
-    }
-    let key = fingerprint_key(&client, &config.operator_namespace).await?;
+    // yet (starting, restarting) is waited for, here and until leadership is won: exiting would
+    // only restart the process into the same wait (with a hint about CRDs that is wrong).
+    patiently("checking that the CRDs are installed", || async {
+        let crds_hint = "listing the operator's kinds (are the CRDs installed? kubectl apply -f crds/)";
+        let one = ListParams::default().limit(1);
+        api::<TrackViaAccount>(&client, ns)
+            .list(&one)
+            .await
+            .map_err(Error::kube(crds_hint))?;
+        api::<IntegrationAccount>(&client, ns)
+            .list(&one)
+            .await
+            .map_err(Error::kube(crds_hint))?;
+        api::<WorkatoWorkspace>(&client, ns)
+            .list(&one)
+            .await
+            .map_err(Error::kube(crds_hint))?;
+        Ok(())
+    })
+    .await?;
+    let key = patiently("reading the fingerprint key", || {
+        fingerprint_key(&client, &config.operator_namespace)
+    })
+    .await?;
     if let Some(lease) = &config.leader {
         leader::acquire(&client, lease).await?;
     }
