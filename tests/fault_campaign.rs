@@ -755,6 +755,19 @@ async fn run(w: &mut World, plan: &Plan) -> Report {
             "the IntegrationAccount did not settle (Ready, published = current token) within 60 s".into(),
         );
     }
+    // One rotation per run: a second one (the operator rotating again for a token it already
+    // published) would wait for a token that never comes and queue every later rotation.
+    if let Some(rots) = w.rotations().await {
+        let extras: Vec<String> = rots
+            .iter()
+            .filter_map(|r| r.metadata.name.clone())
+            .filter(|n| !w.known_rotations.contains(n))
+            .collect();
+        for extra in extras {
+            rep.violation(format!("a second rotation was started: {extra}"));
+            w.known_rotations.insert(extra);
+        }
+    }
     // Tokens the person deactivated are deleted (TrackVia keeps at most 100).
     for (value, (id, active)) in &toks {
         if !active && *value != w.token.1 && *id != 1 {
