@@ -11,30 +11,9 @@ mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
-use serde_json::json;
 use support::chaos::{self, Supervised};
 use support::operator::{Emulators, eventually};
-use trackvia_operator::api::TrackViaAccount;
-
-const SEED: &str = r#"
-trackvia:
-  accounts:
-    - id: 21508
-      name: ACME Sandbox
-      environment: sandbox
-      apiKey: sbx-api-key-0001
-      roles:
-        - {name: Super Admin, admin: true}
-      users:
-        - {id: 1, email: admin@acme.example, firstName: Ada, lastName: Admin, status: Active, apiUser: true, role: Super Admin}
-      tokens:
-        - {id: 1, value: sbx-admin-token-0001, user: 1, name: operator, expiresAt: "2030-01-01T00:00:00Z"}
-workato:
-  workspaces: []
-"#;
+use support::sandbox;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
 #[ignore = "needs a kube-apiserver: run `make test`"]
@@ -46,38 +25,9 @@ async fn replicas_wait_out_an_api_server_restart_instead_of_exiting() {
     let client = support::client().await;
     support::install_crds(&client).await;
     let ns = support::namespace(&client, "away").await;
-    let emu = Emulators::start(SEED).await;
-    Api::<Secret>::namespaced(client.clone(), &ns)
-        .create(
-            &Default::default(),
-            &support::secret(
-                "tv-admin",
-                &[
-                    ("apiKey", "sbx-api-key-0001"),
-                    ("authToken", "sbx-admin-token-0001"),
-                ],
-                &[],
-            ),
-        )
-        .await
-        .unwrap();
-    let account = |name: &str| {
-        json!({
-            "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "TrackViaAccount", "metadata": {"name": name},
-            "spec": {"baseUrl": emu.trackvia(), "environment": "sandbox",
-                     "adminCredentials": {"apiKey": {"name": "tv-admin", "key": "apiKey"}, "authToken": {"name": "tv-admin", "key": "authToken"}}}
-        })
-    };
-    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
-    let holder = || async {
-        leases
-            .get_opt("trackvia-operator-leader")
-            .await
-            .ok()
-            .flatten()?
-            .spec?
-            .holder_identity
-    };
+    let emu = Emulators::start(sandbox::SEED).await;
+    sandbox::admin_secret(&client, &ns).await;
+    let holder = || sandbox::lease_holder(&client, &ns);
     let mut a = Supervised::start(&ns, &format!("{ns}-a"), &[]);
     eventually(Duration::from_secs(30), "replica a leads", || async {
         (holder().await? == format!("{ns}-a")).then_some(())
@@ -97,28 +47,14 @@ async fn replicas_wait_out_an_api_server_restart_instead_of_exiting() {
     let mut c = Supervised::start(&ns, &format!("{ns}-c"), &[]);
     let away = restart.await.unwrap().unwrap_or_else(|e| panic!("{e}"));
     eprintln!("API server away {:.1} s", away.as_secs_f64());
-    let client = support::client().await;
-    support::create::<TrackViaAccount>(&client, &ns, account("after")).await;
+    sandbox::account(&client, &ns, &emu, "after").await;
 
     // The standbys waited; the leader kept leading, unless the API server stayed away longer than
     // its Lease (then it stops on purpose, and a standby takes over).
-    let accounts: Api<TrackViaAccount> = Api::namespaced(client.clone(), &ns);
-    let ready = |name: &'static str| {
-        let accounts = accounts.clone();
-        async move {
-            let a = accounts.get(name).await.ok()?;
-            a.status?
-                .common
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True")
-                .then_some(())
-        }
-    };
     eventually(
         Duration::from_secs(60),
         "an account created after the restart is Ready",
-        || ready("after"),
+        || sandbox::account_ready(&client, &ns, "after"),
     )
     .await;
     for op in [&mut b, &mut c] {
@@ -136,7 +72,7 @@ async fn replicas_wait_out_an_api_server_restart_instead_of_exiting() {
 
     // The leader dies: a standby that waited through the restart takes over.
     a.kill();
-    support::create::<TrackViaAccount>(&client, &ns, account("later")).await;
+    sandbox::account(&client, &ns, &emu, "later").await;
     eventually(Duration::from_secs(60), "a standby leads", || async {
         (holder().await? != format!("{ns}-a")).then_some(())
     })
@@ -144,7 +80,7 @@ async fn replicas_wait_out_an_api_server_restart_instead_of_exiting() {
     eventually(
         Duration::from_secs(60),
         "an account created under the new leader is Ready",
-        || ready("later"),
+        || sandbox::account_ready(&client, &ns, "later"),
     )
     .await;
     b.kill();

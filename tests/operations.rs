@@ -7,52 +7,12 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use serde_json::json;
 use support::operator::{Emulators, Operator, eventually};
+use support::sandbox;
 use trackvia_operator::api::{CredentialRotation, IntegrationAccount, TrackViaAccount};
-
-const SEED: &str = r#"
-trackvia:
-  accounts:
-    - id: 21508
-      name: ACME Sandbox
-      environment: sandbox
-      apiKey: sbx-api-key-0001
-      apps: [{id: 1, name: CRM}]
-      views: [{id: 10, name: Accounts, app: CRM}]
-      roles:
-        - {name: Super Admin, admin: true}
-        - {name: Salesforce Integration, apps: [CRM], views: [Accounts]}
-      users:
-        - {id: 1, email: admin@acme.example, firstName: Ada, lastName: Admin, status: Active, apiUser: true, role: Super Admin}
-        - {id: 2, email: salesforce.integration@acme.example, firstName: Salesforce, lastName: Integration, status: Active, apiUser: true, role: Salesforce Integration}
-      tokens:
-        - {id: 1, value: sbx-admin-token-0001, user: 1, name: operator, expiresAt: "2030-01-01T00:00:00Z"}
-        - {id: 2, value: sf-token-0000000001, user: 2, name: sf, expiresAt: "2030-01-01T00:00:00Z"}
-workato:
-  workspaces: []
-"#;
-
-async fn account(client: &kube::Client, ns: &str, emu: &Emulators, name: &str) {
-    support::create::<TrackViaAccount>(client, ns, json!({
-        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "TrackViaAccount", "metadata": {"name": name},
-        "spec": {"baseUrl": emu.trackvia(), "environment": "sandbox",
-                 "adminCredentials": {"apiKey": {"name": "tv-admin", "key": "apiKey"}, "authToken": {"name": "tv-admin", "key": "authToken"}}}
-    })).await;
-}
-
-async fn is_ready(api: &Api<TrackViaAccount>, name: &str) -> Option<()> {
-    let a = api.get(name).await.ok()?;
-    a.status?
-        .common
-        .conditions
-        .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
-        .then_some(())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
 #[ignore = "needs a kube-apiserver: run `make test`"]
@@ -60,42 +20,18 @@ async fn two_replicas_never_reconcile_at_once_and_the_standby_takes_over() {
     let client = support::client().await;
     support::install_crds(&client).await;
     let ns = support::namespace(&client, "leader").await;
-    let emu = Emulators::start(SEED).await;
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    secrets
-        .create(
-            &Default::default(),
-            &support::secret(
-                "tv-admin",
-                &[
-                    ("apiKey", "sbx-api-key-0001"),
-                    ("authToken", "sbx-admin-token-0001"),
-                ],
-                &[],
-            ),
-        )
-        .await
-        .unwrap();
+    let emu = Emulators::start(sandbox::SEED).await;
+    sandbox::admin_secret(&client, &ns).await;
     let mut a = Operator::start_as(&ns, &format!("{ns}-a"));
-    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
-    let holder = || async {
-        leases
-            .get_opt("trackvia-operator-leader")
-            .await
-            .ok()
-            .flatten()?
-            .spec?
-            .holder_identity
-    };
+    let holder = || sandbox::lease_holder(&client, &ns);
     eventually(Duration::from_secs(30), "replica a leads", || async {
         (holder().await? == format!("{ns}-a")).then_some(())
     })
     .await;
     let mut b = Operator::start_as(&ns, &format!("{ns}-b"));
-    account(&client, &ns, &emu, "first").await;
-    let accounts: Api<TrackViaAccount> = Api::namespaced(client.clone(), &ns);
+    sandbox::account(&client, &ns, &emu, "first").await;
     eventually(Duration::from_secs(30), "first Ready", || {
-        is_ready(&accounts, "first")
+        sandbox::account_ready(&client, &ns, "first")
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -113,7 +49,7 @@ async fn two_replicas_never_reconcile_at_once_and_the_standby_takes_over() {
 
     // The leader dies: the standby takes over once the Lease expires, and reconciles.
     a.kill();
-    account(&client, &ns, &emu, "second").await;
+    sandbox::account(&client, &ns, &emu, "second").await;
     eventually(Duration::from_secs(40), "replica b leads", || async {
         (holder().await? == format!("{ns}-b")).then_some(())
     })
@@ -121,7 +57,7 @@ async fn two_replicas_never_reconcile_at_once_and_the_standby_takes_over() {
     eventually(
         Duration::from_secs(30),
         "second Ready under the new leader",
-        || is_ready(&accounts, "second"),
+        || sandbox::account_ready(&client, &ns, "second"),
     )
     .await;
     b.kill();
@@ -146,22 +82,16 @@ async fn the_helpers_show_an_account_and_request_rotations() {
     let client = support::client().await;
     support::install_crds(&client).await;
     let ns = support::namespace(&client, "cli").await;
-    let emu = Emulators::start(SEED).await;
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    for s in [
-        support::secret(
-            "tv-admin",
-            &[
-                ("apiKey", "sbx-api-key-0001"),
-                ("authToken", "sbx-admin-token-0001"),
-            ],
-            &[],
-        ),
-        support::secret("sf-token", &[("token", "sf-token-0000000001")], &[]),
-    ] {
-        secrets.create(&Default::default(), &s).await.unwrap();
-    }
-    account(&client, &ns, &emu, "acme").await;
+    let emu = Emulators::start(sandbox::SEED).await;
+    sandbox::admin_secret(&client, &ns).await;
+    Api::<Secret>::namespaced(client.clone(), &ns)
+        .create(
+            &Default::default(),
+            &support::secret("sf-token", &[("token", "sf-token-0000000001")], &[]),
+        )
+        .await
+        .unwrap();
+    sandbox::account(&client, &ns, &emu, "acme").await;
     support::create::<IntegrationAccount>(&client, &ns, json!({
         "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "IntegrationAccount", "metadata": {"name": "sf"},
         "spec": {"accountRef": {"name": "acme"}, "system": "Salesforce", "email": "salesforce.integration@acme.example",
@@ -300,22 +230,9 @@ async fn probes_and_metrics_are_served_and_ready_follows_the_caches() {
     })
     .await;
     // A checked account shows its TrackVia request, latency and budget wait.
-    let emu = Emulators::start(SEED).await;
-    Api::<Secret>::namespaced(client.clone(), &ns)
-        .create(
-            &Default::default(),
-            &support::secret(
-                "tv-admin",
-                &[
-                    ("apiKey", "sbx-api-key-0001"),
-                    ("authToken", "sbx-admin-token-0001"),
-                ],
-                &[],
-            ),
-        )
-        .await
-        .unwrap();
-    account(&client, &ns, &emu, "checked").await;
+    let emu = Emulators::start(sandbox::SEED).await;
+    sandbox::admin_secret(&client, &ns).await;
+    sandbox::account(&client, &ns, &emu, "checked").await;
     let metrics_after = eventually(
         Duration::from_secs(30),
         "the TrackVia request in /metrics",

@@ -5,6 +5,7 @@
 
 pub mod chaos;
 pub mod operator;
+pub mod sandbox;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
