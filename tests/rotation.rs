@@ -232,6 +232,30 @@ async fn put_token(client: &Client, ns: &str, token: &str) {
         .unwrap();
 }
 
+/// The person regenerates the token in place: the old one (id 2) dies, and the new one goes into
+/// the token Secret. Returns the new token.
+async fn regenerate_in_place(client: &Client, ns: &str, emu: &Emulators) -> String {
+    revoke_old(emu).await;
+    let new = emu
+        .create_token(
+            SANDBOX,
+            "salesforce.integration@acme.example",
+            "2031-01-01T00:00:00Z",
+        )
+        .await;
+    put_token(client, ns, &new).await;
+    new
+}
+
+/// The person deactivates the old token (id 2) in TrackVia.
+async fn revoke_old(emu: &Emulators) {
+    emu.control(
+        &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
+        json!({}),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn connections_are_adopted_tested_inventoried_and_guarded() {
@@ -351,11 +375,7 @@ async fn overlap_rotation_switches_every_connection_without_stopping_a_recipe() 
     assert_eq!(running(&emu).await, before);
 
     // The person deactivates the old token: the rotation confirms it and succeeds.
-    emu.control(
-        &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
-        json!({}),
-    )
-    .await;
+    revoke_old(&emu).await;
     let done = wait_phase(&client, &ns, "Succeeded").await;
     assert!(done.status.unwrap().old_token_revoked_time.is_some());
     // Everything is Ready again, on the new token.
@@ -477,19 +497,7 @@ async fn stop_and_restart_stops_and_restarts_exactly_the_running_recipes() {
     );
 
     // Regenerate in place: the old token dies, the new one goes into the Secret.
-    emu.control(
-        &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
-        json!({}),
-    )
-    .await;
-    let new = emu
-        .create_token(
-            SANDBOX,
-            "salesforce.integration@acme.example",
-            "2031-01-01T00:00:00Z",
-        )
-        .await;
-    put_token(&client, &ns, &new).await;
+    let new = regenerate_in_place(&client, &ns, &emu).await;
     let done = wait_phase(&client, &ns, "Succeeded").await;
     let st = done.status.unwrap();
     assert!(
@@ -692,20 +700,12 @@ async fn killed_at(strategy: &str, boundary: &Boundary) {
         }
         if sar && !token_placed && status.phase.as_deref() == Some("WaitingForToken") {
             // The person regenerates: the old token dies, the new one goes into the Secret.
-            emu.control(
-                &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
-                json!({}),
-            )
-            .await;
+            revoke_old(&emu).await;
             put_token(&client, &ns, &new).await;
             token_placed = true;
         }
         if !sar && status.phase.as_deref() == Some("AwaitingRevocation") && killed {
-            emu.control(
-                &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
-                json!({}),
-            )
-            .await;
+            revoke_old(&emu).await;
         }
         match status.phase.as_deref() {
             Some(p @ ("Succeeded" | "Failed" | "Aborted")) => break p.to_owned(),
@@ -977,19 +977,7 @@ async fn a_lagging_cache_never_lets_an_account_overtake_a_running_rotation() {
     wait_phase(&client, &ns, "WaitingForToken").await;
     // The operator stops here; the person regenerates the token in place.
     op.kill();
-    emu.control(
-        &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
-        json!({}),
-    )
-    .await;
-    let new = emu
-        .create_token(
-            SANDBOX,
-            "salesforce.integration@acme.example",
-            "2031-01-01T00:00:00Z",
-        )
-        .await;
-    put_token(&client, &ns, &new).await;
+    let new = regenerate_in_place(&client, &ns, &emu).await;
 
     let key = run::fingerprint_key(&client, &ns).await.unwrap();
     let ia = Api::<IntegrationAccount>::namespaced(client.clone(), &ns)
