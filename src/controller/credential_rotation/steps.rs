@@ -83,7 +83,7 @@ async fn load<'a>(ctx: &Context, ia: &'a IntegrationAccount) -> Result<Result<En
         .await
         .map_err(Error::kube("reading the TrackViaAccount"))?
     else {
-        return Ok(Err(format!("TrackViaAccount {name} not found")));
+        return Ok(Err(format!("TrackViaAccount {name} not found in this namespace")));
     };
     let creds = match admin_credentials(ctx, &account).await {
         Ok(c) => c,
@@ -140,7 +140,7 @@ async fn workspace_client(
         .await
         .map_err(Error::kube("reading the WorkatoWorkspace"))?
     else {
-        return Ok(Err(format!("WorkatoWorkspace {name} not found")));
+        return Ok(Err(format!("WorkatoWorkspace {name} not found in this namespace")));
     };
     let uid = ws.uid().unwrap_or_default();
     Ok(workato_workspace::client(ctx, &ws)
