@@ -15,6 +15,7 @@ use super::phase::*;
 use crate::api::credential_rotation::{ConnectionProgress, CredentialRotation, RecipeProgress};
 use crate::api::integration_account::RotationStrategy;
 use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace};
+use crate::controller::context::Source;
 use crate::controller::integration_account::publish_token;
 use crate::controller::secret_ref;
 use crate::controller::trackvia_account::{self, admin_credentials};
@@ -115,15 +116,13 @@ fn fp_of(ctx: &Context, t: &AuthToken) -> String {
 
 /// The bound WorkatoConnections (with a Workato connection id), by name.
 async fn bound_connections(ctx: &Context, env: &Env<'_>) -> Result<Vec<WorkatoConnection>, Error> {
-    let all = Api::<WorkatoConnection>::namespaced(ctx.client.clone(), &env.ns)
-        .list(&Default::default())
-        .await
-        .map_err(Error::kube("listing WorkatoConnections"))?;
-    let mut bound: Vec<WorkatoConnection> = all
-        .items
+    // From the API server: the cache holds no status, and a rotation acts on what it reads.
+    let mut bound: Vec<WorkatoConnection> = ctx
+        .workato_connections_of(&env.ns, &env.ia.name_any(), Source::ApiServer)
+        .await?
         .into_iter()
-        .filter(|w| w.spec.integration_account_ref.name == env.ia.name_any())
         .filter(|w| w.status.as_ref().and_then(|s| s.connection_id).is_some())
+        .map(Arc::unwrap_or_clone)
         .collect();
     bound.sort_by_key(|w| w.name_any());
     Ok(bound)
@@ -140,7 +139,9 @@ async fn workspace_client(
         .await
         .map_err(Error::kube("reading the WorkatoWorkspace"))?
     else {
-        return Ok(Err(format!("WorkatoWorkspace {name} not found in this namespace")));
+        return Ok(Err(format!(
+            "WorkatoWorkspace {name} not found in this namespace"
+        )));
     };
     let uid = ws.uid().unwrap_or_default();
     Ok(workato_workspace::client(ctx, &ws)
@@ -151,18 +152,18 @@ async fn workspace_client(
 
 async fn other_active(run: &Run<'_>) -> Result<Option<String>, Error> {
     let me = run.rot;
-    let all =
-        Api::<CredentialRotation>::namespaced(run.ctx.client.clone(), &me.namespace().unwrap_or_default())
-            .list(&Default::default())
-            .await
-            .map_err(Error::kube("listing CredentialRotations"))?;
+    let all = run
+        .ctx
+        .credential_rotations_of(
+            &me.namespace().unwrap_or_default(),
+            &me.spec.integration_account_ref.name,
+            Source::ApiServer,
+        )
+        .await?;
     let key = |r: &CredentialRotation| (r.creation_timestamp(), r.name_any());
     Ok(all
-        .items
         .iter()
-        .filter(|r| {
-            r.spec.integration_account_ref == me.spec.integration_account_ref && r.name_any() != me.name_any()
-        })
+        .filter(|r| r.name_any() != me.name_any())
         .filter(|r| {
             r.status
                 .as_ref()
