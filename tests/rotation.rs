@@ -232,19 +232,29 @@ async fn put_token(client: &Client, ns: &str, token: &str) {
         .unwrap();
 }
 
+/// The person creates a new token for the integration user in TrackVia. Returns it.
+async fn new_token(emu: &Emulators) -> String {
+    emu.create_token(
+        SANDBOX,
+        "salesforce.integration@acme.example",
+        "2031-01-01T00:00:00Z",
+    )
+    .await
+}
+
+/// The person creates a new token (the old one stays active) and puts it in the token Secret.
+/// Returns the new token.
+async fn place_new_token(client: &Client, ns: &str, emu: &Emulators) -> String {
+    let new = new_token(emu).await;
+    put_token(client, ns, &new).await;
+    new
+}
+
 /// The person regenerates the token in place: the old one (id 2) dies, and the new one goes into
 /// the token Secret. Returns the new token.
 async fn regenerate_in_place(client: &Client, ns: &str, emu: &Emulators) -> String {
     revoke_old(emu).await;
-    let new = emu
-        .create_token(
-            SANDBOX,
-            "salesforce.integration@acme.example",
-            "2031-01-01T00:00:00Z",
-        )
-        .await;
-    put_token(client, ns, &new).await;
-    new
+    place_new_token(client, ns, emu).await
 }
 
 /// The person deactivates the old token (id 2) in TrackVia.
@@ -345,14 +355,7 @@ async fn overlap_rotation_switches_every_connection_without_stopping_a_recipe() 
     emu.reset_calls().await;
 
     // The person creates a second token (the first stays active) and puts it in the Secret.
-    let new = emu
-        .create_token(
-            SANDBOX,
-            "salesforce.integration@acme.example",
-            "2031-01-01T00:00:00Z",
-        )
-        .await;
-    put_token(&client, &ns, &new).await;
+    let new = place_new_token(&client, &ns, &emu).await;
 
     let rot = wait_phase(&client, &ns, "AwaitingRevocation").await;
     let st = rot.status.clone().unwrap();
@@ -417,14 +420,7 @@ async fn a_failed_test_rolls_every_switched_connection_back() {
         }),
     )
     .await;
-    let new = emu
-        .create_token(
-            SANDBOX,
-            "salesforce.integration@acme.example",
-            "2031-01-01T00:00:00Z",
-        )
-        .await;
-    put_token(&client, &ns, &new).await;
+    place_new_token(&client, &ns, &emu).await;
 
     let rot = wait_phase(&client, &ns, "Failed").await;
     let st = rot.status.unwrap();
@@ -659,13 +655,7 @@ async fn killed_at(strategy: &str, boundary: &Boundary) {
     let mut op = Operator::start(&ns);
     setup(&client, &ns, &emu, None).await;
     emu.reset_calls().await;
-    let new = emu
-        .create_token(
-            SANDBOX,
-            "salesforce.integration@acme.example",
-            "2031-01-01T00:00:00Z",
-        )
-        .await;
+    let new = new_token(&emu).await;
     let sar = strategy == "StopAndRestart";
     if sar {
         support::create::<CredentialRotation>(&client, &ns, json!({
