@@ -28,6 +28,9 @@ pub enum Error {
     /// No IntegrationAccount of that name.
     #[error("IntegrationAccount {0} not found in namespace {1}")]
     NotFound(String, String),
+    /// No CredentialRotation of that name.
+    #[error("CredentialRotation {0} not found in namespace {1}")]
+    RotationNotFound(String, String),
 }
 
 fn kube(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
@@ -96,6 +99,7 @@ pub async fn rotate(client: &Client, ns: &str, name: &str, opts: &RotateOptions)
                 .clone()
                 .or_else(|| Some(format!("requested with {FIELD_MANAGER} rotate"))),
             dry_run: opts.dry_run.then_some(true),
+            take_over: None,
         },
         status: None,
     };
@@ -106,6 +110,33 @@ pub async fn rotate(client: &Client, ns: &str, name: &str, opts: &RotateOptions)
     Ok(format!(
         "credentialrotation/{rotation_name} created; follow it with: kubectl get rot {rotation_name} -n {ns} -w"
     ))
+}
+
+/// Approves a CredentialRotation (a scheduled `StopAndRestart` waits for this before it stops
+/// anything); returns what was done, for the person.
+pub async fn approve(client: &Client, ns: &str, name: &str) -> Result<String, Error> {
+    let api: Api<CredentialRotation> = Api::namespaced(client.clone(), ns);
+    let Some(rot) = api
+        .get_opt(name)
+        .await
+        .map_err(kube("reading the CredentialRotation"))?
+    else {
+        return Err(Error::RotationNotFound(name.to_owned(), ns.to_owned()));
+    };
+    let phase = rot.status.as_ref().and_then(|s| s.phase);
+    let patch = json!({"metadata": {"annotations": {crate::controller::credential_rotation::APPROVED_ANNOTATION: "true"}}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(kube("approving the CredentialRotation"))?;
+    Ok(match phase {
+        Some(crate::api::credential_rotation::RotationPhase::AwaitingApproval) => format!(
+            "credentialrotation/{name} approved: it stops the dependent recipes now; then regenerate the token in TrackVia and put it in the token Secret (follow it with: kubectl get rot {name} -n {ns} -w)"
+        ),
+        Some(p) => {
+            format!("credentialrotation/{name} approved (it is {p}, it was not waiting for an approval)")
+        }
+        None => format!("credentialrotation/{name} approved before it started"),
+    })
 }
 
 /// One view of an IntegrationAccount, its TrackVia account, connections and rotations.
@@ -237,7 +268,7 @@ pub async fn status(client: &Client, ns: &str, name: &str) -> Result<String, Err
             "  {:<48} {:<15} {:<20} {}",
             r.name_any(),
             s.strategy.map(|x| format!("{x:?}")).unwrap_or("-".into()),
-            s.phase.as_deref().unwrap_or("-"),
+            s.phase.map_or_else(|| "-".to_owned(), |p| p.to_string()),
             s.plan_summary.as_deref().unwrap_or("")
         );
     }

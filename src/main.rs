@@ -44,6 +44,15 @@ enum Command {
         #[arg(long)]
         declarative: bool,
     },
+    /// Approve a scheduled StopAndRestart CredentialRotation (it stops nothing before): run it when
+    /// you are ready to regenerate the token in TrackVia.
+    Approve {
+        /// The CredentialRotation.
+        name: String,
+        /// Namespace (default: the kubeconfig's).
+        #[arg(short, long)]
+        namespace: Option<String>,
+    },
     /// Show an IntegrationAccount with its TrackVia account, connections, recipes and rotations.
     Status {
         /// The IntegrationAccount.
@@ -92,8 +101,9 @@ struct RunArgs {
     /// Budget of TrackVia calls per account per second (TrackVia publishes none).
     #[arg(long, default_value_t = 5)]
     trackvia_requests_per_second: u32,
-    /// How often a rotation probes the old token until TrackVia rejects it.
-    #[arg(long, default_value = "1m", value_parser = duration)]
+    /// How often a rotation probes the old token until TrackVia rejects it (one TrackVia call per
+    /// probe; 12 an hour per rotation at the default).
+    #[arg(long, default_value = "5m", value_parser = duration)]
     revocation_probe_interval: Duration,
     /// Reconciles of one kind that run at once (0: no limit). Each holds its own requests to the
     /// API server; Workato's budget, not this, paces the connection updates.
@@ -144,6 +154,9 @@ fn main() -> std::process::ExitCode {
                 declarative,
             };
             cli::rotate(&client, &ns, &name, &opts).await
+        }),
+        Command::Approve { name, namespace } => helper(namespace, |client, ns| async move {
+            cli::approve(&client, &ns, &name).await
         }),
         Command::Status { name, namespace } => helper(namespace, |client, ns| async move {
             cli::status(&client, &ns, &name).await

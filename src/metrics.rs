@@ -104,6 +104,11 @@ pub struct Metrics {
     pub rotation_due: Family<ObjectLabels, Gauge>,
     /// Rotations finished, by outcome.
     pub rotations: Family<RotationLabels, Counter>,
+    /// Recipes a CredentialRotation stopped that are not running again and that it can no longer
+    /// restart by itself (it finished, or the token was lost): a person must act.
+    pub recipes_left_stopped: Family<ObjectLabels, Gauge>,
+    /// 1 while a scheduled StopAndRestart waits for a person's approval.
+    pub rotation_awaiting_approval: Family<ObjectLabels, Gauge>,
     /// Rotation duration, start to finish, by outcome.
     pub rotation_duration: Family<RotationLabels, Histogram>,
     /// External requests by system, operation and status.
@@ -135,6 +140,8 @@ impl Metrics {
         let token_expiry = Family::<ObjectLabels, Gauge>::default();
         let rotation_due = Family::<ObjectLabels, Gauge>::default();
         let rotations = Family::<RotationLabels, Counter>::default();
+        let recipes_left_stopped = Family::<ObjectLabels, Gauge>::default();
+        let rotation_awaiting_approval = Family::<ObjectLabels, Gauge>::default();
         let external_requests = Family::<RequestLabels, Counter>::default();
         let external_request_duration = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.005, 2.0, 14))
@@ -174,6 +181,16 @@ impl Metrics {
         );
         registry.register("rotations", "Rotations finished, by outcome", rotations.clone());
         registry.register(
+            "recipes_left_stopped",
+            "Recipes a CredentialRotation stopped that are not running and that it cannot restart by itself",
+            recipes_left_stopped.clone(),
+        );
+        registry.register(
+            "rotation_awaiting_approval",
+            "1 while a scheduled StopAndRestart CredentialRotation waits for a person's approval",
+            rotation_awaiting_approval.clone(),
+        );
+        registry.register(
             "external_requests",
             "Requests to TrackVia and Workato",
             external_requests.clone(),
@@ -207,6 +224,8 @@ impl Metrics {
             token_expiry,
             rotation_due,
             rotations,
+            recipes_left_stopped,
+            rotation_awaiting_approval,
             rotation_duration,
             external_requests,
             external_request_duration,

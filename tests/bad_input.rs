@@ -376,8 +376,8 @@ async fn conditions(client: &Client, ns: &str, kind: &str, name: &str) -> Vec<Co
                 let mut c = s.common.conditions.clone();
                 c.push(Condition {
                     type_: "Phase".into(),
-                    status: s.phase.clone().unwrap_or_default(),
-                    reason: s.outcome.clone().unwrap_or_default(),
+                    status: s.phase.map(|p| p.to_string()).unwrap_or_default(),
+                    reason: s.outcome.map(|o| o.to_string()).unwrap_or_default(),
                     message: s.plan_summary.clone().unwrap_or_default(),
                     last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
                         jiff::Timestamp::now(),

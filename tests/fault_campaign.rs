@@ -385,8 +385,8 @@ fn connections(state: &Value) -> BTreeMap<i64, (String, String)> {
 fn phase(r: &CredentialRotation) -> String {
     r.status
         .as_ref()
-        .and_then(|s| s.phase.clone())
-        .unwrap_or_else(|| "-".into())
+        .and_then(|s| s.phase)
+        .map_or_else(|| "-".into(), |p| p.to_string())
 }
 
 fn terminal(phase: &str) -> bool {
@@ -548,8 +548,8 @@ async fn run(w: &mut World, plan: &Plan) -> Report {
     rep.duration = started.elapsed();
     rep.outcome = rotation
         .as_ref()
-        .and_then(|r| r.status.as_ref()?.outcome.clone())
-        .unwrap_or_else(|| last_phase.clone());
+        .and_then(|r| r.status.as_ref()?.outcome)
+        .map_or_else(|| last_phase.clone(), |o| o.to_string());
     if !killed {
         rep.kill_phase = plan.kill_after.map(|_| "(finished first)".to_owned());
     }
@@ -638,9 +638,9 @@ async fn run(w: &mut World, plan: &Plan) -> Report {
     let reported = |id: i64| {
         st.recipes.iter().any(|r| {
             r.id == id
-                && ((r.state == "StartFailed" && r.error.is_some())
+                && ((r.state.as_str() == "StartFailed" && r.error.is_some())
                     || (!succeeded
-                        && r.state == "Stopped"
+                        && r.state.as_str() == "Stopped"
                         && st
                             .plan_summary
                             .as_deref()
@@ -707,7 +707,7 @@ async fn run(w: &mut World, plan: &Plan) -> Report {
         for c in &st.connections {
             let id = c.id.unwrap_or_default();
             let (token, auth) = conns.get(&id).cloned().unwrap_or_default();
-            if c.state != "Verified" || token != new.1 || auth != "success" {
+            if c.state.as_str() != "Verified" || token != new.1 || auth != "success" {
                 rep.violation(format!(
                     "status says connection {id} is {} but Workato has {} ({auth})",
                     c.state,

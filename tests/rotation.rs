@@ -219,7 +219,7 @@ async fn wait_phase(client: &Client, ns: &str, phase: &str) -> CredentialRotatio
             .ok()?;
         rots.items
             .into_iter()
-            .find(|r| r.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(phase))
+            .find(|r| r.status.as_ref().and_then(|s| s.phase.map(|p| p.as_str())) == Some(phase))
     })
     .await
 }
@@ -364,7 +364,7 @@ async fn overlap_rotation_switches_every_connection_without_stopping_a_recipe() 
         Some(trackvia_operator::api::integration_account::RotationStrategy::Overlap)
     );
     assert!(
-        st.connections.iter().all(|c| c.state == "Verified"),
+        st.connections.iter().all(|c| c.state.as_str() == "Verified"),
         "{:?}",
         st.connections
     );
@@ -424,7 +424,7 @@ async fn a_failed_test_rolls_every_switched_connection_back() {
 
     let rot = wait_phase(&client, &ns, "Failed").await;
     let st = rot.status.unwrap();
-    assert_eq!(st.outcome.as_deref(), Some("RolledBack"));
+    assert_eq!(st.outcome.map(|o| o.as_str()), Some("RolledBack"));
     let states: Vec<&str> = st.connections.iter().map(|c| c.state.as_str()).collect();
     assert_eq!(
         states,
@@ -481,7 +481,7 @@ async fn stop_and_restart_stops_and_restarts_exactly_the_running_recipes() {
         (1001..=1009).collect::<Vec<_>>(),
         "only the running recipes are recorded"
     );
-    assert!(st.recipes.iter().all(|r| r.state == "Stopped"));
+    assert!(st.recipes.iter().all(|r| r.state.as_str() == "Stopped"));
     assert!(
         running(&emu).await.values().all(|r| !r),
         "every dependent recipe is stopped"
@@ -497,7 +497,7 @@ async fn stop_and_restart_stops_and_restarts_exactly_the_running_recipes() {
     let done = wait_phase(&client, &ns, "Succeeded").await;
     let st = done.status.unwrap();
     assert!(
-        st.recipes.iter().all(|r| r.state == "Started"),
+        st.recipes.iter().all(|r| r.state.as_str() == "Started"),
         "{:?}",
         st.recipes
     );
@@ -593,53 +593,60 @@ fn count(states: impl Iterator<Item = String>, state: &str) -> usize {
 fn sar_boundaries() -> Vec<Boundary> {
     vec![
         ("planning (listing recipes)", |s| {
-            s.phase.as_deref() == Some("Pending")
+            s.phase.map(|p| p.as_str()) == Some("Pending")
         }),
         ("a stop in flight", |s| {
-            s.recipes.iter().any(|r| r.state == "Stopping")
+            s.recipes.iter().any(|r| r.state.as_str() == "Stopping")
         }),
         ("some recipes stopped", |s| {
-            s.phase.as_deref() == Some("Stopping")
-                && count(s.recipes.iter().map(|r| r.state.clone()), "Stopped") >= 3
+            s.phase.map(|p| p.as_str()) == Some("Stopping")
+                && count(s.recipes.iter().map(|r| r.state.to_string()), "Stopped") >= 3
         }),
         ("waiting for the token", |s| {
-            s.phase.as_deref() == Some("WaitingForToken")
+            s.phase.map(|p| p.as_str()) == Some("WaitingForToken")
         }),
-        ("validating", |s| s.phase.as_deref() == Some("Validating")),
+        ("validating", |s| {
+            s.phase.map(|p| p.as_str()) == Some("Validating")
+        }),
         ("an update in flight", |s| {
-            s.connections.iter().any(|c| c.state == "Updating")
+            s.connections.iter().any(|c| c.state.as_str() == "Updating")
         }),
         ("one connection switched", |s| {
-            s.phase.as_deref() == Some("Switching")
-                && count(s.connections.iter().map(|c| c.state.clone()), "Verified") >= 1
+            s.phase.map(|p| p.as_str()) == Some("Switching")
+                && count(s.connections.iter().map(|c| c.state.to_string()), "Verified") >= 1
         }),
         ("published", |s| {
-            matches!(s.phase.as_deref(), Some("Publishing" | "Restarting"))
+            matches!(s.phase.map(|p| p.as_str()), Some("Publishing" | "Restarting"))
         }),
         ("a start in flight", |s| {
-            s.recipes.iter().any(|r| r.state == "Starting")
+            s.recipes.iter().any(|r| r.state.as_str() == "Starting")
         }),
         ("some recipes restarted", |s| {
-            s.phase.as_deref() == Some("Restarting")
-                && count(s.recipes.iter().map(|r| r.state.clone()), "Started") >= 3
+            s.phase.map(|p| p.as_str()) == Some("Restarting")
+                && count(s.recipes.iter().map(|r| r.state.to_string()), "Started") >= 3
         }),
     ]
 }
 
 fn overlap_boundaries() -> Vec<Boundary> {
     vec![
-        ("validating", |s| s.phase.as_deref() == Some("Validating")),
+        ("validating", |s| {
+            s.phase.map(|p| p.as_str()) == Some("Validating")
+        }),
         ("an update in flight", |s| {
-            s.connections.iter().any(|c| c.state == "Updating")
+            s.connections.iter().any(|c| c.state.as_str() == "Updating")
         }),
         ("one connection switched", |s| {
-            count(s.connections.iter().map(|c| c.state.clone()), "Verified") == 1
+            count(s.connections.iter().map(|c| c.state.to_string()), "Verified") == 1
         }),
         ("two connections switched", |s| {
-            count(s.connections.iter().map(|c| c.state.clone()), "Verified") == 2
+            count(s.connections.iter().map(|c| c.state.to_string()), "Verified") == 2
         }),
         ("published", |s| {
-            matches!(s.phase.as_deref(), Some("Publishing" | "AwaitingRevocation"))
+            matches!(
+                s.phase.map(|p| p.as_str()),
+                Some("Publishing" | "AwaitingRevocation")
+            )
         }),
     ]
 }
@@ -688,16 +695,16 @@ async fn killed_at(strategy: &str, boundary: &Boundary) {
             killed = true;
             op.restart();
         }
-        if sar && !token_placed && status.phase.as_deref() == Some("WaitingForToken") {
+        if sar && !token_placed && status.phase.map(|p| p.as_str()) == Some("WaitingForToken") {
             // The person regenerates: the old token dies, the new one goes into the Secret.
             revoke_old(&emu).await;
             put_token(&client, &ns, &new).await;
             token_placed = true;
         }
-        if !sar && status.phase.as_deref() == Some("AwaitingRevocation") && killed {
+        if !sar && status.phase.map(|p| p.as_str()) == Some("AwaitingRevocation") && killed {
             revoke_old(&emu).await;
         }
-        match status.phase.as_deref() {
+        match status.phase.map(|p| p.as_str()) {
             Some(p @ ("Succeeded" | "Failed" | "Aborted")) => break p.to_owned(),
             _ => tokio::time::sleep(Duration::from_millis(50)).await,
         }
@@ -826,7 +833,7 @@ async fn a_request_is_handled_once_a_dry_run_changes_nothing_and_a_lapsed_wait_a
     .await;
     let st = dry.status.unwrap();
     assert_eq!(
-        st.outcome.as_deref(),
+        st.outcome.map(|o| o.as_str()),
         Some("DryRunFailed"),
         "no new token yet: {:?}",
         st.plan_summary
@@ -874,10 +881,13 @@ async fn a_request_is_handled_once_a_dry_run_changes_nothing_and_a_lapsed_wait_a
     // No new token arrives: the Overlap rotation waits 3 s, then gives up without touching anything.
     let aborted = eventually(WAIT, "the request aborted", || async {
         let r = rots.get(requested.metadata.name.as_deref()?).await.ok()?;
-        (r.status.clone()?.phase.as_deref() == Some("Aborted")).then_some(r)
+        (r.status.clone()?.phase.map(|p| p.as_str()) == Some("Aborted")).then_some(r)
     })
     .await;
-    assert_eq!(aborted.status.unwrap().outcome.as_deref(), Some("Aborted"));
+    assert_eq!(
+        aborted.status.unwrap().outcome.map(|o| o.as_str()),
+        Some("Aborted")
+    );
     ias.patch("sf", &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .unwrap();
@@ -905,7 +915,7 @@ async fn a_request_is_handled_once_a_dry_run_changes_nothing_and_a_lapsed_wait_a
     })).await;
     let lapsed = eventually(WAIT, "the lapsed rotation aborted", || async {
         let r = rots.get("lapsed").await.ok()?;
-        (r.status.clone()?.phase.as_deref() == Some("Aborted")).then_some(r)
+        (r.status.clone()?.phase.map(|p| p.as_str()) == Some("Aborted")).then_some(r)
     })
     .await;
     assert!(
@@ -914,7 +924,7 @@ async fn a_request_is_handled_once_a_dry_run_changes_nothing_and_a_lapsed_wait_a
             .unwrap()
             .recipes
             .iter()
-            .all(|r| r.state == "Started")
+            .all(|r| r.state.as_str() == "Started")
     );
     let now = running(&emu).await;
     assert!((1001..=1009).all(|id| now[&id]) && !now[&1010], "{now:?}");
@@ -981,8 +991,8 @@ async fn a_lagging_cache_never_lets_an_account_overtake_a_running_rotation() {
         .items;
     let mut finished = rotation_of(&client, &ns).await;
     let st = finished.status.as_mut().unwrap();
-    st.phase = Some("Succeeded".into());
-    st.outcome = Some("Succeeded".into());
+    st.phase = Some(trackvia_operator::api::credential_rotation::RotationPhase::Succeeded);
+    st.outcome = Some(trackvia_operator::api::credential_rotation::RotationOutcome::Succeeded);
     // Three lags: caches that have seen nothing of the kind; a connection cache that is current
     // while the rotation cache has not seen the rotation; a rotation cache that shows it finished
     // (what a reconcile sees when the rotation publishes and finishes between its reads).

@@ -150,7 +150,8 @@ pub async fn run(client: &Client, case: Case) -> Outcome {
             .items
             .first()
             .and_then(|r| r.status.as_ref())
-            .and_then(|s| s.phase.clone())
+            .and_then(|s| s.phase)
+            .map(|p| p.to_string())
             .unwrap_or_default();
         if stop_and_restart && phase == "WaitingForToken" && !placed {
             // The person regenerates the token in place: the old one stops working.

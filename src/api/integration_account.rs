@@ -294,8 +294,8 @@ pub struct UserStatus {
     /// TrackVia's user id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    /// TrackVia's `Status` of the user (e.g. `Unverified`, `Active`), or `CreatePending` while
-    /// the operator's create call is in flight.
+    /// TrackVia's `Status` of the user (e.g. `Unverified`, `Active`), `CreatePending` while the
+    /// operator's create call is in flight, `CreateFailed` after it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// Whether the operator created the user (as opposed to adopting an existing one).
@@ -305,6 +305,14 @@ pub struct UserStatus {
     /// call, so a restarted operator looks the user up instead of creating a second one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_requested_time: Option<Time>,
+    /// When the operator's last create call failed (`state` is then `CreateFailed`); the next one
+    /// waits a backoff (1 minute, doubling per failure, at most 1 hour), whatever wakes the
+    /// IntegrationAccount up. A spec change retries at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_failed_time: Option<Time>,
+    /// Create calls that failed in a row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_attempts: Option<i32>,
 }
 
 /// The current token, identified by fingerprint.

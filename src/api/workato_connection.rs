@@ -79,6 +79,24 @@ pub struct WorkatoConnectionSpec {
     /// Which recipes count as depending on this connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipes: Option<RecipeSelection>,
+    /// What the operator may do with an adopted connection that is live (Workato's last test
+    /// passed): Workato never returns a connection's credentials, so whatever it holds would be
+    /// overwritten with no way back. `Manual` (default): never write it; report
+    /// `AdoptionPending` and wait. `StopAndRestart`: take it over in stages through a
+    /// CredentialRotation (stop its running recipes, put the published credentials on it, test,
+    /// restart them; a failed test leaves them stopped and reported). A connection that is not
+    /// live (never tested, or failing) receives the credentials directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adoption: Option<AdoptionPolicy>,
+}
+
+/// How a live adopted connection is handed over to the operator.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum AdoptionPolicy {
+    /// Never write a live connection the operator did not set up; report it.
+    Manual,
+    /// Take it over with a staged switch: stop, update, test, restart.
+    StopAndRestart,
 }
 
 /// Selects a Workato connection by id or by name.
@@ -195,4 +213,7 @@ pub struct RecipeStatus {
     /// Workato's `stop_cause` when stopped by Workato (`trigger_errors_limit`, `txn_quota_limit`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_cause: Option<String>,
+    /// The CredentialRotation that stopped the recipe and has not seen it run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
 }

@@ -48,7 +48,7 @@ impl Default for Settings {
             token_check_interval: Duration::from_secs(900),
             user_poll_interval: Duration::from_secs(60),
             trackvia_requests_per_second: 5,
-            revocation_probe_interval: Duration::from_secs(60),
+            revocation_probe_interval: Duration::from_secs(300),
             vendor_request_timeout: None,
         }
     }

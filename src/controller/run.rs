@@ -371,8 +371,8 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
                 .filter(|r| {
                     r.status
                         .as_ref()
-                        .and_then(|st| st.phase.as_deref())
-                        .is_none_or(|p| !credential_rotation::phase::is_terminal(p))
+                        .and_then(|st| st.phase)
+                        .is_none_or(|p| !p.is_terminal())
                 })
                 .map(|r| ObjectRef::from_obj(&**r))
                 .collect::<Vec<_>>()

@@ -22,12 +22,15 @@ use self::plan::{CREATE_PENDING, Intervals, Plan, Step, plan};
 use super::context::Source;
 use super::{Context, Error, FIELD_MANAGER, announce, apply_status, event};
 use crate::api::common::CommonStatus;
+use crate::api::credential_rotation::RotationOutcome;
 use crate::api::credential_rotation::{CredentialRotation, CredentialRotationSpec};
 use crate::api::integration_account::{
     DeletionPolicy, IntegrationAccount, IntegrationAccountStatus, PublishedSecretStatus, RotationSummary,
     UserStatus,
 };
 use crate::conditions;
+use crate::controller::credential_rotation::TRIGGER_LABEL;
+use crate::controller::credential_rotation::machine::Trigger;
 use crate::metrics::ObjectLabels;
 use crate::trackvia::{TrackviaApi, TrackviaError};
 
@@ -109,37 +112,69 @@ async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> 
         (Step::CreateUser(new), Some(m)) => {
             ensure_finalizer(ia, ctx).await?;
             // Intent first: a crash after the call finds the user by email instead of creating it again.
+            let previous = ia
+                .status
+                .as_ref()
+                .and_then(|s| s.user.clone())
+                .unwrap_or_default();
             let intent = UserStatus {
                 id: None,
                 state: Some(CREATE_PENDING.to_owned()),
                 created_by_operator: Some(true),
                 create_requested_time: Some(ctx.clock.now_time()),
+                create_failed_time: previous.create_failed_time,
+                create_attempts: previous.create_attempts,
             };
             let mut pending = status_from(ia, &decided, ctx);
             pending.user = Some(intent.clone());
             apply_status(ctx, ia, &pending).await?;
             base.status = Some(pending);
             let uid = m.account.uid().unwrap_or_default();
-            let created = match m.api.create_user(&m.admin, new).await {
-                Ok(u) => u,
-                Err(TrackviaError::Rejected {
-                    status: 400 | 409 | 422,
-                    ..
-                }) => {
-                    // Already there (a create of ours that completed before a crash): adopt it.
+            let failure = match m.api.create_user(&m.admin, new).await {
+                Ok(u) => Ok(u),
+                Err(
+                    e @ TrackviaError::Rejected {
+                        status: 400 | 409 | 422,
+                        ..
+                    },
+                ) => {
+                    // "Already exists" only if the user is there now (a create of ours that
+                    // completed before a crash): adopt it. Otherwise TrackVia refused the create.
                     ctx.forget_users(&uid);
-                    match ctx.find_user(&uid, &m.api, &m.admin, &new.email, true).await? {
-                        Some(u) => u,
-                        None => return Ok(Action::requeue(Duration::from_secs(10))),
+                    match ctx.find_user(&uid, &m.api, &m.admin, &new.email, true).await {
+                        Ok(Some(u)) => Ok(u),
+                        Ok(None) => Err(e),
+                        Err(lookup) => Err(lookup),
                     }
                 }
-                Err(e) if crate::external::Classify::is_transient(&e) => return Err(e.into()),
+                Err(e) => Err(e),
+            };
+            let created = match failure {
+                Ok(u) => u,
                 Err(e) => {
-                    // Refused for good (e.g. the admin token may not create users): say so in status.
+                    // I10: recorded with its time, so the next create waits its backoff however
+                    // often the account is reconciled (its own status write included).
+                    let attempts = ia
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.user.as_ref())
+                        .filter(|u| u.state.as_deref() == Some(plan::CREATE_FAILED))
+                        .and_then(|u| u.create_attempts)
+                        .unwrap_or(0)
+                        + 1;
+                    let failed = UserStatus {
+                        id: None,
+                        state: Some(plan::CREATE_FAILED.to_owned()),
+                        created_by_operator: None,
+                        create_requested_time: intent.create_requested_time.clone(),
+                        create_failed_time: Some(ctx.clock.now_time()),
+                        create_attempts: Some(attempts),
+                    };
+                    base.status.get_or_insert_with(Default::default).user = Some(failed);
                     observed.user = UserLookup::CreateFailed(e);
                     let decided = plan(&base, &observed, now, intervals(ctx));
                     report(ia, &base, ctx, &observed, &decided, material.as_ref(), false).await?;
-                    return Ok(Action::requeue(Duration::from_secs(300)));
+                    return Ok(Action::requeue(decided.requeue));
                 }
             };
             ctx.forget_users(&uid);
@@ -182,13 +217,22 @@ async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> 
             observed.rotations.push(observed::RotationSeen {
                 name: request.name.clone(),
                 finished: false,
+                phase: None,
                 outcome: None,
                 finished_time: None,
                 created: Some(now),
+                trigger: Trigger::Person,
+                revocation: None,
+                held_recipes: 0,
             });
             decided = plan(&base, &observed, now, intervals(ctx));
         }
         _ => {}
+    }
+    // I4: while a rotation of this account is unfinished, deleting the account must wait for it
+    // to put things back (it needs the published credentials to do so).
+    if observed.rotations.iter().any(|r| !r.finished) {
+        ensure_finalizer(ia, ctx).await?;
     }
     prune_history(ia, ctx, &observed).await;
 
@@ -236,7 +280,7 @@ fn rotation_summary(mut summary: RotationSummary, rotations: &[observed::Rotatio
     summary.active = rotations.iter().find(|r| !r.finished).map(|r| r.name.clone());
     summary.last_rotation_time = rotations
         .iter()
-        .filter(|r| r.outcome.as_deref() == Some("Succeeded"))
+        .filter(|r| r.outcome == Some(RotationOutcome::Succeeded))
         .filter_map(|r| r.finished_time)
         .max()
         .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)
@@ -256,7 +300,13 @@ async fn start_rotation(
             name: Some(request.name.clone()),
             namespace: ia.namespace(),
             owner_references: ia.controller_owner_ref(&()).map(|o| vec![o]),
-            labels: Some([(INTEGRATION_ACCOUNT_LABEL.to_owned(), ia.name_any())].into()),
+            labels: Some(
+                [
+                    (INTEGRATION_ACCOUNT_LABEL.to_owned(), ia.name_any()),
+                    (TRIGGER_LABEL.to_owned(), request.trigger.to_owned()),
+                ]
+                .into(),
+            ),
             ..Default::default()
         },
         spec: CredentialRotationSpec {
@@ -264,6 +314,7 @@ async fn start_rotation(
             strategy: None,
             reason: Some(request.reason.chars().take(256).collect()),
             dry_run: None,
+            take_over: None,
         },
         status: None,
     };
@@ -298,8 +349,19 @@ async fn prune_history(ia: &IntegrationAccount, ctx: &Context, observed: &Observ
         .and_then(|r| r.history_limit)
         .unwrap_or(5)
         .max(1) as usize;
-    let mut finished: Vec<&observed::RotationSeen> =
-        observed.rotations.iter().filter(|r| r.finished).collect();
+    // A rotation that still holds recipes stopped or waits for the old token's revocation keeps
+    // its record (and its finding) until that is resolved.
+    let mut finished: Vec<&observed::RotationSeen> = observed
+        .rotations
+        .iter()
+        .filter(|r| r.finished && r.held_recipes == 0)
+        .filter(|r| {
+            !matches!(
+                r.revocation,
+                Some(observed::Revocation::Awaiting { .. } | observed::Revocation::Overdue { .. })
+            )
+        })
+        .collect();
     if finished.len() <= limit {
         return;
     }
@@ -434,16 +496,59 @@ async fn ensure_finalizer(ia: &IntegrationAccount, ctx: &Context) -> Result<(), 
 }
 
 /// Deletion never calls TrackVia (it has no API to deactivate users), so it never hangs on it.
+/// It waits for the account's unfinished rotations: each is deleted and puts back what it changed
+/// (connections on the published token, stopped recipes running) while the published credentials
+/// still exist (I4).
 async fn cleanup(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> {
     if !ia.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(Action::await_change());
+    }
+    let ns = ia.namespace().unwrap_or_default();
+    let unfinished: Vec<Arc<CredentialRotation>> = ctx
+        .credential_rotations_of(&ns, &ia.name_any(), Source::ApiServer)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            !r.status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .is_some_and(|p| p.is_terminal())
+        })
+        .collect();
+    if !unfinished.is_empty() {
+        let rotations: Api<CredentialRotation> = Api::namespaced(ctx.client.clone(), &ns);
+        for r in unfinished
+            .iter()
+            .filter(|r| r.meta().deletion_timestamp.is_none())
+        {
+            match rotations.delete(&r.name_any(), &Default::default()).await {
+                Ok(_) => {
+                    event(
+                        ctx,
+                        ia,
+                        false,
+                        "Deleting",
+                        format!(
+                            "the IntegrationAccount is being deleted: CredentialRotation {} puts back what it changed first",
+                            r.name_any()
+                        ),
+                    )
+                    .await;
+                }
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(Error::kube("deleting an unfinished CredentialRotation")(e)),
+            }
+        }
+        return Ok(Action::requeue(Duration::from_secs(2)));
     }
     let user = ia.status.as_ref().and_then(|s| s.user.as_ref());
     let id = user
         .and_then(|u| u.id)
         .map(|i| format!(" (id {i})"))
         .unwrap_or_default();
+    let created_by_us = user.is_some_and(|u| u.created_by_operator == Some(true));
     match ia.spec.deletion_policy.unwrap_or(DeletionPolicy::Retain) {
+        DeletionPolicy::Retain if !created_by_us => {}
         DeletionPolicy::Retain => {
             let note = format!(
                 "TrackVia user {} {}{id} <{}> was kept. TrackVia's API cannot deactivate users: in TrackVia, Manage Users -> the user -> Deactivate, and deactivate its tokens under API Access",

@@ -9,12 +9,16 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Resource, ResourceExt};
 
 use super::EXPIRES_AT_ANNOTATION;
-use super::observed::{AccountState, Observed, Published, RotationSeen, TokenSeen, UserLookup, Validation};
+use super::observed::{
+    AccountState, Observed, Published, Revocation, RotationSeen, TokenSeen, UserLookup, Validation,
+};
+use crate::api::credential_rotation::{CredentialRotationStatus, RotationOutcome, RotationPhase};
 use crate::api::integration_account::IntegrationAccount;
+use crate::api::integration_account::RotationStrategy;
 use crate::api::trackvia_account::TrackViaAccount;
 use crate::conditions::{self, types};
 use crate::controller::context::Source;
-use crate::controller::credential_rotation::phase::is_terminal;
+use crate::controller::credential_rotation::observe::trigger_of;
 use crate::controller::secret_ref;
 use crate::controller::trackvia_account::{self, admin_credentials};
 use crate::controller::workato_connection::PUSHED_FINGERPRINT_ANNOTATION;
@@ -175,6 +179,15 @@ async fn lookup_user(ia: &IntegrationAccount, ctx: &Context, m: &Material) -> Us
     let state = user.and_then(|u| u.state.as_deref()).unwrap_or_default();
     if state.eq_ignore_ascii_case("active") && user.and_then(|u| u.id).is_some() {
         return UserLookup::Skipped;
+    }
+    // I10: after a failed create, nothing is called again before its backoff has passed (a spec
+    // change retries at once), whatever wakes the IntegrationAccount up.
+    let spec_changed = ia.status.as_ref().and_then(|s| s.common.observed_generation) != ia.meta().generation;
+    if !spec_changed
+        && let Some(at) = user.and_then(super::plan::create_retry_at)
+        && at > ctx.clock.now()
+    {
+        return UserLookup::CreateBackingOff;
     }
     // After a create of ours that may or may not have completed, read the list afresh.
     let fresh = state == super::plan::CREATE_PENDING;
@@ -369,6 +382,7 @@ pub async fn rotations(
     source: Source,
 ) -> Result<Vec<RotationSeen>, Error> {
     let ns = ia.namespace().unwrap_or_default();
+    let now = ctx.clock.now();
     Ok(ctx
         .credential_rotations_of(&ns, &ia.name_any(), source)
         .await?
@@ -377,11 +391,45 @@ pub async fn rotations(
             let status = r.status.clone().unwrap_or_default();
             RotationSeen {
                 name: r.name_any(),
-                finished: status.phase.as_deref().is_some_and(is_terminal),
-                outcome: status.outcome.clone(),
-                finished_time: status.finished_time.map(|t| t.0),
+                finished: status.phase.is_some_and(|p| p.is_terminal()),
+                phase: status.phase,
+                outcome: status.outcome,
+                finished_time: status.finished_time.as_ref().map(|t| t.0),
                 created: r.creation_timestamp().map(|t| t.0),
+                trigger: trigger_of(r),
+                revocation: revocation(&status, now),
+                held_recipes: status.recipes.iter().filter(|x| x.state.is_held()).count(),
             }
         })
         .collect())
+}
+
+/// Where the old token of an Overlap rotation that published stands.
+fn revocation(s: &CredentialRotationStatus, now: Timestamp) -> Option<Revocation> {
+    let deadline = s.revocation_deadline.as_ref()?.0;
+    if s.strategy != Some(RotationStrategy::Overlap) {
+        return None;
+    }
+    let fingerprint = s.old_token_fingerprint.clone().unwrap_or_default();
+    let published = matches!(
+        s.phase,
+        Some(RotationPhase::AwaitingRevocation | RotationPhase::Restarting)
+    ) || s
+        .outcome
+        .is_some_and(|o| o.is_success() || o == RotationOutcome::RecipeStartFailed);
+    if !published {
+        return None;
+    }
+    Some(match (&s.old_token_revoked_time, &s.old_token_secret) {
+        (Some(_), _) => Revocation::Revoked,
+        (None, None) => Revocation::Unknown { fingerprint },
+        (None, Some(_)) if deadline <= now => Revocation::Overdue {
+            fingerprint,
+            deadline,
+        },
+        (None, Some(_)) => Revocation::Awaiting {
+            fingerprint,
+            deadline,
+        },
+    })
 }

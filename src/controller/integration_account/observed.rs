@@ -3,6 +3,8 @@
 use jiff::Timestamp;
 
 use crate::api::Environment;
+use crate::api::credential_rotation::{RotationOutcome, RotationPhase};
+use crate::controller::credential_rotation::machine::Trigger;
 use crate::controller::secret_ref::SecretRefError;
 use crate::trackvia::{Reach, TrackviaError, User};
 
@@ -47,8 +49,10 @@ pub enum UserLookup {
     NotFound,
     /// The lookup failed.
     Failed(TrackviaError),
-    /// The operator's create call was refused (not a transient failure).
+    /// The operator's create call failed (refused, or not answered).
     CreateFailed(TrackviaError),
+    /// An earlier create call failed and its backoff has not passed: not called again yet.
+    CreateBackingOff,
 }
 
 /// The token Secret.
@@ -128,10 +132,52 @@ pub struct RotationSeen {
     pub name: String,
     /// Whether it has finished.
     pub finished: bool,
+    /// Its phase.
+    pub phase: Option<RotationPhase>,
     /// Its outcome, once finished.
-    pub outcome: Option<String>,
+    pub outcome: Option<RotationOutcome>,
     /// When it finished.
     pub finished_time: Option<Timestamp>,
     /// When it was created.
     pub created: Option<Timestamp>,
+    /// What started it.
+    pub trigger: Trigger,
+    /// Where the old token's revocation stands (Overlap rotations that published).
+    pub revocation: Option<Revocation>,
+    /// Recipes it stopped that are not running again.
+    pub held_recipes: usize,
+}
+
+impl RotationSeen {
+    /// Whether it still owns the account's credentials: unfinished, and not merely waiting for
+    /// the old token's revocation (by then it has published and changes nothing more).
+    pub fn owns_credentials(&self) -> bool {
+        !self.finished && self.phase != Some(RotationPhase::AwaitingRevocation)
+    }
+}
+
+/// The old token after an Overlap rotation published the new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// Deactivate it by `deadline`.
+    Awaiting {
+        /// The old token's fingerprint.
+        fingerprint: String,
+        /// The deadline.
+        deadline: Timestamp,
+    },
+    /// Still active past the deadline: a security finding.
+    Overdue {
+        /// The old token's fingerprint.
+        fingerprint: String,
+        /// The deadline.
+        deadline: Timestamp,
+    },
+    /// It could not be kept or probed: nobody knows.
+    Unknown {
+        /// The old token's fingerprint.
+        fingerprint: String,
+    },
+    /// TrackVia rejects it.
+    Revoked,
 }

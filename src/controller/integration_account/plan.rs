@@ -8,9 +8,11 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 
-use super::observed::{AccountState, Observed, Published, TokenSeen, UserLookup, Validation};
+use super::observed::{AccountState, Observed, Published, Revocation, TokenSeen, UserLookup, Validation};
+use crate::api::credential_rotation::RotationPhase;
 use crate::api::integration_account::{AccessStatus, IntegrationAccount, TokenStatus, UserStatus};
 use crate::conditions::{self, Cond, Status, types};
+use crate::controller::credential_rotation::machine::Trigger;
 use crate::controller::secret_ref::SecretRefError;
 use crate::controller::{interval, signed};
 use crate::external::Classify;
@@ -20,6 +22,29 @@ use crate::trackvia::{AuthFailure, NewUser, Reach, TrackviaError, User};
 pub const LAST_NAME: &str = "Integration";
 /// State recorded while the operator's create call is in flight.
 pub const CREATE_PENDING: &str = "CreatePending";
+/// What a person does when the operator cannot create the user.
+const CREATE_FAILED_ACTION: &str = "check that the TrackViaAccount's admin token belongs to a Super Admin API user, or create the user in TrackVia by hand (the operator adopts it by email)";
+/// State recorded after the operator's create call failed.
+pub const CREATE_FAILED: &str = "CreateFailed";
+/// First wait after a failed create; doubles per failure.
+const CREATE_BACKOFF_BASE: Duration = Duration::from_secs(60);
+/// Longest wait between two create calls.
+const CREATE_BACKOFF_MAX: Duration = Duration::from_secs(3600);
+
+/// When the operator may call TrackVia's create again after a failed create, if one failed.
+pub fn create_retry_at(user: &UserStatus) -> Option<Timestamp> {
+    if user.state.as_deref() != Some(CREATE_FAILED) {
+        return None;
+    }
+    let failed = user.create_failed_time.as_ref()?.0;
+    let attempts = u32::try_from(user.create_attempts.unwrap_or(1).clamp(1, 16)).unwrap_or(1);
+    let wait = CREATE_BACKOFF_BASE
+        .checked_mul(1 << (attempts - 1))
+        .unwrap_or(CREATE_BACKOFF_MAX)
+        .min(CREATE_BACKOFF_MAX);
+    failed.checked_add(signed(wait)).ok()
+}
+
 /// Default `rotation.renewBefore`.
 pub const DEFAULT_RENEW_BEFORE: Duration = Duration::from_secs(14 * 24 * 3600);
 
@@ -54,6 +79,8 @@ pub struct RotationRequest {
     pub reason: String,
     /// The `spec.rotation.requestedAt` it handles, if any.
     pub requested_at: Option<Time>,
+    /// Its trigger label (`scheduled`, `requested`, `new-token`).
+    pub trigger: &'static str,
 }
 
 /// What the reconcile decided.
@@ -162,15 +189,45 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             )
         }
         (_, None, UserLookup::CreateFailed(e)) => {
-            actions.push((
-                types::USER_VERIFIED,
-                "check that the TrackViaAccount's admin token belongs to a Super Admin API user, or create the user in TrackVia by hand (the operator adopts it by email)".to_owned(),
-            ));
+            actions.push((types::USER_VERIFIED, CREATE_FAILED_ACTION.to_owned()));
+            if let Some(at) = user.as_ref().and_then(create_retry_at)
+                && let Ok(d) = Duration::try_from(at.duration_since(now))
+            {
+                soon(d.max(Duration::from_secs(1)));
+            }
             Cond::fail(
                 types::USER_VERIFIED,
                 "UserCreateFailed",
-                format!("creating TrackVia user {full_name} <{}> failed: {e}", spec.email),
+                format!(
+                    "creating TrackVia user {full_name} <{}> failed: {e}; retrying at {}",
+                    spec.email,
+                    user.as_ref()
+                        .and_then(create_retry_at)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default()
+                ),
             )
+        }
+        (_, None, UserLookup::CreateBackingOff) => {
+            actions.push((types::USER_VERIFIED, CREATE_FAILED_ACTION.to_owned()));
+            if let Some(at) = user.as_ref().and_then(create_retry_at)
+                && let Ok(d) = Duration::try_from(at.duration_since(now))
+            {
+                soon(d.max(Duration::from_secs(1)));
+            }
+            conditions::find(&status.common.conditions, types::USER_VERIFIED)
+                .filter(|c| c.reason == "UserCreateFailed")
+                .map(|c| Cond::from_status(types::USER_VERIFIED, c))
+                .unwrap_or_else(|| {
+                    Cond::fail(
+                        types::USER_VERIFIED,
+                        "UserCreateFailed",
+                        format!(
+                            "creating TrackVia user {full_name} <{}> failed; retrying later",
+                            spec.email
+                        ),
+                    )
+                })
         }
         (_, None, UserLookup::NotFound) => {
             step = Step::CreateUser(NewUser {
@@ -194,6 +251,8 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 state: Some(u.status.clone()),
                 created_by_operator: Some(created || requested.is_some()),
                 create_requested_time: requested,
+                create_failed_time: None,
+                create_attempts: None,
             });
             user_condition(u, &full_name, &mut actions, &mut soon, every.user_poll)
         }
@@ -338,7 +397,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
     let active = seen
         .rotations
         .iter()
-        .find(|r| !r.finished)
+        .find(|r| r.owns_credentials())
         .map(|r| r.name.clone());
     let token_fp = token_seen.map(|t| t.fingerprint.clone());
     let published_msg = format!(
@@ -379,27 +438,52 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         (Published::Ours { fingerprint, .. }, true, None)
             if seen.bound_connections > 0 && *fingerprint != token_fp =>
         {
-            // A new token, and connections already use the old one: only a rotation may switch them.
-            step = Step::StartRotation(RotationRequest {
-                name: rotation_name(
-                    ia,
-                    "newtoken",
-                    token_fp
-                        .as_deref()
-                        .map(|f| f.trim_start_matches("hmac-sha256:"))
-                        .unwrap_or("x"),
-                ),
-                reason: format!("a new token in Secret {}", spec.token_secret_ref.name),
-                requested_at: None,
-            });
-            Cond::unknown(
-                types::CREDENTIALS_PUBLISHED,
-                "RotationPending",
-                format!(
-                    "a new token is in Secret {}: a CredentialRotation switches the {} connections to it",
-                    spec.token_secret_ref.name, seen.bound_connections
-                ),
-            )
+            // A new token, and connections already use the old one: only a rotation may switch
+            // them. One rotation per token: when it failed, a person decides what comes next.
+            let name = rotation_name(
+                ia,
+                "newtoken",
+                token_fp
+                    .as_deref()
+                    .map(|f| f.trim_start_matches("hmac-sha256:"))
+                    .unwrap_or("x"),
+            );
+            match seen.rotations.iter().find(|r| r.name == name && r.finished) {
+                Some(failed) => {
+                    let outcome = failed.outcome.map(|o| o.to_string()).unwrap_or_default();
+                    actions.push((
+                        types::CREDENTIALS_PUBLISHED,
+                        format!(
+                            "see CredentialRotation {name} ({outcome}); fix the cause, then put a new token in Secret {} or create a CredentialRotation to try this token again",
+                            spec.token_secret_ref.name
+                        ),
+                    ));
+                    Cond::fail(
+                        types::CREDENTIALS_PUBLISHED,
+                        "RotationFailed",
+                        format!(
+                            "the rotation to the token in Secret {} ended {outcome}: the connections stay on the published token",
+                            spec.token_secret_ref.name
+                        ),
+                    )
+                }
+                None => {
+                    step = Step::StartRotation(RotationRequest {
+                        name,
+                        reason: format!("a new token in Secret {}", spec.token_secret_ref.name),
+                        requested_at: None,
+                        trigger: "new-token",
+                    });
+                    Cond::unknown(
+                        types::CREDENTIALS_PUBLISHED,
+                        "RotationPending",
+                        format!(
+                            "a new token is in Secret {}: a CredentialRotation switches the {} connections to it",
+                            spec.token_secret_ref.name, seen.bound_connections
+                        ),
+                    )
+                }
+            }
         }
         (_, true, None) => {
             if step == Step::None {
@@ -419,6 +503,21 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         step = rotation_trigger(ia, seen, &due_cond, now);
     }
 
+    let awaiting = seen
+        .rotations
+        .iter()
+        .find(|r| r.phase == Some(RotationPhase::AwaitingApproval));
+    let due_cond = match awaiting {
+        Some(r) if due_cond.is_true() => Cond::ok(
+            types::ROTATION_DUE,
+            due_cond.reason.clone(),
+            format!(
+                "{}; CredentialRotation {} waits for a person's approval",
+                due_cond.message, r.name
+            ),
+        ),
+        _ => due_cond,
+    };
     let mut conds = vec![user_cond, provided_cond, valid_cond, access_cond, publish_cond];
     let ready = conditions::ready(
         &conds,
@@ -426,6 +525,10 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         "the integration user is verified, its token valid and scoped, its credentials published",
     );
     conds.extend([due_cond, naming_cond, ready]);
+    // A security finding, not a blocker: after `Ready`, so it never makes the account unready.
+    if let Some(c) = old_token_condition(seen) {
+        conds.push(c);
+    }
 
     let next_action = READY_ORDER
         .iter()
@@ -435,7 +538,28 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 .find(|c| c.type_ == *t && !c.is_true())
                 .and_then(|c| actions.iter().find(|(a, _)| *a == c.type_))
         })
-        .map(|(_, a)| a.clone());
+        .map(|(_, a)| a.clone())
+        .or_else(|| {
+            awaiting.map(|r| {
+                format!(
+                    "when you are ready to regenerate the token in TrackVia, approve CredentialRotation {0}: kubectl trackvia approve {0} -n {1} (it stops the dependent recipes until the new token is in place)",
+                    r.name,
+                    ia.namespace().unwrap_or_default()
+                )
+            })
+        })
+        .or_else(|| {
+            seen.rotations
+                .iter()
+                .filter(|r| r.revocation.is_some())
+                .max_by_key(|r| r.created)
+                .and_then(|r| match &r.revocation {
+                    Some(Revocation::Awaiting { fingerprint, deadline } | Revocation::Overdue { fingerprint, deadline }) => Some(format!(
+                        "deactivate the old token {fingerprint} in TrackVia (API Access) by {deadline}"
+                    )),
+                    _ => None,
+                })
+        });
     if let Some(t) = token.as_ref().and_then(|t| t.last_validated_time.as_ref()) {
         soon(crate::controller::until_due(Some(t), every.token_check, now).max(Duration::from_secs(1)));
     }
@@ -450,6 +574,54 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         requeue,
         rotations: seen.rotations.clone(),
     }
+}
+
+/// `OldTokenRevoked` from the newest rotation that published over an old token: a warning that
+/// the old token still works (a security finding), never a reason for the account to be unready.
+fn old_token_condition(seen: &Observed) -> Option<Cond> {
+    let t = types::OLD_TOKEN_REVOKED;
+    let newest = seen
+        .rotations
+        .iter()
+        .filter(|r| r.revocation.is_some())
+        .max_by_key(|r| r.created)?;
+    Some(match newest.revocation.as_ref()? {
+        Revocation::Revoked => Cond::ok(
+            t,
+            "Revoked",
+            format!(
+                "TrackVia rejects the token CredentialRotation {} replaced",
+                newest.name
+            ),
+        ),
+        Revocation::Awaiting {
+            fingerprint,
+            deadline,
+        } => Cond::fail(
+            t,
+            "AwaitingRevocation",
+            format!(
+                "the old token {fingerprint} still works: deactivate it in TrackVia (API Access) by {deadline}"
+            ),
+        ),
+        Revocation::Overdue {
+            fingerprint,
+            deadline,
+        } => Cond::fail(
+            t,
+            "OldTokenStillActive",
+            format!(
+                "the old token {fingerprint} still works past its revocation deadline {deadline}: deactivate it in TrackVia (API Access); anyone holding it can still use the integration user"
+            ),
+        ),
+        Revocation::Unknown { fingerprint } => Cond::unknown(
+            t,
+            "OldTokenUnknown",
+            format!(
+                "whether the old token {fingerprint} was deactivated cannot be checked: make sure it is, in TrackVia (API Access)"
+            ),
+        ),
+    })
 }
 
 /// A deterministic CredentialRotation name: `<account>-<kind>-<suffix>`, within name limits.
@@ -480,17 +652,23 @@ fn rotation_trigger(ia: &IntegrationAccount, seen: &Observed, due: &Cond, now: T
             name: rotation_name(ia, "requested", &req.0.as_second().to_string()),
             reason: format!("requested at {}", req.0),
             requested_at: Some(req),
+            trigger: "requested",
         });
     }
     if !due.is_true() || seen.bound_connections == 0 {
         return Step::None;
     }
+    let window = policy.maintenance_window.as_ref();
     let recently_unsuccessful = seen.rotations.iter().any(|r| {
-        r.outcome.as_deref() != Some("Succeeded")
-            && r.finished_time.is_some_and(|t| {
+        let failed = r.finished && !r.outcome.is_some_and(|o| o.is_success());
+        // Any failure: an hour's pause. A scheduled one nobody saw through (approval expired, no
+        // token): not before the next window (I6), so it does not come back within this one.
+        failed
+            && (r.finished_time.is_some_and(|t| {
                 t.checked_add(jiff::SignedDuration::from_hours(1))
                     .is_ok_and(|until| until > now)
-            })
+            }) || (r.trigger == Trigger::Scheduled
+                && r.created.is_some_and(|c| approval_deadline(window, c) > now)))
     });
     if recently_unsuccessful || !in_window(policy.maintenance_window.as_ref(), now) {
         return Step::None;
@@ -500,6 +678,7 @@ fn rotation_trigger(ia: &IntegrationAccount, seen: &Observed, due: &Cond, now: T
         name: rotation_name(ia, "scheduled", &stamp),
         reason: format!("{} ({})", due.reason, due.message),
         requested_at: None,
+        trigger: "scheduled",
     })
 }
 
@@ -508,21 +687,29 @@ pub fn in_window(
     window: Option<&crate::api::integration_account::MaintenanceWindow>,
     now: Timestamp,
 ) -> bool {
+    window.is_none_or(|w| occurrence(w, now).is_some())
+}
+
+/// How long a scheduled rotation may wait for a person's approval when the account has no
+/// maintenance window, and how long an unanswered one keeps the schedule from starting another.
+pub const UNWINDOWED_APPROVAL: Duration = Duration::from_secs(24 * 3600);
+
+/// The start and end of the occurrence of the window that contains `t`, if any.
+fn occurrence(
+    w: &crate::api::integration_account::MaintenanceWindow,
+    t: Timestamp,
+) -> Option<(Timestamp, Timestamp)> {
     use crate::api::integration_account::Weekday;
-    let Some(w) = window else { return true };
-    let Some((h, m)) = w
+    let (h, m) = w
         .start
         .split_once(':')
-        .and_then(|(h, m)| Some((h.parse::<i8>().ok()?, m.parse::<i8>().ok()?)))
-    else {
-        return false;
-    };
+        .and_then(|(h, m)| Some((h.parse::<i8>().ok()?, m.parse::<i8>().ok()?)))?;
     let length = signed(interval(Some(&w.duration), Duration::ZERO));
-    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let today = t.to_zoned(jiff::tz::TimeZone::UTC).date();
     [today.yesterday().ok(), Some(today)]
         .into_iter()
         .flatten()
-        .any(|day| {
+        .find_map(|day| {
             let weekday = match day.weekday() {
                 jiff::civil::Weekday::Monday => Weekday::Mon,
                 jiff::civil::Weekday::Tuesday => Weekday::Tue,
@@ -532,12 +719,34 @@ pub fn in_window(
                 jiff::civil::Weekday::Saturday => Weekday::Sat,
                 jiff::civil::Weekday::Sunday => Weekday::Sun,
             };
-            let on = w.days.as_ref().is_none_or(|d| d.contains(&weekday));
+            if !w.days.as_ref().is_none_or(|d| d.contains(&weekday)) {
+                return None;
+            }
             let start = day
                 .at(h, m, 0, 0)
                 .to_zoned(jiff::tz::TimeZone::UTC)
-                .map(|z| z.timestamp());
-            on && start.is_ok_and(|s| s <= now && s.checked_add(length).is_ok_and(|end| now < end))
+                .ok()?
+                .timestamp();
+            let end = start.checked_add(length).ok()?;
+            (start <= t && t < end).then_some((start, end))
+        })
+}
+
+/// Until when a scheduled rotation created at `created` waits for approval: the end of the
+/// maintenance window it started in, or [`UNWINDOWED_APPROVAL`] without a window. Also the time
+/// before which the schedule starts no other rotation once such a rotation ended unsuccessfully
+/// (an unanswered rotation does not come back before the next window).
+pub fn approval_deadline(
+    window: Option<&crate::api::integration_account::MaintenanceWindow>,
+    created: Timestamp,
+) -> Timestamp {
+    window
+        .and_then(|w| occurrence(w, created))
+        .map(|(_, end)| end)
+        .unwrap_or_else(|| {
+            created
+                .checked_add(signed(UNWINDOWED_APPROVAL))
+                .unwrap_or(Timestamp::MAX)
         })
 }
 
@@ -696,33 +905,13 @@ fn failed_token_action(e: &TrackviaError, full_name: &str, r: &crate::api::Secre
     }
 }
 
-/// Compares what the token reaches with `spec.access`.
-fn scope(
-    ia: &IntegrationAccount,
+/// What `spec.access` lists that the token cannot reach, and what it reaches beyond the list, as
+/// `app:<name>` and `view:<app>/<name>` (`view:<name>` for a view listed without its app). The one
+/// comparison the IntegrationAccount and its rotations share.
+pub fn access_diff(
+    access: &crate::api::integration_account::AccessSpec,
     reach: &Reach,
-    now: Timestamp,
-    actions: &mut Vec<(&'static str, String)>,
-) -> (Cond, AccessStatus) {
-    let t = types::ACCESS_SCOPED;
-    let Some(access) = &ia.spec.access else {
-        let acc = AccessStatus {
-            missing: vec![],
-            extra: vec![],
-            last_checked_time: Some(Time(now)),
-        };
-        return (
-            Cond::ok(
-                t,
-                "NotSpecified",
-                format!(
-                    "spec.access lists nothing to check; the token reaches {} apps and {} views",
-                    reach.apps.len(),
-                    reach.views.len()
-                ),
-            ),
-            acc,
-        );
-    };
+) -> (Vec<String>, Vec<String>) {
     let view_key = |name: &str, app: Option<&str>| match app {
         Some(a) => format!("view:{a}/{name}"),
         None => format!("view:{name}"),
@@ -755,6 +944,37 @@ fn scope(
             extra.push(view_key(&v.name, v.app.as_deref()));
         }
     }
+    (missing, extra)
+}
+
+/// Compares what the token reaches with `spec.access`.
+fn scope(
+    ia: &IntegrationAccount,
+    reach: &Reach,
+    now: Timestamp,
+    actions: &mut Vec<(&'static str, String)>,
+) -> (Cond, AccessStatus) {
+    let t = types::ACCESS_SCOPED;
+    let Some(access) = &ia.spec.access else {
+        let acc = AccessStatus {
+            missing: vec![],
+            extra: vec![],
+            last_checked_time: Some(Time(now)),
+        };
+        return (
+            Cond::ok(
+                t,
+                "NotSpecified",
+                format!(
+                    "spec.access lists nothing to check; the token reaches {} apps and {} views",
+                    reach.apps.len(),
+                    reach.views.len()
+                ),
+            ),
+            acc,
+        );
+    };
+    let (missing, extra) = access_diff(access, reach);
     let allow_extra = access.allow_extra.unwrap_or(false);
     let shown_extra = if allow_extra { Vec::new() } else { extra.clone() };
     let acc = AccessStatus {

@@ -3,6 +3,7 @@
 //! test, keep the inventory of dependent recipes and their health. Later credential changes go
 //! through a CredentialRotation, never as a bare update under running recipes.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,9 +14,16 @@ use serde_json::{Map, json};
 
 use super::{Context, Error, announce, apply_status, event, interval, signed};
 use crate::api::common::CommonStatus;
-use crate::api::workato_connection::{RecipeStatus, WorkatoConnection, WorkatoConnectionStatus};
+use crate::api::credential_rotation::{CredentialRotation, CredentialRotationSpec};
+use crate::api::integration_account::RotationStrategy;
+use crate::api::workato_connection::{
+    AdoptionPolicy, RecipeStatus, WorkatoConnection, WorkatoConnectionStatus,
+};
 use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoWorkspace};
 use crate::conditions::{self, Cond, types};
+use crate::controller::context::Source;
+use crate::controller::credential_rotation::TRIGGER_LABEL;
+use crate::controller::integration_account::INTEGRATION_ACCOUNT_LABEL;
 use crate::controller::workato_workspace::{self, WorkspaceClient};
 use crate::external::http::trim_message;
 use crate::secret::{Sensitive, scrub};
@@ -108,14 +116,7 @@ async fn observe_and_act(
     };
 
     // The environment guard comes before any call to Workato.
-    if refs.workspace.spec.environment != refs.account.spec.environment {
-        let msg = format!(
-            "WorkatoWorkspace {} is {} but TrackViaAccount {} is {}: credentials never cross environments, nothing is pushed",
-            refs.workspace.name_any(),
-            refs.workspace.spec.environment,
-            refs.account.name_any(),
-            refs.account.spec.environment
-        );
+    if let Err(msg) = environment_guard(&refs.workspace, &refs.account) {
         if conditions::find(&status.common.conditions, types::ENVIRONMENT_MATCHED)
             .is_none_or(|c| c.reason != "EnvironmentMismatch")
         {
@@ -186,9 +187,15 @@ async fn observe_and_act(
                 refs.integration.name_any()
             ),
         )),
+        (Some(_), None) if connection.is_authorized() => {
+            // I9: a live connection (Workato's last test passed) holds credentials someone else
+            // put there, and recipes may run on it: never overwritten by a plain update.
+            conds.push(take_over(wc, ctx, &refs.integration, connection.id).await?);
+        }
         (Some(p), None) => {
-            // First setup: push, and let Workato test. `wc` was read at the start of this
-            // reconcile (not taken from the cache), so a push of ours is already on it.
+            // First setup of a connection nothing works on yet (never tested, or failing): push,
+            // and let Workato test. `wc` was read at the start of this reconcile (not taken from
+            // the cache), so a push of ours is already on it.
             let fp = ctx.fingerprint(p.value.expose());
             let input = connection_input(wc, &refs.account, p);
             let update = ConnectionUpdate {
@@ -265,6 +272,7 @@ async fn observe_and_act(
         })
         .await?;
     let mine = dependent(wc, connection.id, &recipes);
+    let held = held_by_rotations(wc, ctx).await?;
     let inventory: Vec<RecipeStatus> = mine
         .iter()
         .map(|r| RecipeStatus {
@@ -272,6 +280,7 @@ async fn observe_and_act(
             name: Some(r.name.clone()),
             running: r.running,
             stop_cause: r.stop_cause.clone(),
+            held_by: held.get(&r.id).filter(|_| !r.running).map(|h| h.rotation.clone()),
         })
         .collect();
     // The listing is shared and re-read once per interval: the refresh time moves when the
@@ -287,7 +296,7 @@ async fn observe_and_act(
     }
     status.recipes = inventory;
     status.recipe_count = Some(i32::try_from(mine.len()).unwrap_or(i32::MAX));
-    conds.push(recipes_condition(&mine));
+    conds.push(recipes_condition(&mine, &held));
     if wc
         .spec
         .recipes
@@ -346,6 +355,21 @@ async fn references(
     Ok(None)
 }
 
+/// The environment guard (I7), for every push of credentials, the rotation's included: a
+/// workspace receives only credentials of an account in its own environment.
+pub fn environment_guard(workspace: &WorkatoWorkspace, account: &TrackViaAccount) -> Result<(), String> {
+    if workspace.spec.environment == account.spec.environment {
+        return Ok(());
+    }
+    Err(format!(
+        "WorkatoWorkspace {} is {} but TrackViaAccount {} is {}: credentials never cross environments, nothing is pushed",
+        workspace.name_any(),
+        workspace.spec.environment,
+        account.name_any(),
+        account.spec.environment
+    ))
+}
+
 /// Cache key of a workspace's recipe listing for one adapter.
 pub fn recipes_key(ws_uid: &str, adapter: &str) -> String {
     format!("{ws_uid}|{adapter}")
@@ -375,8 +399,23 @@ async fn resolve(
         .get_or_read(ws_uid, every, pending, || api.list_connections(&all))
         .await?;
     let wanted_id = status.connection_id.or(wc.spec.connection.id);
+    let wanted = provider(wc);
+    let other_provider = |c: &Connection| c.provider.as_deref().is_some_and(|p| p != wanted);
     if let Some(id) = wanted_id {
         return Ok(match list.iter().find(|c| c.id == id) {
+            // I9: a connection of another connector is never written.
+            Some(c) if other_provider(c) => {
+                conds.push(Cond::fail(
+                    t,
+                    "ProviderMismatch",
+                    format!(
+                        "connection {id} ({}) is a {} connection, not {wanted}: it is never written; check spec.connection.id or spec.provider",
+                        c.name,
+                        c.provider.as_deref().unwrap_or("?")
+                    ),
+                ));
+                None
+            }
             Some(c) => {
                 conds.push(Cond::ok(t, "Found", format!("connection {id} ({})", c.name)));
                 Some(c.clone())
@@ -399,7 +438,25 @@ async fn resolve(
         ));
         return Ok(None);
     };
-    let matches: Vec<&Connection> = list.iter().filter(|c| c.name == name).collect();
+    let named: Vec<&Connection> = list.iter().filter(|c| c.name == name).collect();
+    let matches: Vec<&Connection> = named.iter().copied().filter(|c| !other_provider(c)).collect();
+    if matches.is_empty() && !named.is_empty() {
+        // Same name, another connector: neither adopted nor shadowed by a second connection of
+        // the same name.
+        let others: Vec<String> = named
+            .iter()
+            .map(|c| format!("{} ({})", c.id, c.provider.as_deref().unwrap_or("?")))
+            .collect();
+        conds.push(Cond::fail(
+            t,
+            "ProviderMismatch",
+            format!(
+                "the connections named {name:?} belong to other connectors ({}): none is {wanted}, none is written; choose another spec.connection.name or set spec.connection.id",
+                others.join(", ")
+            ),
+        ));
+        return Ok(None);
+    }
     match matches.as_slice() {
         [one] => {
             conds.push(Cond::ok(
@@ -508,7 +565,7 @@ pub fn dependent<'a>(wc: &WorkatoConnection, connection_id: i64, recipes: &'a [R
         .collect()
 }
 
-fn recipes_condition(recipes: &[&Recipe]) -> Cond {
+fn recipes_condition(recipes: &[&Recipe], held: &BTreeMap<i64, Held>) -> Cond {
     let t = types::RECIPES_HEALTHY;
     let stopped_by = |causes: &[&str]| -> Vec<String> {
         recipes
@@ -517,6 +574,42 @@ fn recipes_condition(recipes: &[&Recipe]) -> Cond {
             .map(|r| format!("{} ({})", r.name, r.id))
             .collect()
     };
+    // I1: recipes a rotation stopped and did not see run again are never silent.
+    let by_rotation = |left: bool| -> Vec<String> {
+        recipes
+            .iter()
+            .filter(|r| !r.running)
+            .filter_map(|r| {
+                let h = held.get(&r.id).filter(|h| h.left == left)?;
+                Some(format!(
+                    "{} ({}) by CredentialRotation {}",
+                    r.name, r.id, h.rotation
+                ))
+            })
+            .collect()
+    };
+    let left = by_rotation(true);
+    if !left.is_empty() {
+        return Cond::fail(
+            t,
+            "LeftStoppedByRotation",
+            format!(
+                "recipes stopped and not restarted: {}; start them in Workato once the connection works (or exclude them in spec.recipes.exclude), or run a new rotation, which restarts them",
+                left.join(", ")
+            ),
+        );
+    }
+    let rotating = by_rotation(false);
+    if !rotating.is_empty() {
+        return Cond::unknown(
+            t,
+            "StoppedForRotation",
+            format!(
+                "recipes stopped until the rotation restarts them: {}",
+                rotating.join(", ")
+            ),
+        );
+    }
     let auth = stopped_by(&["trigger_errors_limit"]);
     let quota = stopped_by(&QUOTA_STOP_CAUSES);
     if !auth.is_empty() {
@@ -544,6 +637,143 @@ fn recipes_condition(recipes: &[&Recipe]) -> Cond {
             format!("{} dependent recipes, none stopped by Workato", recipes.len()),
         )
     }
+}
+
+/// A recipe a rotation stopped and has not seen run again.
+struct Held {
+    /// The rotation.
+    rotation: String,
+    /// The rotation cannot restart it by itself any more (it finished, or lost the token): a
+    /// person must act.
+    left: bool,
+}
+
+/// The recipes of this connection that the account's rotations hold stopped (from the
+/// rotations' cache: status only, no side effect rests on it).
+async fn held_by_rotations(wc: &WorkatoConnection, ctx: &Context) -> Result<BTreeMap<i64, Held>, Error> {
+    let ns = wc.namespace().unwrap_or_default();
+    let me = wc.name_any();
+    let mut held = BTreeMap::new();
+    for r in ctx
+        .credential_rotations_of(&ns, &wc.spec.integration_account_ref.name, Source::Cache)
+        .await?
+    {
+        let Some(s) = r.status.as_ref() else { continue };
+        let left = s.phase.is_some_and(|p| p.is_terminal()) || s.token_lost_time.is_some();
+        for x in s.recipes.iter().filter(|x| x.state.is_held()) {
+            if x.connection.as_deref() == Some(me.as_str()) {
+                held.insert(
+                    x.id,
+                    Held {
+                        rotation: r.name_any(),
+                        left,
+                    },
+                );
+            }
+        }
+    }
+    Ok(held)
+}
+
+/// A live connection is taken over only on opt-in (`spec.adoption: StopAndRestart`), through a
+/// CredentialRotation that stops its running recipes, pushes, tests and restarts them.
+async fn take_over(
+    wc: &WorkatoConnection,
+    ctx: &Context,
+    ia: &IntegrationAccount,
+    id: i64,
+) -> Result<Cond, Error> {
+    let t = types::CREDENTIALS_CURRENT;
+    if wc.spec.adoption != Some(AdoptionPolicy::StopAndRestart) {
+        return Ok(Cond::fail(
+            t,
+            "AdoptionPending",
+            format!(
+                "connection {id} is live (Workato's last test passed) with credentials the operator did not put there, and it is left untouched; to hand it over, set spec.adoption: StopAndRestart (its running recipes stop while the credentials change and are tested)"
+            ),
+        ));
+    }
+    // The rotation reads the connection id from this object's status: wait until it is there.
+    if wc.status.as_ref().and_then(|s| s.connection_id) != Some(id) {
+        return Ok(Cond::unknown(
+            t,
+            "TakingOver",
+            format!("taking connection {id} over"),
+        ));
+    }
+    let ns = wc.namespace().unwrap_or_default();
+    let uid: String = wc.uid().unwrap_or_default().chars().take(8).collect();
+    let name = format!(
+        "{}-takeover-{uid}",
+        wc.name_any().chars().take(200).collect::<String>()
+    );
+    let api: Api<CredentialRotation> = Api::namespaced(ctx.client.clone(), &ns);
+    let existing = api
+        .get_opt(&name)
+        .await
+        .map_err(Error::kube("reading the takeover CredentialRotation"))?;
+    if let Some(r) = existing {
+        let st = r.status.unwrap_or_default();
+        return Ok(match (st.phase, st.outcome) {
+            (Some(p), Some(o)) if p.is_terminal() && !o.is_success() => Cond::fail(
+                t,
+                "TakeOverFailed",
+                format!(
+                    "CredentialRotation {name} could not take connection {id} over ({o}): {}; fix the cause, then delete {name} to try again",
+                    st.plan_summary.unwrap_or_default()
+                ),
+            ),
+            _ => Cond::unknown(
+                t,
+                "TakingOver",
+                format!("CredentialRotation {name} takes connection {id} over (stop, update, test, restart)"),
+            ),
+        });
+    }
+    let rotation = CredentialRotation {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(ns),
+            owner_references: wc.controller_owner_ref(&()).map(|o| vec![o]),
+            labels: Some(
+                [
+                    (INTEGRATION_ACCOUNT_LABEL.to_owned(), ia.name_any()),
+                    (TRIGGER_LABEL.to_owned(), "take-over".to_owned()),
+                ]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        spec: CredentialRotationSpec {
+            integration_account_ref: crate::api::LocalRef { name: ia.name_any() },
+            strategy: Some(RotationStrategy::StopAndRestart),
+            reason: Some(format!(
+                "take over live connection {id} (spec.adoption: StopAndRestart)"
+            )),
+            dry_run: None,
+            take_over: Some(crate::api::LocalRef { name: wc.name_any() }),
+        },
+        status: None,
+    };
+    match api.create(&kube::api::PostParams::default(), &rotation).await {
+        Ok(_) => {
+            event(
+                ctx,
+                wc,
+                false,
+                "TakingOver",
+                format!("created CredentialRotation {name} to take live connection {id} over"),
+            )
+            .await;
+        }
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => return Err(Error::kube("creating the takeover CredentialRotation")(e)),
+    }
+    Ok(Cond::unknown(
+        t,
+        "TakingOver",
+        format!("CredentialRotation {name} takes connection {id} over (stop, update, test, restart)"),
+    ))
 }
 
 /// Restarts recipes Workato stopped for the task limit, once the limit is lifted (a start that
