@@ -6,6 +6,7 @@
 pub mod chaos;
 pub mod operator;
 pub mod sandbox;
+pub mod world;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

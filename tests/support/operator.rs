@@ -14,6 +14,7 @@ pub struct Operator {
     child: Option<Child>,
     namespace: String,
     identity: String,
+    env: Vec<(String, String)>,
     pub log: PathBuf,
 }
 
@@ -25,12 +26,21 @@ impl Operator {
 
     /// Starts a replica with its own identity in the leader Lease.
     pub fn start_as(namespace: &str, identity: &str) -> Self {
+        Self::start_with_env(namespace, identity, &[])
+    }
+
+    /// Starts the operator with extra environment (e.g. its own `KUBECONFIG`).
+    pub fn start_with_env(namespace: &str, identity: &str, env: &[(&str, &str)]) -> Self {
         let dir = super::repo_root().join("target/test-logs");
         std::fs::create_dir_all(&dir).expect("creating target/test-logs");
         let mut op = Self {
             child: None,
             namespace: namespace.to_owned(),
             identity: identity.to_owned(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             log: dir.join(format!("{identity}.log")),
         };
         op.spawn();
@@ -70,6 +80,7 @@ impl Operator {
                 &self.identity,
             ])
             .env("RUST_LOG", "info,trackvia_operator=debug")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
@@ -186,6 +197,13 @@ impl Emulators {
     /// Forgets the vendor calls so far.
     pub async fn reset_calls(&self) {
         let url = format!("{}/_emulator/calls", self.trackvia().trim_end_matches('/'));
+        let r = self.http.delete(&url).send().await.expect("control call");
+        assert!(r.status().is_success(), "DELETE {url} -> {}", r.status());
+    }
+
+    /// Removes every pending fault.
+    pub async fn delete_faults(&self) {
+        let url = format!("{}/_emulator/faults", self.trackvia().trim_end_matches('/'));
         let r = self.http.delete(&url).send().await.expect("control call");
         assert!(r.status().is_success(), "DELETE {url} -> {}", r.status());
     }

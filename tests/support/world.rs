@@ -1,0 +1,400 @@
+//! The rotation tests' world: a TrackVia sandbox account with a Salesforce integration user, a
+//! Workato DEV workspace with three TrackVia connections and ten recipes (1001..1009 running,
+//! three per connection; 1010 stopped), a PROD workspace, the objects that bind them, and the
+//! person's steps. Statuses are read as JSON, by their serialized names, so the same tests run
+//! against any version of the operator's types.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Event, Secret};
+use kube::Client;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
+use trackvia_operator::api::{
+    CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
+};
+
+use super::operator::{Emulators, eventually};
+
+/// The TrackVia sandbox account id.
+pub const SANDBOX: i64 = 21508;
+/// How long a test waits for the operator.
+pub const WAIT: Duration = Duration::from_secs(90);
+/// The integration user's first token.
+pub const OLD: &str = "sf-token-old-00000001";
+/// The Workato DEV workspace's API token.
+pub const WK_DEV_TOKEN: &str = "wk-dev-token-0001";
+/// The integration user's email.
+pub const USER: &str = "salesforce.integration@acme.example";
+
+/// The seed: three connections, ten recipes, plus `extra_connections` and `extra_recipes` (YAML
+/// list items, indented for the DEV workspace).
+pub fn seed_with(extra_connections: &str, extra_recipes: &str) -> String {
+    let mut recipes = String::new();
+    for i in 1..=10 {
+        let conn = 100 + (i - 1) % 3;
+        recipes.push_str(&format!(
+            "        - {{id: {}, name: Recipe {i}, running: {}, connections: [{conn}]}}\n",
+            1000 + i,
+            i != 10
+        ));
+    }
+    format!(
+        r#"
+trackvia:
+  accounts:
+    - id: {SANDBOX}
+      name: ACME Sandbox
+      environment: sandbox
+      apiKey: sbx-api-key-0001
+      apps: [{{id: 1, name: CRM}}]
+      views: [{{id: 10, name: Accounts, app: CRM}}]
+      roles:
+        - {{name: Super Admin, admin: true}}
+        - {{name: Salesforce Integration, apps: [CRM], views: [Accounts]}}
+      users:
+        - {{id: 1, email: admin@acme.example, firstName: Ada, lastName: Admin, status: Active, apiUser: true, role: Super Admin}}
+        - {{id: 2, email: {USER}, firstName: Salesforce, lastName: Integration, status: Active, apiUser: true, role: Salesforce Integration}}
+      tokens:
+        - {{id: 1, value: sbx-admin-token-0001, user: 1, name: operator, expiresAt: "2030-01-01T00:00:00Z"}}
+        - {{id: 2, value: {OLD}, user: 2, name: salesforce-1, expiresAt: "2030-01-01T00:00:00Z"}}
+workato:
+  workspaces:
+    - id: acme-dev
+      environment: sandbox
+      apiTokens: [{WK_DEV_TOKEN}]
+      connections:
+        - {{id: 100, name: TV 1, provider: trackvia}}
+        - {{id: 101, name: TV 2, provider: trackvia}}
+        - {{id: 102, name: TV 3, provider: trackvia}}
+{extra_connections}      recipes:
+{recipes}{extra_recipes}    - id: acme-prod
+      environment: production
+      apiTokens: [wk-prod-token-0001]
+      connections:
+        - {{id: 200, name: TV prod, provider: trackvia}}
+"#
+    )
+}
+
+/// The seed with nothing extra.
+pub fn seed() -> String {
+    seed_with("", "")
+}
+
+/// Secrets, accounts, workspaces, the IntegrationAccount (with `rotation` as its
+/// `spec.rotation`) and WorkatoConnections `conn-1..3` on connections 100..102; waits until every
+/// connection is Ready.
+pub async fn setup_with(client: &Client, ns: &str, emu: &Emulators, rotation: Value) {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let pp = Default::default();
+    for s in [
+        super::secret(
+            "tv-admin",
+            &[
+                ("apiKey", "sbx-api-key-0001"),
+                ("authToken", "sbx-admin-token-0001"),
+            ],
+            &[],
+        ),
+        super::secret("wk-dev", &[("token", WK_DEV_TOKEN)], &[]),
+        super::secret("wk-prod", &[("token", "wk-prod-token-0001")], &[]),
+        super::secret("sf-token", &[("token", OLD)], &[]),
+    ] {
+        secrets.create(&pp, &s).await.unwrap();
+    }
+    super::create::<TrackViaAccount>(client, ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "TrackViaAccount", "metadata": {"name": "acme"},
+        "spec": {"baseUrl": emu.trackvia(), "environment": "sandbox",
+                 "adminCredentials": {"apiKey": {"name": "tv-admin", "key": "apiKey"}, "authToken": {"name": "tv-admin", "key": "authToken"}}}
+    })).await;
+    for (name, env, secret) in [("dev", "sandbox", "wk-dev"), ("prod", "production", "wk-prod")] {
+        workspace(client, ns, emu, name, env, secret).await;
+    }
+    super::create::<IntegrationAccount>(client, ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "IntegrationAccount", "metadata": {"name": "sf"},
+        "spec": {"accountRef": {"name": "acme"}, "system": "Salesforce", "email": USER,
+                 "access": {"apps": ["CRM"], "views": [{"name": "Accounts", "app": "CRM"}]},
+                 "tokenSecretRef": {"name": "sf-token", "key": "token"}, "credentialsSecret": {"name": "sf-credentials"},
+                 "rotation": rotation}
+    })).await;
+    for (i, id) in [100, 101, 102].iter().enumerate() {
+        connection(client, ns, &format!("conn-{}", i + 1), json!({"id": id})).await;
+    }
+    for i in 1..=3 {
+        wait_ready::<WorkatoConnection>(client, ns, &format!("conn-{i}")).await;
+    }
+}
+
+/// [`setup_with`] with long timeouts and, optionally, a forced strategy.
+pub async fn setup(client: &Client, ns: &str, emu: &Emulators, strategy: Option<&str>) {
+    let mut rotation = json!({"newTokenTimeout": "1h", "revocationGracePeriod": "1h"});
+    if let Some(s) = strategy {
+        rotation["strategy"] = json!(s);
+    }
+    setup_with(client, ns, emu, rotation).await;
+}
+
+/// Creates WorkatoWorkspace `name` on the emulator's Workato.
+pub async fn workspace(client: &Client, ns: &str, emu: &Emulators, name: &str, env: &str, secret: &str) {
+    super::create::<WorkatoWorkspace>(client, ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "WorkatoWorkspace", "metadata": {"name": name},
+        "spec": {"baseUrl": emu.workato(), "environment": env, "apiToken": {"name": secret, "key": "token"}}
+    }))
+    .await;
+}
+
+/// Creates WorkatoConnection `name` of account `sf` in workspace `dev` with `connection` as its
+/// selector.
+pub async fn connection(client: &Client, ns: &str, name: &str, connection: Value) {
+    super::create::<WorkatoConnection>(client, ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "WorkatoConnection", "metadata": {"name": name},
+        "spec": {"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"}, "connection": connection}
+    }))
+    .await;
+}
+
+/// Waits until object `name` of kind `K` is Ready.
+pub async fn wait_ready<K>(client: &Client, ns: &str, name: &str)
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    eventually(WAIT, &format!("{name} Ready"), || async {
+        let o = api.get(name).await.ok()?;
+        (condition(&json_of(&o), "Ready")?.0 == "True").then_some(())
+    })
+    .await;
+}
+
+/// An object as JSON.
+pub fn json_of<K: serde::Serialize>(o: &K) -> Value {
+    serde_json::to_value(o).unwrap()
+}
+
+/// A condition of an object (as JSON): status, reason, message.
+pub fn condition(o: &Value, type_: &str) -> Option<(String, String, String)> {
+    o["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap_or_default().to_owned(),
+                c["reason"].as_str().unwrap_or_default().to_owned(),
+                c["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+}
+
+/// The JSON of object `name` of kind `K`.
+pub async fn get_json<K>(client: &Client, ns: &str, name: &str) -> Option<Value>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .ok()
+        .flatten()
+        .map(|o| json_of(&o))
+}
+
+/// Every CredentialRotation of the namespace, as JSON.
+pub async fn rotations(client: &Client, ns: &str) -> Vec<Value> {
+    Api::<CredentialRotation>::namespaced(client.clone(), ns)
+        .list(&Default::default())
+        .await
+        .map(|l| l.items.iter().map(json_of).collect())
+        .unwrap_or_default()
+}
+
+/// The phase of a rotation (JSON).
+pub fn phase(r: &Value) -> &str {
+    r["status"]["phase"].as_str().unwrap_or_default()
+}
+
+/// Waits for a rotation (any, or `name`) for which `pred` holds; returns it.
+pub async fn wait_rotation(client: &Client, ns: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    eventually(WAIT, what, || async {
+        rotations(client, ns).await.into_iter().find(|r| pred(r))
+    })
+    .await
+}
+
+/// Waits for a rotation in `phase`.
+pub async fn wait_phase(client: &Client, ns: &str, p: &str) -> Value {
+    wait_rotation(client, ns, &format!("a rotation in phase {p}"), |r| phase(r) == p).await
+}
+
+/// Waits for a rotation that has finished (Succeeded, Failed, Aborted).
+pub async fn wait_finished(client: &Client, ns: &str) -> Value {
+    wait_rotation(client, ns, "a finished rotation", |r| {
+        matches!(phase(r), "Succeeded" | "Failed" | "Aborted")
+    })
+    .await
+}
+
+/// The states of a rotation's connections (or recipes): `items` is `connections` or `recipes`.
+pub fn states<'a>(r: &'a Value, items: &str) -> Vec<&'a str> {
+    r["status"][items]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| x["state"].as_str().unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The DEV workspace in the emulator's state.
+async fn dev(emu: &Emulators) -> Value {
+    let state = emu.get("state").await;
+    state["workato"]["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "acme-dev")
+        .unwrap()
+        .clone()
+}
+
+/// Connection id -> the `access_token` its input holds.
+pub async fn connection_tokens(emu: &Emulators) -> BTreeMap<i64, String> {
+    dev(emu).await["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_i64().unwrap(),
+                c["input"]["access_token"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Recipe id -> running.
+pub async fn running(emu: &Emulators) -> BTreeMap<i64, bool> {
+    dev(emu).await["recipes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_i64().unwrap(), r["running"].as_bool().unwrap()))
+        .collect()
+}
+
+/// The token in the credentials Secret.
+pub async fn published_token(client: &Client, ns: &str) -> String {
+    let s = Api::<Secret>::namespaced(client.clone(), ns)
+        .get("sf-credentials")
+        .await
+        .unwrap();
+    String::from_utf8(s.data.unwrap()["authToken"].0.clone()).unwrap()
+}
+
+/// Calls of a route (`PUT /api/recipes/{id}/stop`, ...) per concrete path.
+pub async fn calls_of(emu: &Emulators, route: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for c in emu.calls().await {
+        if c["route"] == route {
+            *out.entry(c["path"].as_str().unwrap().to_owned()).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// Recipe stop/start calls per recipe path.
+pub async fn recipe_calls(emu: &Emulators, verb: &str) -> BTreeMap<String, usize> {
+    calls_of(emu, &format!("PUT /api/recipes/{{id}}/{verb}")).await
+}
+
+/// Puts `token` into the token Secret.
+pub async fn put_token(client: &Client, ns: &str, token: &str) {
+    let patch = json!({"data": {"token": k8s_openapi::ByteString(token.as_bytes().to_vec())}});
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .patch("sf-token", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+/// The person creates a new token for the integration user in TrackVia. Returns it.
+pub async fn new_token(emu: &Emulators) -> String {
+    emu.create_token(SANDBOX, USER, "2031-01-01T00:00:00Z").await
+}
+
+/// The person creates a new token (the old one stays active) and puts it in the token Secret.
+pub async fn place_new_token(client: &Client, ns: &str, emu: &Emulators) -> String {
+    let new = new_token(emu).await;
+    put_token(client, ns, &new).await;
+    new
+}
+
+/// The person regenerates the token in place: the old one (id 2) dies, the new one goes into the
+/// token Secret.
+pub async fn regenerate_in_place(client: &Client, ns: &str, emu: &Emulators) -> String {
+    revoke_old(emu).await;
+    place_new_token(client, ns, emu).await
+}
+
+/// The person deactivates the old token (id 2) in TrackVia.
+pub async fn revoke_old(emu: &Emulators) {
+    emu.control(
+        &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
+        json!({}),
+    )
+    .await;
+}
+
+/// A person starts a recipe in Workato.
+pub async fn person_starts_recipe(emu: &Emulators, id: i64) {
+    let url = format!("{}/api/recipes/{id}/start", emu.workato().trim_end_matches('/'));
+    let r = reqwest::Client::new()
+        .put(&url)
+        .bearer_auth(WK_DEV_TOKEN)
+        .send()
+        .await
+        .expect("start call");
+    assert!(r.status().is_success(), "PUT {url} -> {}", r.status());
+}
+
+/// Creates a CredentialRotation by hand (a person's), with `spec`.
+pub async fn rotation(client: &Client, ns: &str, name: &str, spec: Value) {
+    let mut spec = spec;
+    spec["integrationAccountRef"] = json!({"name": "sf"});
+    super::create::<CredentialRotation>(client, ns, json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "CredentialRotation", "metadata": {"name": name},
+        "spec": spec
+    }))
+    .await;
+}
+
+/// The Events about object `name`, oldest first: (type, reason, message).
+pub async fn events(client: &Client, ns: &str, name: &str) -> Vec<(String, String, String)> {
+    let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
+    let mut list: Vec<Event> = Api::<Event>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    list.sort_by_key(|e| e.metadata.creation_timestamp.clone());
+    list.into_iter()
+        .map(|e| {
+            (
+                e.type_.unwrap_or_default(),
+                e.reason.unwrap_or_default(),
+                e.message.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
