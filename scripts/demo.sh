@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the operator on a local API server with the TrackVia and Workato emulators. Builds what
 # it needs, applies examples/, plays the person's TrackVia UI steps through the emulator's control
-# API, shows every kind going Ready, runs an Overlap and a StopAndRestart rotation, prints the events
+# API, shows every kind going Ready, runs an Overlap and two StopAndRestart rotations (one by hand,
+# one scheduled that waits for a person's approval), prints the events
 # and metrics that tell the story, and stops everything it started (KEEP=1 leaves it running).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -124,14 +125,42 @@ echo; echo "waiting for: $(jsonpath rot/salesforce-manual-1 '{.status.planSummar
 echo "recipes stopped by the rotation: $(jsonpath rot/salesforce-manual-1 '{range .status.recipes[*]}{.name} ({.state}); {end}')"
 echo "The person regenerates the token and places it"
 control trackvia/accounts/21508/tokens/3/deactivate >/dev/null
-TOKEN3=$(control trackvia/accounts/21508/tokens "{\"user\":\"$USER\",\"name\":\"salesforce-3\",\"expiresAt\":\"2027-09-01T00:00:00Z\"}" |
-  python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
+TOKEN3_JSON=$(control trackvia/accounts/21508/tokens "{\"user\":\"$USER\",\"name\":\"salesforce-3\",\"expiresAt\":\"2027-09-01T00:00:00Z\"}")
+TOKEN3=$(python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])' <<<"$TOKEN3_JSON")
+TOKEN3_ID=$(python3 -c 'import json,sys;print(json.load(sys.stdin)["id"])' <<<"$TOKEN3_JSON")
 k -n "$NS" create secret generic salesforce-trackvia-token --from-literal=token="$TOKEN3" --dry-run=client -o yaml | k apply -f - >/dev/null
 k -n "$NS" annotate --overwrite secret salesforce-trackvia-token integrations.trackvia-operator.dev/expires-at=2027-09-01T00:00:00Z >/dev/null
 wait_for 60 "the StopAndRestart rotation" phase_is salesforce-manual-1 Succeeded
 k get rot -n "$NS"
 echo; echo "recipes: $(jsonpath rot/salesforce-manual-1 '{range .status.recipes[*]}{.name} ({.state}); {end}')"
 echo "'Quarterly cleanup (paused)' was stopped before the rotation and was left alone."
+
+say "A scheduled StopAndRestart waits for a person's approval before it stops anything"
+echo "The policy: regenerate in place, and rotate two years before expiry (so the rotation is due now)."
+k patch ia salesforce -n "$NS" --type merge \
+  -p '{"spec":{"rotation":{"strategy":"StopAndRestart","interval":"87600h","renewBefore":"17520h","maintenanceWindow":null}}}' >/dev/null
+wait_for 60 "the scheduled rotation" sh -c "$ROOT/.cache/bin/kubectl get rot -n $NS -o jsonpath='{.items[*].status.phase}' | grep -q AwaitingApproval"
+SCHEDULED=$(k get rot -n "$NS" -o jsonpath='{range .items[?(@.status.phase=="AwaitingApproval")]}{.metadata.name}{end}')
+k get rot -n "$NS"
+echo; echo "IntegrationAccount next action: $(jsonpath ia/salesforce '{.status.nextAction}')"
+echo "recipes still running: $(jsonpath wkc/salesforce-trackvia '{range .status.recipes[*]}{.name} (running={.running}); {end}')"
+echo; echo "The person is ready to regenerate the token, and approves:"
+echo "\$ kubectl trackvia approve $SCHEDULED -n $NS"
+target/debug/trackvia-operator approve "$SCHEDULED" -n "$NS"
+wait_for 60 "the recipes to stop" phase_is "$SCHEDULED" WaitingForToken
+echo "waiting for: $(jsonpath "rot/$SCHEDULED" '{.status.planSummary}')"
+# Back to the example's policy, so the next token is not due at once.
+k patch ia salesforce -n "$NS" --type merge \
+  -p '{"spec":{"rotation":{"strategy":"Overlap","interval":"2160h","renewBefore":"336h","maintenanceWindow":{"days":["Tue","Wed","Thu"],"start":"02:00","duration":"3h"}}}}' >/dev/null
+echo "The person regenerates the token and places it"
+control "trackvia/accounts/21508/tokens/$TOKEN3_ID/deactivate" >/dev/null
+TOKEN4=$(control trackvia/accounts/21508/tokens "{\"user\":\"$USER\",\"name\":\"salesforce-4\",\"expiresAt\":\"2027-12-01T00:00:00Z\"}" |
+  python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
+k -n "$NS" create secret generic salesforce-trackvia-token --from-literal=token="$TOKEN4" --dry-run=client -o yaml | k apply -f - >/dev/null
+k -n "$NS" annotate --overwrite secret salesforce-trackvia-token integrations.trackvia-operator.dev/expires-at=2027-12-01T00:00:00Z >/dev/null
+wait_for 60 "the approved rotation" phase_is "$SCHEDULED" Succeeded
+k get rot -n "$NS"
+echo; echo "approved at: $(jsonpath "rot/$SCHEDULED" '{.status.approvedTime}'); recipes: $(jsonpath "rot/$SCHEDULED" '{range .status.recipes[*]}{.name} ({.state}); {end}')"
 
 say "Events that tell the story (the rotations)"
 k get events -n "$NS" --sort-by=.lastTimestamp -o custom-columns=OBJECT:.involvedObject.kind/.involvedObject.name,TYPE:.type,REASON:.reason,MESSAGE:.message \
@@ -141,7 +170,7 @@ k get events -n "$NS" --sort-by=.lastTimestamp -o custom-columns=OBJECT:.involve
   --field-selector involvedObject.kind!=CredentialRotation | cut -c1-200 | tail -n 30
 
 say "Metrics"
-curl -fsS "http://$ADMIN/metrics" | grep -E '^trackvia_operator_(rotations_total|token_expiry|rotation_due|external_requests_total|rate_limiter_wait_seconds_(sum|count))' | head -n 30
+curl -fsS "http://$ADMIN/metrics" | grep -E '^trackvia_operator_(rotations_total|token_expiry|rotation_due|rotation_awaiting_approval|recipes_left_stopped|external_requests_total|rate_limiter_wait_seconds_(sum|count))' | head -n 40
 
 say "Summary"
 get

@@ -4,203 +4,20 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use support::operator::{Emulators, Operator, eventually};
-use trackvia_operator::api::{
-    CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
+use support::world::{
+    OLD, WAIT, connection_tokens, new_token, place_new_token, published_token, put_token, recipe_calls,
+    regenerate_in_place, revoke_old, running, seed, setup,
 };
-
-const SANDBOX: i64 = 21508;
-const WAIT: Duration = Duration::from_secs(90);
-const OLD: &str = "sf-token-old-00000001";
-
-/// Three connections, ten recipes: 1001..1009 running (three per connection), 1010 stopped.
-fn seed() -> String {
-    let mut recipes = String::new();
-    for i in 1..=10 {
-        let conn = 100 + (i - 1) % 3;
-        recipes.push_str(&format!(
-            "        - {{id: {}, name: Recipe {i}, running: {}, connections: [{conn}]}}\n",
-            1000 + i,
-            i != 10
-        ));
-    }
-    format!(
-        r#"
-trackvia:
-  accounts:
-    - id: {SANDBOX}
-      name: ACME Sandbox
-      environment: sandbox
-      apiKey: sbx-api-key-0001
-      apps: [{{id: 1, name: CRM}}]
-      views: [{{id: 10, name: Accounts, app: CRM}}]
-      roles:
-        - {{name: Super Admin, admin: true}}
-        - {{name: Salesforce Integration, apps: [CRM], views: [Accounts]}}
-      users:
-        - {{id: 1, email: admin@acme.example, firstName: Ada, lastName: Admin, status: Active, apiUser: true, role: Super Admin}}
-        - {{id: 2, email: salesforce.integration@acme.example, firstName: Salesforce, lastName: Integration, status: Active, apiUser: true, role: Salesforce Integration}}
-      tokens:
-        - {{id: 1, value: sbx-admin-token-0001, user: 1, name: operator, expiresAt: "2030-01-01T00:00:00Z"}}
-        - {{id: 2, value: {OLD}, user: 2, name: salesforce-1, expiresAt: "2030-01-01T00:00:00Z"}}
-workato:
-  workspaces:
-    - id: acme-dev
-      environment: sandbox
-      apiTokens: [wk-dev-token-0001]
-      connections:
-        - {{id: 100, name: TV 1, provider: trackvia}}
-        - {{id: 101, name: TV 2, provider: trackvia}}
-        - {{id: 102, name: TV 3, provider: trackvia}}
-      recipes:
-{recipes}    - id: acme-prod
-      environment: production
-      apiTokens: [wk-prod-token-0001]
-      connections:
-        - {{id: 200, name: TV prod, provider: trackvia}}
-"#
-    )
-}
-
-/// Accounts, workspace, IntegrationAccount with the old token, three WorkatoConnections; waits
-/// until every connection holds the old token.
-async fn setup(client: &Client, ns: &str, emu: &Emulators, strategy: Option<&str>) {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let pp = Default::default();
-    secrets
-        .create(
-            &pp,
-            &support::secret(
-                "tv-admin",
-                &[
-                    ("apiKey", "sbx-api-key-0001"),
-                    ("authToken", "sbx-admin-token-0001"),
-                ],
-                &[],
-            ),
-        )
-        .await
-        .unwrap();
-    secrets
-        .create(
-            &pp,
-            &support::secret("wk-dev", &[("token", "wk-dev-token-0001")], &[]),
-        )
-        .await
-        .unwrap();
-    secrets
-        .create(
-            &pp,
-            &support::secret("wk-prod", &[("token", "wk-prod-token-0001")], &[]),
-        )
-        .await
-        .unwrap();
-    secrets
-        .create(&pp, &support::secret("sf-token", &[("token", OLD)], &[]))
-        .await
-        .unwrap();
-    support::create::<TrackViaAccount>(client, ns, json!({
-        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "TrackViaAccount", "metadata": {"name": "acme"},
-        "spec": {"baseUrl": emu.trackvia(), "environment": "sandbox",
-                 "adminCredentials": {"apiKey": {"name": "tv-admin", "key": "apiKey"}, "authToken": {"name": "tv-admin", "key": "authToken"}}}
-    })).await;
-    for (name, env, secret) in [("dev", "sandbox", "wk-dev"), ("prod", "production", "wk-prod")] {
-        support::create::<WorkatoWorkspace>(client, ns, json!({
-            "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "WorkatoWorkspace", "metadata": {"name": name},
-            "spec": {"baseUrl": emu.workato(), "environment": env, "apiToken": {"name": secret, "key": "token"}}
-        })).await;
-    }
-    let mut rotation = json!({"newTokenTimeout": "1h", "revocationGracePeriod": "1h"});
-    if let Some(s) = strategy {
-        rotation["strategy"] = json!(s);
-    }
-    support::create::<IntegrationAccount>(client, ns, json!({
-        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "IntegrationAccount", "metadata": {"name": "sf"},
-        "spec": {"accountRef": {"name": "acme"}, "system": "Salesforce", "email": "salesforce.integration@acme.example",
-                 "access": {"apps": ["CRM"], "views": [{"name": "Accounts", "app": "CRM"}]},
-                 "tokenSecretRef": {"name": "sf-token", "key": "token"}, "credentialsSecret": {"name": "sf-credentials"},
-                 "rotation": rotation}
-    })).await;
-    for (i, id) in [100, 101, 102].iter().enumerate() {
-        support::create::<WorkatoConnection>(client, ns, json!({
-            "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "WorkatoConnection", "metadata": {"name": format!("conn-{}", i + 1)},
-            "spec": {"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"}, "connection": {"id": id}}
-        })).await;
-    }
-    let wcs: Api<WorkatoConnection> = Api::namespaced(client.clone(), ns);
-    for i in 1..=3 {
-        eventually(WAIT, &format!("conn-{i} Ready"), || async {
-            let wc = wcs.get(&format!("conn-{i}")).await.ok()?;
-            ready(&wc.status.as_ref()?.common.conditions).then_some(())
-        })
-        .await;
-    }
-    let _ = emu;
-}
+use trackvia_operator::api::{CredentialRotation, IntegrationAccount, WorkatoConnection};
 
 fn ready(conds: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> bool {
     conds.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-}
-
-async fn connection_tokens(emu: &Emulators) -> BTreeMap<i64, String> {
-    let state = emu.get("state").await;
-    state["workato"]["workspaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["id"] == "acme-dev")
-        .unwrap()["connections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["id"].as_i64().unwrap(),
-                c["input"]["access_token"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-async fn running(emu: &Emulators) -> BTreeMap<i64, bool> {
-    let state = emu.get("state").await;
-    state["workato"]["workspaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["id"] == "acme-dev")
-        .unwrap()["recipes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["id"].as_i64().unwrap(), r["running"].as_bool().unwrap()))
-        .collect()
-}
-
-async fn published_token(client: &Client, ns: &str) -> String {
-    let s = Api::<Secret>::namespaced(client.clone(), ns)
-        .get("sf-credentials")
-        .await
-        .unwrap();
-    String::from_utf8(s.data.unwrap()["authToken"].0.clone()).unwrap()
-}
-
-/// Recipe stop/start calls per recipe id.
-async fn recipe_calls(emu: &Emulators, verb: &str) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for c in emu.calls().await {
-        if c["route"] == format!("PUT /api/recipes/{{id}}/{verb}") {
-            *out.entry(c["path"].as_str().unwrap().to_owned()).or_default() += 1;
-        }
-    }
-    out
 }
 
 async fn rotation_of(client: &Client, ns: &str) -> CredentialRotation {
@@ -222,48 +39,6 @@ async fn wait_phase(client: &Client, ns: &str, phase: &str) -> CredentialRotatio
             .find(|r| r.status.as_ref().and_then(|s| s.phase.map(|p| p.as_str())) == Some(phase))
     })
     .await
-}
-
-async fn put_token(client: &Client, ns: &str, token: &str) {
-    let patch = json!({"data": {"token": k8s_openapi::ByteString(token.as_bytes().to_vec())}});
-    Api::<Secret>::namespaced(client.clone(), ns)
-        .patch("sf-token", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
-}
-
-/// The person creates a new token for the integration user in TrackVia. Returns it.
-async fn new_token(emu: &Emulators) -> String {
-    emu.create_token(
-        SANDBOX,
-        "salesforce.integration@acme.example",
-        "2031-01-01T00:00:00Z",
-    )
-    .await
-}
-
-/// The person creates a new token (the old one stays active) and puts it in the token Secret.
-/// Returns the new token.
-async fn place_new_token(client: &Client, ns: &str, emu: &Emulators) -> String {
-    let new = new_token(emu).await;
-    put_token(client, ns, &new).await;
-    new
-}
-
-/// The person regenerates the token in place: the old one (id 2) dies, and the new one goes into
-/// the token Secret. Returns the new token.
-async fn regenerate_in_place(client: &Client, ns: &str, emu: &Emulators) -> String {
-    revoke_old(emu).await;
-    place_new_token(client, ns, emu).await
-}
-
-/// The person deactivates the old token (id 2) in TrackVia.
-async fn revoke_old(emu: &Emulators) {
-    emu.control(
-        &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
-        json!({}),
-    )
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks

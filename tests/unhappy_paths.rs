@@ -28,6 +28,22 @@ fn failed_test(id: i64) -> Value {
     })
 }
 
+/// A namespace, the emulators (with `latency_ms` on every call), the operator, and the world
+/// set up with `rotation` as the account's `spec.rotation` (long timeouts by default).
+async fn world(
+    prefix: &str,
+    latency_ms: u64,
+    rotation: Option<Value>,
+) -> (Client, String, Emulators, Operator) {
+    let (client, ns, emu) = start(prefix, latency_ms).await;
+    let op = Operator::start(&ns);
+    match rotation {
+        Some(r) => setup_with(&client, &ns, &emu, r).await,
+        None => setup(&client, &ns, &emu, None).await,
+    }
+    (client, ns, emu, op)
+}
+
 async fn start(prefix: &str, latency_ms: u64) -> (Client, String, Emulators) {
     start_with_seed(prefix, latency_ms, &seed()).await
 }
@@ -72,9 +88,7 @@ async fn all_running(emu: &Emulators) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn a_token_replaced_mid_switch_ends_with_every_connection_on_the_published_token() {
-    let (client, ns, emu) = start("replaced", 300).await;
-    let _op = Operator::start(&ns);
-    setup(&client, &ns, &emu, None).await;
+    let (client, ns, emu, _op) = world("replaced", 300, None).await;
     place_new_token(&client, &ns, &emu).await;
     wait_verified(&client, &ns, 1).await;
     // The person notices a typo in the token's name and creates another one.
@@ -111,9 +125,7 @@ async fn a_token_replaced_mid_switch_ends_with_every_connection_on_the_published
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn a_failed_test_in_stop_and_restart_puts_everything_back() {
-    let (client, ns, emu) = start("sar-test", 0).await;
-    let _op = Operator::start(&ns);
-    setup(&client, &ns, &emu, None).await;
+    let (client, ns, emu, _op) = world("sar-test", 0, None).await;
     rotation(&client, &ns, "regen", json!({"strategy": "StopAndRestart"})).await;
     wait_phase(&client, &ns, "WaitingForToken").await;
     assert!(!running(&emu).await[&1001]);
@@ -182,9 +194,8 @@ async fn recipes_left_stopped_are_reported_until_a_later_rotation_restarts_them(
         9.0,
         "the metric counts them"
     );
-    let wc = eventually(WAIT, "conn-1 reports its recipes left stopped", || async {
-        let wc = get_json::<WorkatoConnection>(&client, &ns, "conn-1").await?;
-        (condition(&wc, "RecipesHealthy")?.1 == "LeftStoppedByRotation").then_some(wc)
+    let wc = wait_condition::<WorkatoConnection>(&client, &ns, "conn-1", "RecipesHealthy", |c| {
+        c.1 == "LeftStoppedByRotation"
     })
     .await;
     assert_ne!(condition(&wc, "Ready").unwrap().0, "True");
@@ -215,16 +226,8 @@ async fn recipes_left_stopped_are_reported_until_a_later_rotation_restarts_them(
         later["status"]
     );
     assert!(all_running(&emu).await);
-    eventually(WAIT, "regen's finding resolved", || async {
-        let r = get_json::<CredentialRotation>(&client, &ns, "regen").await?;
-        (condition(&r, "RecipesRestarted")?.0 == "True").then_some(())
-    })
-    .await;
-    eventually(WAIT, "conn-1 healthy again", || async {
-        let wc = get_json::<WorkatoConnection>(&client, &ns, "conn-1").await?;
-        (condition(&wc, "RecipesHealthy")?.0 == "True").then_some(())
-    })
-    .await;
+    wait_condition::<CredentialRotation>(&client, &ns, "regen", "RecipesRestarted", |c| c.0 == "True").await;
+    wait_condition::<WorkatoConnection>(&client, &ns, "conn-1", "RecipesHealthy", |c| c.0 == "True").await;
 }
 
 /// Workato refuses to start a recipe: the rotation does not end Succeeded, and the recipe is
@@ -232,9 +235,7 @@ async fn recipes_left_stopped_are_reported_until_a_later_rotation_restarts_them(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn a_recipe_that_does_not_start_is_reported_until_a_person_starts_it() {
-    let (client, ns, emu) = start("nostart", 0).await;
-    let _op = Operator::start(&ns);
-    setup(&client, &ns, &emu, None).await;
+    let (client, ns, emu, _op) = world("nostart", 0, None).await;
     rotation(&client, &ns, "regen", json!({"strategy": "StopAndRestart"})).await;
     wait_phase(&client, &ns, "WaitingForToken").await;
     emu.control("faults", json!({
@@ -255,16 +256,8 @@ async fn a_recipe_that_does_not_start_is_reported_until_a_person_starts_it() {
     .await;
     // The person fixes the recipe and starts it: the findings clear.
     person_starts_recipe(&emu, 1004).await;
-    eventually(WAIT, "the rotation sees the recipe running", || async {
-        let r = get_json::<CredentialRotation>(&client, &ns, "regen").await?;
-        (condition(&r, "RecipesRestarted")?.0 == "True").then_some(())
-    })
-    .await;
-    eventually(WAIT, "conn-1 healthy", || async {
-        let wc = get_json::<WorkatoConnection>(&client, &ns, "conn-1").await?;
-        (condition(&wc, "RecipesHealthy")?.0 == "True").then_some(())
-    })
-    .await;
+    wait_condition::<CredentialRotation>(&client, &ns, "regen", "RecipesRestarted", |c| c.0 == "True").await;
+    wait_condition::<WorkatoConnection>(&client, &ns, "conn-1", "RecipesHealthy", |c| c.0 == "True").await;
 }
 
 /// Deleting a rotation, or its IntegrationAccount, mid-way restarts what it stopped before the
@@ -272,9 +265,7 @@ async fn a_recipe_that_does_not_start_is_reported_until_a_person_starts_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn deleting_a_rotation_or_its_account_mid_way_restarts_what_it_stopped_first() {
-    let (client, ns, emu) = start("delete", 0).await;
-    let _op = Operator::start(&ns);
-    setup(&client, &ns, &emu, None).await;
+    let (client, ns, emu, _op) = world("delete", 0, None).await;
     let rots: Api<CredentialRotation> = Api::namespaced(client.clone(), &ns);
     for (name, delete_account) in [("regen", false), ("regen-2", true)] {
         rotation(&client, &ns, name, json!({"strategy": "StopAndRestart"})).await;
@@ -336,19 +327,18 @@ fn scheduled(r: &Value) -> bool {
         .contains("-scheduled-")
 }
 
-/// A scheduled StopAndRestart stops nothing until a person approves it (I6); approved, it runs.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs a kube-apiserver: run `make test`"]
-async fn a_scheduled_stop_and_restart_stops_nothing_until_approved() {
-    let (client, ns, emu) = start("approve", 0).await;
-    let _op = Operator::start(&ns);
+/// An account whose StopAndRestart rotation is due inside a maintenance window open for
+/// `window_secs` more seconds, and the scheduled rotation it started, awaiting approval.
+async fn awaiting_approval(prefix: &str, window_secs: i64) -> (Client, String, Emulators, Operator, Value) {
+    let (client, ns, emu) = start(prefix, 0).await;
+    let op = Operator::start(&ns);
     setup_with(
         &client,
         &ns,
         &emu,
         json!({
             "strategy": "StopAndRestart", "renewBefore": "720h", "newTokenTimeout": "1h",
-            "maintenanceWindow": window_from_now(600)
+            "maintenanceWindow": window_from_now(window_secs)
         }),
     )
     .await;
@@ -358,6 +348,14 @@ async fn a_scheduled_stop_and_restart_stops_nothing_until_approved() {
         scheduled(r) && phase(r) == "AwaitingApproval"
     })
     .await;
+    (client, ns, emu, op, r)
+}
+
+/// A scheduled StopAndRestart stops nothing until a person approves it (I6); approved, it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn a_scheduled_stop_and_restart_stops_nothing_until_approved() {
+    let (client, ns, emu, _op, r) = awaiting_approval("approve", 600).await;
     let name = r["metadata"]["name"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(
@@ -406,24 +404,7 @@ async fn a_scheduled_stop_and_restart_stops_nothing_until_approved() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn an_unanswered_scheduled_rotation_expires_and_does_not_come_back_before_the_next_window() {
-    let (client, ns, emu) = start("unanswered", 0).await;
-    let _op = Operator::start(&ns);
-    setup_with(
-        &client,
-        &ns,
-        &emu,
-        json!({
-            "strategy": "StopAndRestart", "renewBefore": "720h", "newTokenTimeout": "1h",
-            "maintenanceWindow": window_from_now(25)
-        }),
-    )
-    .await;
-    emu.reset_calls().await;
-    expiring_soon(&client, &ns).await;
-    wait_rotation(&client, &ns, "the scheduled rotation awaits approval", |r| {
-        scheduled(r) && phase(r) == "AwaitingApproval"
-    })
-    .await;
+    let (client, ns, emu, _op, _) = awaiting_approval("unanswered", 25).await;
     let r = wait_rotation(&client, &ns, "the approval expired", |r| {
         scheduled(r) && phase(r) == "Aborted"
     })
@@ -556,14 +537,12 @@ async fn adoption_never_writes_another_connector_nor_a_live_connection_unstaged(
     emu.reset_calls().await;
     connection(&client, &ns, "shared", json!({"name": "TV shared"})).await;
     connection(&client, &ns, "live", json!({"id": 111})).await;
-    eventually(WAIT, "the Salesforce connection is refused", || async {
-        let wc = get_json::<WorkatoConnection>(&client, &ns, "shared").await?;
-        (condition(&wc, "ConnectionFound")?.1 == "ProviderMismatch").then_some(())
+    wait_condition::<WorkatoConnection>(&client, &ns, "shared", "ConnectionFound", |c| {
+        c.1 == "ProviderMismatch"
     })
     .await;
-    eventually(WAIT, "the live connection waits for an opt-in", || async {
-        let wc = get_json::<WorkatoConnection>(&client, &ns, "live").await?;
-        (condition(&wc, "CredentialsCurrent")?.1 == "AdoptionPending").then_some(())
+    wait_condition::<WorkatoConnection>(&client, &ns, "live", "CredentialsCurrent", |c| {
+        c.1 == "AdoptionPending"
     })
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -649,9 +628,7 @@ async fn a_refused_user_creation_is_reported_and_not_repeated_in_a_loop() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn a_failed_rollback_is_not_recorded_as_rolled_back() {
-    let (client, ns, emu) = start("rbfail", 300).await;
-    let _op = Operator::start(&ns);
-    setup(&client, &ns, &emu, None).await;
+    let (client, ns, emu, _op) = world("rbfail", 300, None).await;
     emu.control("faults", failed_test(101)).await;
     let new = place_new_token(&client, &ns, &emu).await;
     wait_verified(&client, &ns, 1).await;
@@ -674,13 +651,10 @@ async fn a_failed_rollback_is_not_recorded_as_rolled_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn a_missing_old_token_secret_is_not_a_revocation() {
-    let (client, ns, emu) = start("oldgone", 0).await;
-    let _op = Operator::start(&ns);
-    setup_with(
-        &client,
-        &ns,
-        &emu,
-        json!({"newTokenTimeout": "1h", "revocationGracePeriod": "20s"}),
+    let (client, ns, emu, _op) = world(
+        "oldgone",
+        0,
+        Some(json!({"newTokenTimeout": "1h", "revocationGracePeriod": "20s"})),
     )
     .await;
     place_new_token(&client, &ns, &emu).await;
@@ -699,9 +673,7 @@ async fn a_missing_old_token_secret_is_not_a_revocation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn a_foreign_secret_where_the_old_token_goes_is_never_deleted() {
-    let (client, ns, emu) = start("foreign", 0).await;
-    let _op = Operator::start(&ns);
-    setup(&client, &ns, &emu, None).await;
+    let (client, ns, emu, _op) = world("foreign", 0, None).await;
     rotation(&client, &ns, "manual", json!({"strategy": "Overlap"})).await;
     let r = eventually(WAIT, "manual waits for a token", || async {
         let r = get_json::<CredentialRotation>(&client, &ns, "manual").await?;
@@ -747,9 +719,7 @@ async fn a_foreign_secret_where_the_old_token_goes_is_never_deleted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn only_a_rejected_old_token_means_stop_and_restart() {
-    let (client, ns, emu) = start("strategy", 0).await;
-    let _op = Operator::start(&ns);
-    setup(&client, &ns, &emu, None).await;
+    let (client, ns, emu, _op) = world("strategy", 0, None).await;
     emu.reset_calls().await;
     emu.control(
         "faults",
@@ -772,22 +742,18 @@ async fn only_a_rejected_old_token_means_stop_and_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn an_unrevoked_old_token_is_a_warning_not_a_blocker() {
-    let (client, ns, emu) = start("grace", 0).await;
-    let _op = Operator::start(&ns);
-    setup_with(
-        &client,
-        &ns,
-        &emu,
-        json!({"newTokenTimeout": "1h", "revocationGracePeriod": "10s"}),
+    let (client, ns, emu, _op) = world(
+        "grace",
+        0,
+        Some(json!({"newTokenTimeout": "1h", "revocationGracePeriod": "10s"})),
     )
     .await;
     place_new_token(&client, &ns, &emu).await;
     let r = wait_finished(&client, &ns).await;
     assert_eq!(phase(&r), "Succeeded", "{}", r["status"]);
     assert_eq!(condition(&r, "OldTokenRevoked").unwrap().1, "RevocationOverdue");
-    let ia = eventually(WAIT, "the account warns", || async {
-        let ia = get_json::<IntegrationAccount>(&client, &ns, "sf").await?;
-        (condition(&ia, "OldTokenRevoked")?.1 == "OldTokenStillActive").then_some(ia)
+    let ia = wait_condition::<IntegrationAccount>(&client, &ns, "sf", "OldTokenRevoked", |c| {
+        c.1 == "OldTokenStillActive"
     })
     .await;
     assert_eq!(
@@ -810,9 +776,7 @@ async fn an_unrevoked_old_token_is_a_warning_not_a_blocker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn the_environment_guard_holds_on_every_push_of_a_rotation() {
-    let (client, ns, emu) = start("envguard", 0).await;
-    let _op = Operator::start(&ns);
-    setup(&client, &ns, &emu, None).await;
+    let (client, ns, emu, _op) = world("envguard", 0, None).await;
     // Someone recreates workspace `dev` as production: the connections bound to it stay bound.
     let workspaces: Api<WorkatoWorkspace> = Api::namespaced(client.clone(), &ns);
     workspaces.delete("dev", &DeleteParams::default()).await.unwrap();
@@ -821,11 +785,8 @@ async fn the_environment_guard_holds_on_every_push_of_a_rotation() {
     })
     .await;
     workspace(&client, &ns, &emu, "dev", "production", "wk-dev").await;
-    eventually(WAIT, "conn-1 reports the mismatch", || async {
-        let wc = get_json::<WorkatoConnection>(&client, &ns, "conn-1").await?;
-        (condition(&wc, "EnvironmentMatched")?.0 == "False").then_some(())
-    })
-    .await;
+    wait_condition::<WorkatoConnection>(&client, &ns, "conn-1", "EnvironmentMatched", |c| c.0 == "False")
+        .await;
     emu.reset_calls().await;
     place_new_token(&client, &ns, &emu).await;
     let r = wait_rotation(&client, &ns, "the rotation published or finished", |r| {

@@ -193,6 +193,28 @@ pub fn condition(o: &Value, type_: &str) -> Option<(String, String, String)> {
         })
 }
 
+/// Waits until condition `type_` of object `name` satisfies `pred`; returns the object.
+pub async fn wait_condition<K>(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    type_: &str,
+    pred: impl Fn(&(String, String, String)) -> bool,
+) -> Value
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    eventually(WAIT, &format!("{type_} of {name}"), || async {
+        let o = get_json::<K>(client, ns, name).await?;
+        condition(&o, type_).filter(|c| pred(c)).map(|_| o)
+    })
+    .await
+}
+
 /// The JSON of object `name` of kind `K`.
 pub async fn get_json<K>(client: &Client, ns: &str, name: &str) -> Option<Value>
 where

@@ -507,6 +507,15 @@ impl Machine<'_> {
         });
     }
 
+    /// Ends the rotation `Succeeded`: "<n> connections switched", then `rest`.
+    fn succeed(&mut self, rest: impl std::fmt::Display) {
+        let n = self.s.connections.len();
+        self.finish(
+            RotationOutcome::Succeeded,
+            format!("{n} connections switched{rest}"),
+        );
+    }
+
     /// Decides that the rotation ends with `outcome`, after putting things back.
     fn close(&mut self, outcome: RotationOutcome, why: impl Into<String>) {
         self.s.closing_outcome = Some(outcome);
@@ -634,15 +643,14 @@ impl Machine<'_> {
         match phase {
             // Published already: the forward path is what puts things in order.
             RotationPhase::Restarting if published_new || self.take_over() => self.restarting(),
-            RotationPhase::AwaitingRevocation => self.finish(
-                RotationOutcome::Succeeded,
-                format!(
-                    "{} connections switched and the new token published; deleted before the old token's revocation was confirmed",
-                    self.s.connections.len()
-                ),
+            RotationPhase::AwaitingRevocation => self.succeed(
+                " and the new token published; deleted before the old token's revocation was confirmed",
             ),
             RotationPhase::Publishing if published_new => self.publishing(),
-            _ => self.close_or_finish(RotationOutcome::Cancelled, "the CredentialRotation is being deleted"),
+            _ => self.close_or_finish(
+                RotationOutcome::Cancelled,
+                "the CredentialRotation is being deleted",
+            ),
         }
     }
 
@@ -1120,13 +1128,7 @@ impl Machine<'_> {
 
     fn await_revocation(&mut self) {
         if self.s.old_token_secret.is_none() {
-            return self.finish(
-                RotationOutcome::Succeeded,
-                format!(
-                    "{} connections switched and the new token published (the old token could not be kept, so its revocation is not checked)",
-                    self.s.connections.len()
-                ),
-            );
+            return self.succeed(" and the new token published (the old token could not be kept, so its revocation is not checked)");
         }
         let deadline = self
             .s
@@ -1242,37 +1244,19 @@ impl Machine<'_> {
         if self.strategy() == Some(RotationStrategy::Overlap) {
             return self.await_revocation();
         }
-        self.finish(
-            RotationOutcome::Succeeded,
-            format!(
-                "{} connections switched; {restarted} recipes restarted",
-                self.s.connections.len()
-            ),
-        );
+        self.succeed(format!("; {restarted} recipes restarted"));
     }
 
     fn awaiting_revocation(&mut self) {
         let deadline = self.s.revocation_deadline.as_ref().map_or(self.now(), |d| d.0);
         if self.s.old_token_secret.is_none() && self.s.old_token_revoked_time.is_none() {
-            return self.finish(
-                RotationOutcome::Succeeded,
-                format!(
-                    "{} connections switched and the new token published; the old token's revocation cannot be confirmed (its Secret is gone)",
-                    self.s.connections.len()
-                ),
-            );
+            return self.succeed(" and the new token published; the old token's revocation cannot be confirmed (its Secret is gone)");
         }
         if self.s.old_token_revoked_time.is_some() {
             if self.s.old_token_secret.is_some() {
                 return self.run(Effect::DeleteOldTokenSecret);
             }
-            return self.finish(
-                RotationOutcome::Succeeded,
-                format!(
-                    "{} connections switched; the old token is revoked",
-                    self.s.connections.len()
-                ),
-            );
+            return self.succeed("; the old token is revoked");
         }
         let next = self
             .s
@@ -1288,13 +1272,7 @@ impl Machine<'_> {
                 "the old token {fp} is still active past its revocation deadline {deadline}: deactivate it in TrackVia (API Access)"
             );
             self.warn("RevocationOverdue", message.clone());
-            return self.finish(
-                RotationOutcome::Succeeded,
-                format!(
-                    "{} connections switched and the new token published; {message}",
-                    self.s.connections.len()
-                ),
-            );
+            return self.succeed(format!(" and the new token published; {message}"));
         }
         self.wait(until(self.now(), next).min(until(self.now(), deadline)));
     }

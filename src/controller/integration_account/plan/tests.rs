@@ -4,6 +4,8 @@ use crate::api::integration_account::{
 };
 use crate::api::{Environment, LocalRef, SecretKeyRef};
 
+use crate::api::credential_rotation::RotationPhase;
+use crate::api::integration_account::UserStatus;
 use crate::controller::integration_account::observed::*;
 use crate::trackvia::{App, View};
 
@@ -391,4 +393,186 @@ fn a_refused_create_is_reported_with_what_to_do() {
     assert!(c.message.contains("403"), "{}", c.message);
     assert!(p.next_action.unwrap().contains("Super Admin"));
     assert_eq!(p.step, Step::None, "no second create in the same reconcile");
+}
+
+fn seen(
+    name: &str,
+    phase: RotationPhase,
+    outcome: Option<crate::api::credential_rotation::RotationOutcome>,
+) -> RotationSeen {
+    RotationSeen {
+        name: name.into(),
+        finished: phase.is_terminal(),
+        phase: Some(phase),
+        outcome,
+        finished_time: phase.is_terminal().then(now),
+        created: Some(now()),
+        trigger: Trigger::Person,
+        revocation: None,
+        held_recipes: 0,
+    }
+}
+
+fn valid() -> Validation {
+    Validation::Valid(reach(&["CRM"], &[("CRM", "Accounts")]))
+}
+
+#[test]
+fn a_failed_create_backs_off_doubling_up_to_an_hour() {
+    let failed = |attempts: i32| UserStatus {
+        state: Some(CREATE_FAILED.into()),
+        create_failed_time: Some(Time(now())),
+        create_attempts: Some(attempts),
+        ..Default::default()
+    };
+    let wait = |a| {
+        create_retry_at(&failed(a))
+            .unwrap()
+            .duration_since(now())
+            .as_secs()
+    };
+    assert_eq!(
+        [wait(1), wait(2), wait(3), wait(7), wait(30)],
+        [60, 120, 240, 3600, 3600]
+    );
+    assert_eq!(
+        create_retry_at(&UserStatus::default()),
+        None,
+        "only after a failure"
+    );
+    // While backing off, the last failure is carried over and nothing is created.
+    let mut ia = ia();
+    ia.status = Some(IntegrationAccountStatus {
+        user: Some(failed(2)),
+        common: crate::api::common::CommonStatus {
+            observed_generation: Some(1),
+            conditions: conditions::merge(
+                &[],
+                &[Cond::fail(
+                    types::USER_VERIFIED,
+                    "UserCreateFailed",
+                    "creating ... failed: 403",
+                )],
+                Some(1),
+                &Time(now()),
+            ),
+        },
+        ..Default::default()
+    });
+    let p = plan(
+        &ia,
+        &observed(UserLookup::CreateBackingOff, token(), Validation::NotDue),
+        now(),
+        every(),
+    );
+    assert_eq!(p.step, Step::None);
+    assert_eq!(cond(&p, types::USER_VERIFIED).reason, "UserCreateFailed");
+    assert!(
+        p.requeue <= Duration::from_secs(120),
+        "wakes when the backoff ends"
+    );
+}
+
+#[test]
+fn a_failed_rotation_for_a_token_is_reported_not_started_again() {
+    let mut o = observed(UserLookup::Found(user("Active")), token(), valid());
+    o.published = Published::Ours {
+        up_to_date: false,
+        fingerprint: Some("hmac-sha256:old".into()),
+    };
+    o.bound_connections = 2;
+    let p = plan(&ia(), &o, now(), every());
+    let Step::StartRotation(req) = &p.step else {
+        panic!("{:?}", p.step)
+    };
+    assert_eq!(req.trigger, "new-token");
+    o.rotations = vec![seen(
+        &req.name,
+        RotationPhase::Failed,
+        Some(crate::api::credential_rotation::RotationOutcome::RolledBack),
+    )];
+    let p = plan(&ia(), &o, now(), every());
+    assert_eq!(p.step, Step::None, "one rotation per token");
+    let c = cond(&p, types::CREDENTIALS_PUBLISHED);
+    assert_eq!((c.status, c.reason.as_ref()), (Status::False, "RotationFailed"));
+    assert!(c.message.contains("RolledBack"), "{}", c.message);
+}
+
+#[test]
+fn a_rotation_awaiting_approval_is_the_next_action_and_awaiting_revocation_holds_nothing() {
+    let mut o = observed(UserLookup::Found(user("Active")), token(), valid());
+    o.published = Published::Ours {
+        up_to_date: true,
+        fingerprint: Some("hmac-sha256:aa".into()),
+    };
+    o.rotations = vec![seen("sf-scheduled-1", RotationPhase::AwaitingApproval, None)];
+    let p = plan(&ia(), &o, now(), every());
+    assert!(
+        p.next_action
+            .as_deref()
+            .unwrap_or_default()
+            .contains("kubectl trackvia approve sf-scheduled-1"),
+        "{:?}",
+        p.next_action
+    );
+    // Published, awaiting revocation: the account is Ready and warns about the old token.
+    let mut r = seen("sf-newtoken-1", RotationPhase::AwaitingRevocation, None);
+    r.revocation = Some(Revocation::Overdue {
+        fingerprint: "hmac-sha256:old".into(),
+        deadline: now(),
+    });
+    o.rotations = vec![r];
+    let p = plan(&ia(), &o, now(), every());
+    assert!(cond(&p, types::READY).is_true());
+    let c = cond(&p, types::OLD_TOKEN_REVOKED);
+    assert_eq!(
+        (c.status, c.reason.as_ref()),
+        (Status::False, "OldTokenStillActive")
+    );
+}
+
+#[test]
+fn an_unanswered_scheduled_rotation_keeps_the_schedule_quiet_until_the_next_window() {
+    use crate::api::integration_account::{MaintenanceWindow, RotationPolicy};
+    let mut ia = ia();
+    ia.spec.rotation = Some(RotationPolicy {
+        maintenance_window: Some(MaintenanceWindow {
+            days: None,
+            start: "11:00".into(),
+            duration: "3h".into(),
+        }),
+        ..Default::default()
+    });
+    let mut t = token().unwrap();
+    t.expires_at = Some("2026-12-05T12:00:00Z".parse().unwrap());
+    let mut o = observed(UserLookup::Found(user("Active")), Ok(t), valid());
+    o.published = Published::Ours {
+        up_to_date: true,
+        fingerprint: Some("hmac-sha256:aa".into()),
+    };
+    o.bound_connections = 1;
+    let mut expired = seen(
+        "sf-scheduled-1",
+        RotationPhase::Aborted,
+        Some(crate::api::credential_rotation::RotationOutcome::ApprovalExpired),
+    );
+    expired.trigger = Trigger::Scheduled;
+    expired.created = Some("2026-11-28T11:05:00Z".parse().unwrap());
+    expired.finished_time = Some("2026-11-28T10:00:00Z".parse().unwrap()); // more than an hour ago
+    o.rotations = vec![expired.clone()];
+    // 12:00, same window: quiet.
+    assert_eq!(plan(&ia, &o, now(), every()).step, Step::None);
+    // The next day's window: a new one.
+    expired.created = Some("2026-11-27T11:05:00Z".parse().unwrap());
+    o.rotations = vec![expired];
+    assert!(
+        matches!(plan(&ia, &o, now(), every()).step, Step::StartRotation(ref r) if r.trigger == "scheduled")
+    );
+    assert_eq!(
+        approval_deadline(
+            ia.spec.rotation.as_ref().unwrap().maintenance_window.as_ref(),
+            now()
+        ),
+        "2026-11-28T14:00:00Z".parse::<Timestamp>().unwrap()
+    );
 }
