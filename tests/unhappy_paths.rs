@@ -559,6 +559,10 @@ async fn adoption_never_writes_another_connector_nor_a_live_connection_unstaged(
         )
         .await
         .unwrap();
+    wait_rotation(&client, &ns, "the takeover succeeded", |r| {
+        !r["spec"]["takeOver"].is_null() && phase(r) == "Succeeded"
+    })
+    .await;
     wait_ready::<WorkatoConnection>(&client, &ns, "live").await;
     assert_eq!(connection_tokens(&emu).await[&111], OLD);
     assert!(running(&emu).await[&1101]);

@@ -140,6 +140,8 @@ pub struct Policy {
     pub user: String,
     /// Where the token goes, for people (`key token of Secret sf-token`).
     pub token_secret: String,
+    /// The IntegrationAccount's name, for people.
+    pub account: String,
 }
 
 /// A WorkatoConnection bound to the account (it holds one of its tokens).
@@ -334,6 +336,15 @@ pub struct Step {
     pub wait: Option<Duration>,
     /// Events.
     pub notes: Vec<Note>,
+}
+
+/// Whether a rotation has nothing left to do or check: finished, not being deleted, holding no
+/// recipe stopped and no old token to probe. A reconcile of such a rotation reads nothing more.
+pub fn settled(status: &CredentialRotationStatus, deleting: bool) -> bool {
+    status.phase.is_some_and(RotationPhase::is_terminal)
+        && !deleting
+        && !status.recipes.iter().any(|r| r.state.is_held())
+        && status.old_token_secret.is_none()
 }
 
 /// Decides the next step.
@@ -601,10 +612,8 @@ impl Machine<'_> {
             return self.cancel(phase);
         }
         if !self.f.account_exists && self.s.closing_outcome.is_none() {
-            return self.close_or_finish(
-                RotationOutcome::IntegrationAccountNotFound,
-                "the IntegrationAccount does not exist in this namespace",
-            );
+            let why = format!("IntegrationAccount {} not found in this namespace", self.f.policy.account);
+            return self.close_or_finish(RotationOutcome::IntegrationAccountNotFound, &why);
         }
         if let Some(outcome) = self.s.closing_outcome {
             return self.wind_down(outcome);

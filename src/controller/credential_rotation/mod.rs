@@ -42,13 +42,17 @@ async fn reconcile_inner(cached: &CredentialRotation, ctx: &Context) -> Result<A
     let Some(rot) = super::latest(ctx, cached).await? else {
         return Ok(Action::await_change());
     };
+    let recorded = rot.status.clone().unwrap_or_default();
+    if machine::settled(&recorded, rot.meta().deletion_timestamp.is_some()) {
+        report::metrics(ctx, &rot, &recorded);
+        return Ok(Action::await_change());
+    }
     let ns = rot.namespace().ok_or(Error::Malformed("namespace"))?;
     let ia = Api::<IntegrationAccount>::namespaced(ctx.client.clone(), &ns)
         .get_opt(&rot.spec.integration_account_ref.name)
         .await
         .map_err(Error::kube("reading the IntegrationAccount"))?;
     let facts = observe::observe(ctx, &rot, ia.as_ref()).await?;
-    let recorded = rot.status.clone().unwrap_or_default();
     let step = machine::decide(&recorded, &facts);
     let mut current = recorded.clone();
     if step.status != current {

@@ -107,7 +107,8 @@ pub async fn observe(
     // The account's other rotations: the queue, recipes earlier rotations left stopped, and
     // recipes later rotations took over from this one.
     let (mut ahead, mut stranded, mut taken_over) = (None, Vec::new(), BTreeMap::new());
-    if planning || terminal {
+    let holds = status.recipes.iter().any(|r| r.state.is_held());
+    if planning || (terminal && holds) {
         let all = ctx
             .credential_rotations_of(&ns, account_name, Source::ApiServer)
             .await?;
@@ -207,6 +208,7 @@ fn policy(ctx: &Context, rot: &CredentialRotation, ia: Option<&IntegrationAccoun
                 )
             },
         ),
+        account: rot.spec.integration_account_ref.name.clone(),
         token_secret: ia.map_or_else(
             || "the token Secret".to_owned(),
             |i| {

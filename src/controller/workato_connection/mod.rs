@@ -575,10 +575,12 @@ fn recipes_condition(recipes: &[&Recipe], held: &BTreeMap<i64, Held>) -> Cond {
             .collect()
     };
     // I1: recipes a rotation stopped and did not see run again are never silent.
+    // While a rotation runs, its record is the truth (the listing may predate its stop); once it
+    // is finished, a recipe the listing shows running again is resolved.
     let by_rotation = |left: bool| -> Vec<String> {
         recipes
             .iter()
-            .filter(|r| !r.running)
+            .filter(|r| !(left && r.running))
             .filter_map(|r| {
                 let h = held.get(&r.id).filter(|h| h.left == left)?;
                 Some(format!(

@@ -664,6 +664,10 @@ impl World {
             matches!(facts.token, Read::Failed(_)) || matches!(facts.published, Read::Failed(_));
         let before = self.status.clone();
         let step = decide(&self.status, &facts);
+        // The reconciler skips a settled rotation without deciding: that must lose nothing.
+        if settled(&before, facts.deleting) && (step.effect.is_some() || step.status != before) {
+            return Err(violation("settled", format!("a settled rotation still had {:?} to do", step.effect)));
+        }
         // I5: a failed read changes nothing and calls nothing.
         if read_failed
             && before.phase.is_some_and(|p| !p.is_terminal())

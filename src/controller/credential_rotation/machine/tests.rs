@@ -33,6 +33,7 @@ pub(super) fn policy() -> Policy {
         check_every: Duration::from_secs(300),
         user: "Salesforce Integration".into(),
         token_secret: "key token of Secret sf-token".into(),
+        account: "sf".into(),
     }
 }
 
