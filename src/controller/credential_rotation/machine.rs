@@ -612,7 +612,10 @@ impl Machine<'_> {
             return self.cancel(phase);
         }
         if !self.f.account_exists && self.s.closing_outcome.is_none() {
-            let why = format!("IntegrationAccount {} not found in this namespace", self.f.policy.account);
+            let why = format!(
+                "IntegrationAccount {} not found in this namespace",
+                self.f.policy.account
+            );
             return self.close_or_finish(RotationOutcome::IntegrationAccountNotFound, &why);
         }
         if let Some(outcome) = self.s.closing_outcome {

@@ -666,7 +666,10 @@ impl World {
         let step = decide(&self.status, &facts);
         // The reconciler skips a settled rotation without deciding: that must lose nothing.
         if settled(&before, facts.deleting) && (step.effect.is_some() || step.status != before) {
-            return Err(violation("settled", format!("a settled rotation still had {:?} to do", step.effect)));
+            return Err(violation(
+                "settled",
+                format!("a settled rotation still had {:?} to do", step.effect),
+            ));
         }
         // I5: a failed read changes nothing and calls nothing.
         if read_failed
