@@ -238,15 +238,19 @@ impl std::fmt::Display for RotationPhase {
     }
 }
 
-/// How a rotation ended.
+/// How a rotation ended. Records written before the machine existed still read: their
+/// `RevocationOverdue` (set while awaiting revocation, after publishing) reads as `Succeeded`,
+/// `RollbackImpossible` as `RollbackFailed`, `UnknownPhase` as `Aborted`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, schemars::JsonSchema)]
 pub enum RotationOutcome {
     /// Every connection holds the new token and passed Workato's test; every recipe stopped runs.
+    #[serde(alias = "RevocationOverdue")]
     Succeeded,
     /// A connection failed Workato's test; every connection changed is back on the published
     /// token.
     RolledBack,
     /// Putting the published token back failed on some connections; the summary names them.
+    #[serde(alias = "RollbackImpossible")]
     RollbackFailed,
     /// TrackVia refused the new token, or it cannot reach what `spec.access` lists.
     NewTokenInvalid,
@@ -257,6 +261,7 @@ pub enum RotationOutcome {
     /// Workato refused to stop a recipe, so the switch could not be staged; nothing was rotated.
     RecipeStopFailed,
     /// No new token before `newTokenTimeout`.
+    #[serde(alias = "UnknownPhase")]
     Aborted,
     /// A scheduled `StopAndRestart` nobody approved in time; nothing was changed.
     ApprovalExpired,
@@ -466,5 +471,33 @@ impl RecipeState {
 impl std::fmt::Display for RecipeState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A status written by the operator before the state machine (string phases and outcomes,
+    /// `RevocationOverdue` while awaiting revocation) still reads, so an upgrade never wedges the
+    /// rotations' watch on one old object.
+    #[test]
+    fn records_of_the_previous_version_still_read() {
+        let old = serde_json::json!({
+            "phase": "AwaitingRevocation", "outcome": "RevocationOverdue", "strategy": "Overlap",
+            "connections": [{"name": "c", "state": "Verified"}],
+            "recipes": [{"id": 1, "state": "StartFailed"}]
+        });
+        let s: CredentialRotationStatus = serde_json::from_value(old).unwrap();
+        assert_eq!(s.phase, Some(RotationPhase::AwaitingRevocation));
+        assert_eq!(s.outcome, Some(RotationOutcome::Succeeded));
+        for (legacy, now) in [
+            ("RollbackImpossible", RotationOutcome::RollbackFailed),
+            ("UnknownPhase", RotationOutcome::Aborted),
+        ] {
+            let o: RotationOutcome = serde_json::from_value(serde_json::json!(legacy)).unwrap();
+            assert_eq!(o, now);
+        }
     }
 }
