@@ -808,3 +808,41 @@ async fn the_environment_guard_holds_on_every_push_of_a_rotation() {
     assert!(matches!(phase(&r), "Failed" | "Aborted"), "{}", r["status"]);
     assert!(connection_tokens(&emu).await.values().all(|t| t == OLD));
 }
+
+/// TrackVia fails every call to one endpoint for 30 s after a new token arrives, while a secret
+/// manager refreshes the token Secret's annotations every second (as External Secrets does): each
+/// refresh wakes the account, and a validation TrackVia did not answer waits its backoff instead of
+/// being retried at every wake-up (I10). Once TrackVia answers, the rotation runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn a_trackvia_outage_is_not_a_loop_of_calls() {
+    let (client, ns, emu, _op) = world("outage", 0, None).await;
+    emu.reset_calls().await;
+    emu.control("faults", json!({"service": "trackvia", "method": "GET", "route": "/openapi/apps", "status": 503, "count": 100000}))
+        .await;
+    let new = place_new_token(&client, &ns, &emu).await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    for i in 0..30 {
+        let patch = json!({"metadata": {"annotations": {"secret-manager.example/refreshed": i.to_string()}}});
+        secrets
+            .patch("sf-token", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let apps = calls_of(&emu, "GET /openapi/apps").await.values().sum::<usize>();
+    println!("GET /openapi/apps answered 503 {apps} times in 30 s");
+    // A validation is at most 4 HTTP attempts (the client's retries); the account validates again
+    // after 15 s and 30 s: at most 3 validations.
+    assert!(apps <= 12, "{apps} calls in 30 s");
+    emu.delete_faults().await;
+    let r = wait_rotation(&client, &ns, "the rotation published after the outage", |r| {
+        matches!(
+            phase(r),
+            "AwaitingRevocation" | "Succeeded" | "Failed" | "Aborted"
+        )
+    })
+    .await;
+    assert_eq!(phase(&r), "AwaitingRevocation", "{}", r["status"]);
+    assert!(published_token(&client, &ns).await == new);
+}

@@ -335,6 +335,14 @@ pub struct TokenStatus {
     /// When a rotation becomes due (expiry or interval, minus `renewBefore`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_due_time: Option<Time>,
+    /// When TrackVia last failed to answer a validation of this token (5xx, 429, timeout). The
+    /// next attempt waits a backoff (15 s, doubling, at most 10 min), whatever wakes the
+    /// IntegrationAccount up; a new token or a spec change validates at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_failed_time: Option<Time>,
+    /// Validations of this token that failed so in a row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_failures: Option<i32>,
 }
 
 /// The token's reach compared with `spec.access`.

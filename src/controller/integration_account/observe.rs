@@ -227,6 +227,15 @@ async fn validate(
     {
         return Ok(Validation::NotDue);
     }
+    // I10: after TrackVia failed to answer, the same token is validated again only when its
+    // backoff has passed, however often the account is woken (a rotation's status writes do).
+    if !changed
+        && !spec_changed
+        && let Some(at) = previous.and_then(super::plan::validation_retry_at)
+        && at > now
+    {
+        return Ok(Validation::NotDue);
+    }
     match m.api.reach(token).await {
         Ok(reach) => Ok(Validation::Valid(reach)),
         Err(e) if e.auth_failure() == Some(AuthFailure::TokenInvalid) => {

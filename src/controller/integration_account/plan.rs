@@ -302,6 +302,12 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             Cond::unknown(types::ACCESS_SCOPED, "NoToken", "waiting for the token"),
         ),
         (Validation::NotDue, Some(_)) => {
+            // Waiting out a backoff after TrackVia failed to answer: look again when it ends.
+            if let Some(at) = status.token.as_ref().and_then(validation_retry_at)
+                && let Ok(d) = Duration::try_from(at.duration_since(now))
+            {
+                soon(d.max(Duration::from_secs(1)));
+            }
             // Not re-validated: the last verdict stands, and so does what it asked a person to do.
             let valid = previous(types::TOKEN_VALID)
                 .map(|c| Cond::from_status(types::TOKEN_VALID, c))
@@ -382,7 +388,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         }
         (Validation::Failed(e), Some(_)) => {
             if e.is_transient() {
-                soon(Duration::from_secs(30));
+                soon(Duration::from_secs(15));
             } else {
                 actions.push((types::TOKEN_VALID, failed_token_action(e, &full_name, token_ref)));
             }
@@ -821,8 +827,30 @@ fn token_status(
     };
     if reached_verdict {
         t.last_validated_time = Some(Time(now));
+        t.validation_failed_time = None;
+        t.validation_failures = None;
+    }
+    if matches!(v, Validation::Failed(e) if e.is_transient()) {
+        t.validation_failed_time = Some(Time(now));
+        t.validation_failures = Some(t.validation_failures.unwrap_or(0) + 1);
     }
     Some(t)
+}
+
+/// First wait after TrackVia failed to answer a token validation; doubles per failure.
+const VALIDATION_BACKOFF_BASE: Duration = Duration::from_secs(15);
+/// Longest wait between two validation attempts that fail.
+const VALIDATION_BACKOFF_MAX: Duration = Duration::from_secs(600);
+
+/// When a token whose last validation TrackVia failed to answer may be validated again (I10).
+pub fn validation_retry_at(token: &TokenStatus) -> Option<Timestamp> {
+    let failed = token.validation_failed_time.as_ref()?.0;
+    let n = u32::try_from(token.validation_failures.unwrap_or(1).clamp(1, 16)).unwrap_or(1);
+    let wait = VALIDATION_BACKOFF_BASE
+        .checked_mul(1 << (n - 1))
+        .unwrap_or(VALIDATION_BACKOFF_MAX)
+        .min(VALIDATION_BACKOFF_MAX);
+    failed.checked_add(signed(wait)).ok()
 }
 
 fn failed_token_condition(e: &TrackviaError) -> Cond {

@@ -5,7 +5,7 @@ use crate::api::integration_account::{
 use crate::api::{Environment, LocalRef, SecretKeyRef};
 
 use crate::api::credential_rotation::RotationPhase;
-use crate::api::integration_account::UserStatus;
+use crate::api::integration_account::{TokenStatus, UserStatus};
 use crate::controller::integration_account::observed::*;
 use crate::trackvia::{App, View};
 
@@ -575,4 +575,43 @@ fn an_unanswered_scheduled_rotation_keeps_the_schedule_quiet_until_the_next_wind
         ),
         "2026-11-28T14:00:00Z".parse::<Timestamp>().unwrap()
     );
+}
+
+#[test]
+fn a_validation_trackvia_did_not_answer_backs_off() {
+    let e = TrackviaError::from_response("list views", 503, None, "unavailable", &[]);
+    let p = plan(
+        &ia(),
+        &observed(UserLookup::Found(user("Active")), token(), Validation::Failed(e)),
+        now(),
+        every(),
+    );
+    let t = p.token.clone().unwrap();
+    assert_eq!(t.validation_failures, Some(1));
+    assert_eq!(cond(&p, types::TOKEN_VALID).reason, "Unreachable");
+    assert!(p.requeue <= Duration::from_secs(15));
+    let at = |n: i32| {
+        validation_retry_at(&TokenStatus {
+            validation_failed_time: Some(Time(now())),
+            validation_failures: Some(n),
+            ..Default::default()
+        })
+        .unwrap()
+        .duration_since(now())
+        .as_secs()
+    };
+    assert_eq!([at(1), at(2), at(3), at(9)], [15, 30, 60, 600]);
+    // A verdict clears it.
+    let mut ia = ia();
+    ia.status = Some(IntegrationAccountStatus {
+        token: Some(t),
+        ..Default::default()
+    });
+    let p = plan(
+        &ia,
+        &observed(UserLookup::Found(user("Active")), token(), valid()),
+        now(),
+        every(),
+    );
+    assert_eq!(p.token.unwrap().validation_failures, None);
 }
