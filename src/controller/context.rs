@@ -18,7 +18,7 @@ use crate::external::RateLimiter;
 use crate::metrics::Metrics;
 use crate::secret::{Sensitive, fingerprint};
 use crate::trackvia::{AuthToken, HttpTrackvia, TrackviaApi, TrackviaConfig, TrackviaError, User};
-use crate::workato::{Connection, HttpWorkato, Recipe, WorkatoBudget, WorkatoConfig};
+use crate::workato::{Connection, HttpWorkato, Recipe, WorkatoBudget, WorkatoConfig, WorkatoError};
 
 /// Intervals and limits of the operator.
 #[derive(Clone, Debug)]
@@ -72,11 +72,11 @@ pub struct Context {
     trackvia_limiters: Mutex<HashMap<String, RateLimiter>>,
     workato: Mutex<HashMap<String, (String, Arc<HttpWorkato>)>>,
     workato_budgets: Mutex<HashMap<String, WorkatoBudget>>,
-    directory: ListingCache<Vec<User>>,
+    directory: ListingCache<Vec<User>, TrackviaError>,
     /// Connections of each workspace, listed at most once per workspace check interval.
-    pub connections: ListingCache<Vec<Connection>>,
+    pub connections: ListingCache<Vec<Connection>, WorkatoError>,
     /// TrackVia recipes of each workspace, listed at most once per workspace check interval.
-    pub recipes: ListingCache<Vec<Recipe>>,
+    pub recipes: ListingCache<Vec<Recipe>, WorkatoError>,
     integration_accounts: OnceLock<Store<IntegrationAccount>>,
     workato_connections: OnceLock<Store<WorkatoConnection>>,
     credential_rotations: OnceLock<Store<CredentialRotation>>,

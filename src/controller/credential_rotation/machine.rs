@@ -1458,6 +1458,17 @@ impl Machine<'_> {
             }
             (Effect::ListRecipes, Outcome::Listed(listed)) => {
                 for l in listed {
+                    // A recipe taken over as left stopped that runs after all (someone started it)
+                    // is a running recipe like the others: stopped before the switch (I9).
+                    if l.running
+                        && let Some(r) = self.s.recipes.iter_mut().find(|r| {
+                            r.id == l.id && r.inherited_from.is_some() && r.state == RecipeState::Stopped
+                        })
+                    {
+                        r.state = RecipeState::ToStop;
+                        r.inherited_from = None;
+                        continue;
+                    }
                     if l.running
                         && !self.f.excluded.contains(&l.id)
                         && !self.s.recipes.iter().any(|r| r.id == l.id)

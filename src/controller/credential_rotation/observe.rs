@@ -106,36 +106,19 @@ pub async fn observe(
 
     // The account's other rotations: the queue, recipes earlier rotations left stopped, and
     // recipes later rotations took over from this one.
-    let (mut ahead, mut stranded, mut taken_over) = (None, Vec::new(), BTreeMap::new());
     let holds = status.recipes.iter().any(|r| r.state.is_held());
-    if planning || (terminal && holds) {
+    let Relations {
+        ahead,
+        stranded,
+        taken_over,
+    } = if planning || (terminal && holds) {
         let all = ctx
             .credential_rotations_of(&ns, account_name, Source::ApiServer)
             .await?;
-        let me = rot.name_any();
-        let key = |r: &CredentialRotation| (r.creation_timestamp(), r.name_any());
-        for other in all.iter().filter(|r| r.name_any() != me) {
-            let st = other.status.clone().unwrap_or_default();
-            let p = st.phase;
-            let unfinished = p.is_none_or(|p| !p.is_terminal() && p != RotationPhase::AwaitingRevocation);
-            // The oldest unfinished rotation runs; a rotation that only awaits the old token's
-            // revocation has changed everything it will change and holds nobody up.
-            if unfinished && key(other) < key(rot) && ahead.is_none() {
-                ahead = Some(other.name_any());
-            }
-            if p.is_some_and(RotationPhase::is_terminal) {
-                stranded.extend(st.recipes.iter().filter(|r| r.state.is_held()).map(|r| Stranded {
-                    rotation: other.name_any(),
-                    recipe: r.clone(),
-                }));
-            }
-            for r in &st.recipes {
-                if r.inherited_from.as_deref() == Some(me.as_str()) {
-                    taken_over.insert(r.id, other.name_any());
-                }
-            }
-        }
-    }
+        relations(rot, &all)
+    } else {
+        Relations::default()
+    };
 
     let deleting =
         rot.meta().deletion_timestamp.is_some() || ia.is_some_and(|i| i.meta().deletion_timestamp.is_some());
@@ -166,6 +149,74 @@ pub async fn observe(
         excluded,
         stop_hold,
     })
+}
+
+/// How a rotation stands among the account's others.
+#[derive(Debug, Default)]
+pub struct Relations {
+    /// The oldest earlier rotation that is unfinished (and not merely awaiting revocation).
+    pub ahead: Option<String>,
+    /// Recipes finished rotations hold stopped and no later rotation has taken over.
+    pub stranded: Vec<Stranded>,
+    /// Recipes of this rotation that a later rotation lists (it owns them now), by recipe id.
+    pub taken_over: BTreeMap<i64, String>,
+}
+
+/// A recipe belongs to the newest rotation that lists it: a later rotation that lists a recipe
+/// (taken over, or found running and stopped itself) owns it, and an earlier one lets go, even
+/// before it has seen the recipe run (it checks only periodically).
+pub fn relations(me: &CredentialRotation, all: &[Arc<CredentialRotation>]) -> Relations {
+    let key = |r: &CredentialRotation| (r.creation_timestamp(), r.name_any());
+    let mine = key(me);
+    let mut out = Relations::default();
+    let mut others: Vec<&CredentialRotation> = all
+        .iter()
+        .map(|r| &**r)
+        .filter(|r| r.name_any() != me.name_any())
+        .collect();
+    others.sort_by_key(|r| key(r));
+    let listed_after = |k: &(
+        Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+        String,
+    )|
+     -> BTreeMap<i64, String> {
+        others
+            .iter()
+            .filter(|r| key(r) > *k)
+            .flat_map(|r| {
+                let name = r.name_any();
+                r.status
+                    .iter()
+                    .flat_map(|s| s.recipes.iter().map(|x| x.id))
+                    .map(move |id| (id, name.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    for other in &others {
+        let st = other.status.clone().unwrap_or_default();
+        let p = st.phase;
+        // The oldest unfinished rotation runs; a rotation that only awaits the old token's
+        // revocation has changed everything it will change and holds nobody up.
+        let unfinished = p.is_none_or(|p| !p.is_terminal() && p != RotationPhase::AwaitingRevocation);
+        if unfinished && key(other) < mine && out.ahead.is_none() {
+            out.ahead = Some(other.name_any());
+        }
+        if p.is_some_and(RotationPhase::is_terminal) {
+            let later = listed_after(&key(other));
+            out.stranded.extend(
+                st.recipes
+                    .iter()
+                    .filter(|r| r.state.is_held() && !later.contains_key(&r.id))
+                    .map(|r| Stranded {
+                        rotation: other.name_any(),
+                        recipe: r.clone(),
+                    }),
+            );
+        }
+    }
+    out.taken_over = listed_after(&mine);
+    out
 }
 
 /// The WorkatoConnections that have a Workato connection, with the token each last received.
@@ -218,5 +269,94 @@ fn policy(ctx: &Context, rot: &CredentialRotation, ia: Option<&IntegrationAccoun
                 )
             },
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::*;
+    use crate::api::LocalRef;
+    use crate::api::credential_rotation::{
+        CredentialRotationSpec, CredentialRotationStatus, RecipeProgress, RecipeState, RotationPhase,
+    };
+
+    fn rot(
+        name: &str,
+        minute: u8,
+        phase: Option<RotationPhase>,
+        recipes: &[(i64, RecipeState, Option<&str>)],
+    ) -> Arc<CredentialRotation> {
+        let mut r = CredentialRotation::new(
+            name,
+            CredentialRotationSpec {
+                integration_account_ref: LocalRef { name: "sf".into() },
+                strategy: None,
+                reason: None,
+                dry_run: None,
+                take_over: None,
+            },
+        );
+        r.metadata.creation_timestamp = Some(Time(format!("2026-12-01T10:{minute:02}:00Z").parse().unwrap()));
+        r.status = Some(CredentialRotationStatus {
+            phase,
+            recipes: recipes
+                .iter()
+                .map(|(id, state, from)| RecipeProgress {
+                    id: *id,
+                    name: None,
+                    connection: Some("conn-1".into()),
+                    state: *state,
+                    inherited_from: from.map(str::to_owned),
+                    error: None,
+                })
+                .collect(),
+            ..Default::default()
+        });
+        Arc::new(r)
+    }
+
+    /// Found by the fault campaign: a rotation that left recipes stopped still lists them as held
+    /// until its next periodic check, after a later rotation took them over and restarted them; a
+    /// third rotation must not inherit them as stopped (it would switch under running recipes).
+    #[test]
+    fn a_recipe_belongs_to_the_newest_rotation_that_lists_it() {
+        let regen = rot(
+            "regen",
+            1,
+            Some(RotationPhase::Failed),
+            &[(1, RecipeState::Stopped, None), (2, RecipeState::Stopped, None)],
+        );
+        let follow = rot(
+            "follow",
+            2,
+            Some(RotationPhase::Succeeded),
+            &[(1, RecipeState::Started, Some("regen"))],
+        );
+        let next = rot("next", 3, Some(RotationPhase::Pending), &[]);
+        let all = vec![regen.clone(), follow.clone(), next.clone()];
+        let r = relations(&next, &all);
+        assert_eq!(r.ahead, None);
+        let stranded: Vec<(String, i64)> = r
+            .stranded
+            .iter()
+            .map(|s| (s.rotation.clone(), s.recipe.id))
+            .collect();
+        assert_eq!(
+            stranded,
+            [("regen".to_owned(), 2)],
+            "1 is follow's, only 2 is left stopped"
+        );
+        let r = relations(&regen, &all);
+        assert_eq!(r.taken_over.get(&1).map(String::as_str), Some("follow"));
+        assert!(!r.taken_over.contains_key(&2));
+        // An unfinished earlier rotation queues a later one.
+        let running = rot("running", 0, Some(RotationPhase::Switching), &[]);
+        assert_eq!(
+            relations(&next, &[running, next.clone()]).ahead.as_deref(),
+            Some("running")
+        );
     }
 }

@@ -105,15 +105,27 @@ pub fn conditions(s: &CredentialRotationStatus, f: &Facts) -> Vec<Cond> {
         });
     }
 
-    let ready = if f.deleting && !held.is_empty() && finished {
+    let refused: Vec<String> = s
+        .recipes
+        .iter()
+        .filter(|r| r.state == RecipeState::StartFailed)
+        .map(|r| format!("{} ({})", r.name.as_deref().unwrap_or("?"), r.id))
+        .collect();
+    let ready = if f.deleting && !refused.is_empty() && finished {
         Cond::fail(
             types::READY,
             "DeletionBlocked",
             format!(
                 "deletion waits: Workato refused to start {}; start them in Workato (or exclude them in their WorkatoConnection's spec.recipes.exclude), or remove the finalizer {} to leave them stopped",
-                held.join(", "),
+                refused.join(", "),
                 super::FINALIZER
             ),
+        )
+    } else if f.deleting && !held.is_empty() {
+        Cond::unknown(
+            types::READY,
+            "Deleting",
+            format!("restarting {} before the rotation goes", held.join(", ")),
         )
     } else if finished {
         match s.outcome {

@@ -410,3 +410,23 @@ fn backoff_grows_and_is_capped() {
     assert_eq!(backoff_delay(7), BACKOFF_MAX);
     assert_eq!(backoff_delay(100), BACKOFF_MAX);
 }
+
+#[test]
+fn an_inherited_recipe_that_runs_after_all_is_stopped_like_the_others() {
+    let mut s = at(RotationPhase::Pending, RotationStrategy::StopAndRestart);
+    s.inventory_time = None;
+    s.planned_time = None;
+    s.recipes = vec![RecipeProgress {
+        inherited_from: Some("regen".into()),
+        ..recipe(1, RecipeState::Stopped)
+    }];
+    let listed = vec![Listed {
+        id: 1,
+        name: "Recipe 1".into(),
+        running: true,
+        connection: "conn-1".into(),
+    }];
+    let (after, _) = absorb(&s, &facts(), &Effect::ListRecipes, Outcome::Listed(listed));
+    assert_eq!(after.recipes[0].state, RecipeState::ToStop);
+    assert_eq!(after.recipes[0].inherited_from, None);
+}
