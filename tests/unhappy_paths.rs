@@ -487,7 +487,8 @@ async fn a_failed_read_of_the_token_secret_is_not_taken_as_a_missing_one() {
     let (client, ns, emu) = start("unreadable", 300).await;
     let user = format!("tvo-{ns}");
     apply_rbac(&client, &ns, &user).await;
-    let dir = support::repo_root().join("target/test-logs");
+    // Not among the logs the secret scan reads: it holds the test cluster's client key.
+    let dir = support::repo_root().join("target/test-kubeconfigs");
     std::fs::create_dir_all(&dir).unwrap();
     let kubeconfig = impersonating(&user, &dir);
     let _op = Operator::start_with_env(
