@@ -687,13 +687,7 @@ fn tokens(state: &Value) -> BTreeMap<String, (i64, bool)> {
 }
 
 fn workspace(state: &Value) -> Value {
-    state["workato"]["workspaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["id"] == "acme-dev")
-        .unwrap()
-        .clone()
+    support::world::dev_workspace(state)
 }
 
 /// Recipe id -> running.

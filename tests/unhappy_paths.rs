@@ -126,8 +126,7 @@ async fn a_token_replaced_mid_switch_ends_with_every_connection_on_the_published
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn a_failed_test_in_stop_and_restart_puts_everything_back() {
     let (client, ns, emu, _op) = world("sar-test", 0, None).await;
-    rotation(&client, &ns, "regen", json!({"strategy": "StopAndRestart"})).await;
-    wait_phase(&client, &ns, "WaitingForToken").await;
+    stopped_for_token(&client, &ns, "regen").await;
     assert!(!running(&emu).await[&1001]);
     emu.control("faults", failed_test(101)).await;
     // A new token, the old one left active.
@@ -157,8 +156,7 @@ async fn recipes_left_stopped_are_reported_until_a_later_rotation_restarts_them(
     let (client, ns, emu) = start("left", 0).await;
     let op = Supervised::start(&ns, &format!("{ns}-operator"), &[]);
     setup(&client, &ns, &emu, None).await;
-    rotation(&client, &ns, "regen", json!({"strategy": "StopAndRestart"})).await;
-    wait_phase(&client, &ns, "WaitingForToken").await;
+    stopped_for_token(&client, &ns, "regen").await;
     emu.control("faults", failed_test(101)).await;
     regenerate_in_place(&client, &ns, &emu).await;
     let r = eventually(WAIT, "regen finished", || async {
@@ -226,8 +224,7 @@ async fn recipes_left_stopped_are_reported_until_a_later_rotation_restarts_them(
         later["status"]
     );
     assert!(all_running(&emu).await);
-    wait_condition::<CredentialRotation>(&client, &ns, "regen", "RecipesRestarted", |c| c.0 == "True").await;
-    wait_condition::<WorkatoConnection>(&client, &ns, "conn-1", "RecipesHealthy", |c| c.0 == "True").await;
+    findings_clear(&client, &ns, "regen", "conn-1").await;
 }
 
 /// Workato refuses to start a recipe: the rotation does not end Succeeded, and the recipe is
@@ -236,8 +233,7 @@ async fn recipes_left_stopped_are_reported_until_a_later_rotation_restarts_them(
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn a_recipe_that_does_not_start_is_reported_until_a_person_starts_it() {
     let (client, ns, emu, _op) = world("nostart", 0, None).await;
-    rotation(&client, &ns, "regen", json!({"strategy": "StopAndRestart"})).await;
-    wait_phase(&client, &ns, "WaitingForToken").await;
+    stopped_for_token(&client, &ns, "regen").await;
     emu.control("faults", json!({
         "service": "workato", "method": "PUT", "route": "/api/recipes/1004/start", "status": 200, "count": 1,
         "body": {"success": false, "code_errors": [], "config_errors": [[1, [["TrackVia", 100, "Connection failed"]]]]}
@@ -256,8 +252,7 @@ async fn a_recipe_that_does_not_start_is_reported_until_a_person_starts_it() {
     .await;
     // The person fixes the recipe and starts it: the findings clear.
     person_starts_recipe(&emu, 1004).await;
-    wait_condition::<CredentialRotation>(&client, &ns, "regen", "RecipesRestarted", |c| c.0 == "True").await;
-    wait_condition::<WorkatoConnection>(&client, &ns, "conn-1", "RecipesHealthy", |c| c.0 == "True").await;
+    findings_clear(&client, &ns, "regen", "conn-1").await;
 }
 
 /// Deleting a rotation, or its IntegrationAccount, mid-way restarts what it stopped before the
@@ -268,12 +263,7 @@ async fn deleting_a_rotation_or_its_account_mid_way_restarts_what_it_stopped_fir
     let (client, ns, emu, _op) = world("delete", 0, None).await;
     let rots: Api<CredentialRotation> = Api::namespaced(client.clone(), &ns);
     for (name, delete_account) in [("regen", false), ("regen-2", true)] {
-        rotation(&client, &ns, name, json!({"strategy": "StopAndRestart"})).await;
-        eventually(WAIT, &format!("{name} waits for the token"), || async {
-            let r = get_json::<CredentialRotation>(&client, &ns, name).await?;
-            (phase(&r) == "WaitingForToken").then_some(())
-        })
-        .await;
+        stopped_for_token(&client, &ns, name).await;
         assert!(running(&emu).await.values().filter(|r| **r).count() == 0);
         if delete_account {
             Api::<IntegrationAccount>::namespaced(client.clone(), &ns)

@@ -281,7 +281,11 @@ pub fn states<'a>(r: &'a Value, items: &str) -> Vec<&'a str> {
 
 /// The DEV workspace in the emulator's state.
 async fn dev(emu: &Emulators) -> Value {
-    let state = emu.get("state").await;
+    dev_workspace(&emu.get("state").await)
+}
+
+/// The DEV workspace in a snapshot of the emulator's state.
+pub fn dev_workspace(state: &Value) -> Value {
     state["workato"]["workspaces"]
         .as_array()
         .unwrap()
@@ -388,6 +392,24 @@ pub async fn person_starts_recipe(emu: &Emulators, id: i64) {
         .await
         .expect("start call");
     assert!(r.status().is_success(), "PUT {url} -> {}", r.status());
+}
+
+/// Creates StopAndRestart rotation `name` by hand and waits until it has stopped the recipes and
+/// waits for the person's token.
+pub async fn stopped_for_token(client: &Client, ns: &str, name: &str) {
+    rotation(client, ns, name, json!({"strategy": "StopAndRestart"})).await;
+    eventually(WAIT, &format!("{name} waits for the token"), || async {
+        let r = get_json::<CredentialRotation>(client, ns, name).await?;
+        (phase(&r) == "WaitingForToken").then_some(())
+    })
+    .await;
+}
+
+/// Waits until rotation `rotation` sees every recipe it stopped running and WorkatoConnection
+/// `connection` reports its recipes healthy again.
+pub async fn findings_clear(client: &Client, ns: &str, rotation: &str, connection: &str) {
+    wait_condition::<CredentialRotation>(client, ns, rotation, "RecipesRestarted", |c| c.0 == "True").await;
+    wait_condition::<WorkatoConnection>(client, ns, connection, "RecipesHealthy", |c| c.0 == "True").await;
 }
 
 /// Creates a CredentialRotation by hand (a person's), with `spec`.

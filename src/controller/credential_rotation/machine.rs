@@ -349,13 +349,7 @@ pub fn settled(status: &CredentialRotationStatus, deleting: bool) -> bool {
 
 /// Decides the next step.
 pub fn decide(status: &CredentialRotationStatus, facts: &Facts) -> Step {
-    let mut m = Machine {
-        s: status.clone(),
-        f: facts,
-        effect: None,
-        wait: None,
-        notes: Vec::new(),
-    };
+    let mut m = Machine::new(status, facts);
     m.decide();
     Step {
         status: m.s,
@@ -372,13 +366,7 @@ pub fn absorb(
     effect: &Effect,
     outcome: Outcome,
 ) -> (CredentialRotationStatus, Vec<Note>) {
-    let mut m = Machine {
-        s: status.clone(),
-        f: facts,
-        effect: None,
-        wait: None,
-        notes: Vec::new(),
-    };
+    let mut m = Machine::new(status, facts);
     m.absorb(effect, outcome);
     (m.s, m.notes)
 }
@@ -424,7 +412,17 @@ fn ids(recipes: &[&RecipeProgress]) -> String {
         .join(", ")
 }
 
-impl Machine<'_> {
+impl<'a> Machine<'a> {
+    fn new(status: &CredentialRotationStatus, facts: &'a Facts) -> Self {
+        Machine {
+            s: status.clone(),
+            f: facts,
+            effect: None,
+            wait: None,
+            notes: Vec::new(),
+        }
+    }
+
     fn now(&self) -> Timestamp {
         self.f.now
     }
@@ -1159,20 +1157,12 @@ impl Machine<'_> {
 
     /// Restarts the next recipe that can be restarted; `false` when none is left.
     fn restart_next(&mut self, closing: bool) -> bool {
+        // A start or stop in flight when the operator stopped: read the recipe first.
         if let Some(i) = self
             .s
             .recipes
             .iter()
-            .position(|r| r.state == RecipeState::Starting)
-        {
-            self.run(Effect::ReadRecipe(i));
-            return true;
-        }
-        if let Some(i) = self
-            .s
-            .recipes
-            .iter()
-            .position(|r| r.state == RecipeState::Stopping)
+            .position(|r| matches!(r.state, RecipeState::Starting | RecipeState::Stopping))
         {
             self.run(Effect::ReadRecipe(i));
             return true;
