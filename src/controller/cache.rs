@@ -102,10 +102,7 @@ impl<T, E: Clone> ListingCache<T, E> {
             Err(error) => {
                 let mut failures = lock(&self.failures);
                 let n = failures.get(key).map_or(0, |f| f.failures) + 1;
-                let wait = FAILURE_BACKOFF_BASE
-                    .checked_mul(1 << (n - 1).min(16))
-                    .unwrap_or(FAILURE_BACKOFF_MAX)
-                    .min(FAILURE_BACKOFF_MAX);
+                let wait = crate::external::retry::doubling(FAILURE_BACKOFF_BASE, FAILURE_BACKOFF_MAX, n - 1);
                 failures.insert(
                     key.to_owned(),
                     Failure {

@@ -78,6 +78,14 @@ impl<E: Classify> Classify for Once<E> {
     }
 }
 
+/// `base` doubled `n` times, at most `max`: the wait of every exponential backoff of the operator
+/// (HTTP retries here; persisted backoffs of rotations, user creation, token validation, failed
+/// listings).
+pub fn doubling(base: Duration, max: Duration, n: u32) -> Duration {
+    let factor = 1u32.checked_shl(n.min(20)).unwrap_or(u32::MAX);
+    base.saturating_mul(factor).min(max)
+}
+
 /// Backoff policy: attempt `n` (0-based) waits a random time in `[0, min(max, base * 2^n)]`
 /// ("full jitter"), or the server's `Retry-After` when it gave one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,8 +118,7 @@ impl Backoff {
 
     /// The ceiling for attempt `n` (0-based).
     pub fn ceiling(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
-        self.base.saturating_mul(factor).min(self.max)
+        doubling(self.base, self.max, attempt)
     }
 
     /// Runs `op` until it succeeds, fails permanently or runs out of attempts. `on_retry` hears

@@ -593,15 +593,10 @@ async fn check_recipes(t: &Target<'_>) -> Ran {
         }
     }
     for (ws_name, ids) in workspaces {
-        let (ws, api) = t.workspace(&ws_name).await?;
-        let every = crate::controller::interval(
-            ws.spec.check_interval.as_deref(),
-            t.ctx.settings.workspace_check_interval,
-        );
+        let (_, api) = t.workspace(&ws_name).await?;
+        // A read of each held recipe: exact, and rare (a finished rotation checks once per
+        // interval); the shared listing would need each recipe's adapter.
         for id in ids {
-            // One recipe at a time through the shared listing would need its adapter; a read of
-            // each held recipe is exact and rare (a finished rotation checks once per interval).
-            let _ = every;
             match api.get_recipe(id).await {
                 Ok(r) => {
                     running.insert(id, r.running);

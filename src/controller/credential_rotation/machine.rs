@@ -261,8 +261,12 @@ impl Effect {
     pub fn calls_vendor(&self) -> bool {
         !matches!(
             self,
-            Self::AddFinalizer | Self::RemoveFinalizer | Self::KeepOldToken | Self::DeleteOldTokenSecret
-        ) && !matches!(self, Self::Publish(_))
+            Self::AddFinalizer
+                | Self::RemoveFinalizer
+                | Self::KeepOldToken
+                | Self::Publish(_)
+                | Self::DeleteOldTokenSecret
+        )
     }
 }
 
@@ -394,11 +398,8 @@ fn until(now: Timestamp, then: Timestamp) -> Duration {
 
 /// The wait after `attempts` failures in a row.
 pub fn backoff_delay(attempts: i32) -> Duration {
-    let shift = u32::try_from(attempts.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
-    BACKOFF_BASE
-        .checked_mul(1u32 << shift)
-        .unwrap_or(BACKOFF_MAX)
-        .min(BACKOFF_MAX)
+    let n = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0);
+    crate::external::retry::doubling(BACKOFF_BASE, BACKOFF_MAX, n)
 }
 
 fn ids(recipes: &[&RecipeProgress]) -> String {

@@ -36,13 +36,24 @@ pub fn create_retry_at(user: &UserStatus) -> Option<Timestamp> {
     if user.state.as_deref() != Some(CREATE_FAILED) {
         return None;
     }
-    let failed = user.create_failed_time.as_ref()?.0;
-    let attempts = u32::try_from(user.create_attempts.unwrap_or(1).clamp(1, 16)).unwrap_or(1);
-    let wait = CREATE_BACKOFF_BASE
-        .checked_mul(1 << (attempts - 1))
-        .unwrap_or(CREATE_BACKOFF_MAX)
-        .min(CREATE_BACKOFF_MAX);
-    failed.checked_add(signed(wait)).ok()
+    retry_at(
+        user.create_failed_time.as_ref(),
+        user.create_attempts,
+        CREATE_BACKOFF_BASE,
+        CREATE_BACKOFF_MAX,
+    )
+}
+
+/// When a call that failed at `failed`, the `failures`-th time in a row, may be made again.
+fn retry_at(
+    failed: Option<&Time>,
+    failures: Option<i32>,
+    base: Duration,
+    max: Duration,
+) -> Option<Timestamp> {
+    let n = u32::try_from(failures.unwrap_or(1).saturating_sub(1)).unwrap_or(0);
+    let wait = crate::external::retry::doubling(base, max, n);
+    failed?.0.checked_add(signed(wait)).ok()
 }
 
 /// Default `rotation.renewBefore`.
@@ -844,13 +855,12 @@ const VALIDATION_BACKOFF_MAX: Duration = Duration::from_secs(600);
 
 /// When a token whose last validation TrackVia failed to answer may be validated again (I10).
 pub fn validation_retry_at(token: &TokenStatus) -> Option<Timestamp> {
-    let failed = token.validation_failed_time.as_ref()?.0;
-    let n = u32::try_from(token.validation_failures.unwrap_or(1).clamp(1, 16)).unwrap_or(1);
-    let wait = VALIDATION_BACKOFF_BASE
-        .checked_mul(1 << (n - 1))
-        .unwrap_or(VALIDATION_BACKOFF_MAX)
-        .min(VALIDATION_BACKOFF_MAX);
-    failed.checked_add(signed(wait)).ok()
+    retry_at(
+        token.validation_failed_time.as_ref(),
+        token.validation_failures,
+        VALIDATION_BACKOFF_BASE,
+        VALIDATION_BACKOFF_MAX,
+    )
 }
 
 fn failed_token_condition(e: &TrackviaError) -> Cond {
