@@ -342,6 +342,65 @@ pub struct Step {
     pub notes: Vec<Note>,
 }
 
+/// The old token after an Overlap rotation published the new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// Deactivate it by `deadline`.
+    Awaiting {
+        /// The old token's fingerprint.
+        fingerprint: String,
+        /// The deadline.
+        deadline: Timestamp,
+    },
+    /// Still active past the deadline: a security finding.
+    Overdue {
+        /// The old token's fingerprint.
+        fingerprint: String,
+        /// The deadline.
+        deadline: Timestamp,
+    },
+    /// It could not be kept or probed: nobody knows.
+    Unknown {
+        /// The old token's fingerprint.
+        fingerprint: String,
+    },
+    /// TrackVia rejects it.
+    Revoked,
+}
+
+/// Where the old token of an Overlap rotation stands, once the rotation has published the new
+/// one; `None` before (the old token is still the published one: nobody may be asked to
+/// deactivate it) and for StopAndRestart. The one reading of it that the rotation's conditions,
+/// its checks once finished and the IntegrationAccount share.
+pub fn revocation(s: &CredentialRotationStatus, now: Timestamp) -> Option<Revocation> {
+    let deadline = s.revocation_deadline.as_ref()?.0;
+    if s.strategy != Some(RotationStrategy::Overlap) {
+        return None;
+    }
+    let fingerprint = s.old_token_fingerprint.clone().unwrap_or_default();
+    let published = matches!(
+        s.phase,
+        Some(RotationPhase::AwaitingRevocation | RotationPhase::Restarting)
+    ) || s
+        .outcome
+        .is_some_and(|o| o.is_success() || o == RotationOutcome::RecipeStartFailed);
+    if !published {
+        return None;
+    }
+    Some(match (&s.old_token_revoked_time, &s.old_token_secret) {
+        (Some(_), _) => Revocation::Revoked,
+        (None, None) => Revocation::Unknown { fingerprint },
+        (None, Some(_)) if deadline <= now => Revocation::Overdue {
+            fingerprint,
+            deadline,
+        },
+        (None, Some(_)) => Revocation::Awaiting {
+            fingerprint,
+            deadline,
+        },
+    })
+}
+
 /// Whether a rotation has nothing left to do or check: finished, not being deleted, holding no
 /// recipe stopped and no old token to probe. A reconcile of such a rotation reads nothing more.
 pub fn settled(status: &CredentialRotationStatus, deleting: bool) -> bool {
@@ -1396,8 +1455,13 @@ impl<'a> Machine<'a> {
             }
             return;
         }
-        let revocation_open = self.s.old_token_secret.is_some() && self.s.old_token_revoked_time.is_none();
-        if self.s.old_token_revoked_time.is_some() && self.s.old_token_secret.is_some() {
+        let revocation_open = matches!(
+            revocation(&self.s, self.now()),
+            Some(Revocation::Awaiting { .. } | Revocation::Overdue { .. })
+        );
+        // Revoked, or kept by a rotation that ended before it published (the old token is still
+        // the published one): the kept copy has no use left.
+        if self.s.old_token_secret.is_some() && !revocation_open {
             return self.run(Effect::DeleteOldTokenSecret);
         }
         if !held && !revocation_open {

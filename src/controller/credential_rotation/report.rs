@@ -3,12 +3,11 @@
 
 use kube::ResourceExt;
 
-use super::machine::{Facts, outcome_reason};
+use super::machine::{Facts, Revocation, outcome_reason, revocation};
 use crate::api::credential_rotation::{
     ConnectionState, CredentialRotation, CredentialRotationStatus, RecipeState, RotationOutcome,
     RotationPhase,
 };
-use crate::api::integration_account::RotationStrategy;
 use crate::conditions::{Cond, types};
 use crate::controller::Context;
 use crate::metrics::{ObjectLabels, RotationLabels};
@@ -67,40 +66,33 @@ pub fn conditions(s: &CredentialRotationStatus, f: &Facts) -> Vec<Cond> {
         });
     }
 
-    let overlap = s.strategy == Some(RotationStrategy::Overlap);
-    if overlap
-        && (s.old_token_secret.is_some()
-            || s.old_token_revoked_time.is_some()
-            || s.revocation_deadline.is_some())
-    {
-        let fp = s.old_token_fingerprint.as_deref().unwrap_or("?");
-        let deadline = s.revocation_deadline.as_ref().map(|d| d.0);
-        conds.push(match (&s.old_token_revoked_time, &s.old_token_secret) {
-            (Some(t), _) => Cond::ok(
-                types::OLD_TOKEN_REVOKED,
+    if let Some(r) = revocation(s, f.now) {
+        let t = types::OLD_TOKEN_REVOKED;
+        conds.push(match r {
+            Revocation::Revoked => Cond::ok(
+                t,
                 "Revoked",
-                format!("TrackVia rejects the old token since {}", t.0),
+                format!(
+                    "TrackVia rejects the old token since {}",
+                    s.old_token_revoked_time.as_ref().map(|t| t.0.to_string()).unwrap_or_default()
+                ),
             ),
-            (None, None) => Cond::unknown(
-                types::OLD_TOKEN_REVOKED,
+            Revocation::Unknown { fingerprint } => Cond::unknown(
+                t,
                 "OldTokenUnknown",
-                format!("the old token {fp} was not kept, so its revocation cannot be confirmed: make sure it is deactivated in TrackVia"),
+                format!("the old token {fingerprint} was not kept, so its revocation cannot be confirmed: make sure it is deactivated in TrackVia"),
             ),
-            (None, Some(_)) if deadline.is_some_and(|d| d <= f.now) => Cond::fail(
-                types::OLD_TOKEN_REVOKED,
+            Revocation::Overdue { fingerprint, deadline } => Cond::fail(
+                t,
                 "RevocationOverdue",
                 format!(
-                    "the old token {fp} still works past its revocation deadline {}: deactivate it in TrackVia (API Access)",
-                    deadline.map(|d| d.to_string()).unwrap_or_default()
+                    "the old token {fingerprint} still works past its revocation deadline {deadline}: deactivate it in TrackVia (API Access)"
                 ),
             ),
-            (None, Some(_)) => Cond::fail(
-                types::OLD_TOKEN_REVOKED,
+            Revocation::Awaiting { fingerprint, deadline } => Cond::fail(
+                t,
                 "AwaitingRevocation",
-                format!(
-                    "deactivate the old token {fp} in TrackVia (API Access) by {}",
-                    deadline.map(|d| d.to_string()).unwrap_or_default()
-                ),
+                format!("deactivate the old token {fingerprint} in TrackVia (API Access) by {deadline}"),
             ),
         });
     }

@@ -30,7 +30,7 @@ use crate::api::integration_account::{
 };
 use crate::conditions;
 use crate::controller::credential_rotation::TRIGGER_LABEL;
-use crate::controller::credential_rotation::machine::Trigger;
+use crate::controller::credential_rotation::machine::{Revocation, Trigger};
 use crate::metrics::ObjectLabels;
 use crate::trackvia::{TrackviaApi, TrackviaError};
 
@@ -358,7 +358,7 @@ async fn prune_history(ia: &IntegrationAccount, ctx: &Context, observed: &Observ
         .filter(|r| {
             !matches!(
                 r.revocation,
-                Some(observed::Revocation::Awaiting { .. } | observed::Revocation::Overdue { .. })
+                Some(Revocation::Awaiting { .. } | Revocation::Overdue { .. })
             )
         })
         .collect();

@@ -9,15 +9,12 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Resource, ResourceExt};
 
 use super::EXPIRES_AT_ANNOTATION;
-use super::observed::{
-    AccountState, Observed, Published, Revocation, RotationSeen, TokenSeen, UserLookup, Validation,
-};
-use crate::api::credential_rotation::{CredentialRotationStatus, RotationOutcome, RotationPhase};
+use super::observed::{AccountState, Observed, Published, RotationSeen, TokenSeen, UserLookup, Validation};
 use crate::api::integration_account::IntegrationAccount;
-use crate::api::integration_account::RotationStrategy;
 use crate::api::trackvia_account::TrackViaAccount;
 use crate::conditions::{self, types};
 use crate::controller::context::Source;
+use crate::controller::credential_rotation::machine::revocation;
 use crate::controller::credential_rotation::observe::trigger_of;
 use crate::controller::secret_ref;
 use crate::controller::trackvia_account::{self, admin_credentials};
@@ -411,34 +408,4 @@ pub async fn rotations(
             }
         })
         .collect())
-}
-
-/// Where the old token of an Overlap rotation that published stands.
-fn revocation(s: &CredentialRotationStatus, now: Timestamp) -> Option<Revocation> {
-    let deadline = s.revocation_deadline.as_ref()?.0;
-    if s.strategy != Some(RotationStrategy::Overlap) {
-        return None;
-    }
-    let fingerprint = s.old_token_fingerprint.clone().unwrap_or_default();
-    let published = matches!(
-        s.phase,
-        Some(RotationPhase::AwaitingRevocation | RotationPhase::Restarting)
-    ) || s
-        .outcome
-        .is_some_and(|o| o.is_success() || o == RotationOutcome::RecipeStartFailed);
-    if !published {
-        return None;
-    }
-    Some(match (&s.old_token_revoked_time, &s.old_token_secret) {
-        (Some(_), _) => Revocation::Revoked,
-        (None, None) => Revocation::Unknown { fingerprint },
-        (None, Some(_)) if deadline <= now => Revocation::Overdue {
-            fingerprint,
-            deadline,
-        },
-        (None, Some(_)) => Revocation::Awaiting {
-            fingerprint,
-            deadline,
-        },
-    })
 }

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 
 use crate::api::Environment;
 use crate::api::credential_rotation::{RotationOutcome, RotationPhase};
-use crate::controller::credential_rotation::machine::Trigger;
+use crate::controller::credential_rotation::machine::{Revocation, Trigger};
 use crate::controller::secret_ref::SecretRefError;
 use crate::trackvia::{Reach, TrackviaError, User};
 
@@ -154,30 +154,4 @@ impl RotationSeen {
     pub fn owns_credentials(&self) -> bool {
         !self.finished && self.phase != Some(RotationPhase::AwaitingRevocation)
     }
-}
-
-/// The old token after an Overlap rotation published the new one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revocation {
-    /// Deactivate it by `deadline`.
-    Awaiting {
-        /// The old token's fingerprint.
-        fingerprint: String,
-        /// The deadline.
-        deadline: Timestamp,
-    },
-    /// Still active past the deadline: a security finding.
-    Overdue {
-        /// The old token's fingerprint.
-        fingerprint: String,
-        /// The deadline.
-        deadline: Timestamp,
-    },
-    /// It could not be kept or probed: nobody knows.
-    Unknown {
-        /// The old token's fingerprint.
-        fingerprint: String,
-    },
-    /// TrackVia rejects it.
-    Revoked,
 }

@@ -8,10 +8,11 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 
-use super::observed::{AccountState, Observed, Published, Revocation, TokenSeen, UserLookup, Validation};
+use super::observed::{AccountState, Observed, Published, TokenSeen, UserLookup, Validation};
 use crate::api::credential_rotation::RotationPhase;
 use crate::api::integration_account::{AccessStatus, IntegrationAccount, TokenStatus, UserStatus};
 use crate::conditions::{self, Cond, Status, types};
+use crate::controller::credential_rotation::machine::Revocation;
 use crate::controller::credential_rotation::machine::Trigger;
 use crate::controller::secret_ref::SecretRefError;
 use crate::controller::{interval, signed};

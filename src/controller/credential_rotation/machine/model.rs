@@ -739,6 +739,20 @@ impl World {
                 ));
             }
         }
+        // Never ask a person to deactivate the token that is published (it would be an outage).
+        let f = self.clone().facts();
+        let asks = report::conditions(&self.status, &f)
+            .into_iter()
+            .any(|c| c.type_ == types::OLD_TOKEN_REVOKED && c.status == Status::False);
+        if asks && self.status.old_token_fingerprint == self.published && !self.gone {
+            return Err(violation(
+                "I2",
+                format!(
+                    "asks to deactivate the published token ({:?}, {:?})",
+                    self.status.phase, self.status.outcome
+                ),
+            ));
+        }
         // I8: the only Secret deleted is the rotation's own (the model keeps no foreign one at its
         // name: the name carries the rotation's uid); I6 is checked at each stop.
         Ok(())

@@ -6,6 +6,7 @@ use crate::api::{Environment, LocalRef, SecretKeyRef};
 
 use crate::api::credential_rotation::RotationPhase;
 use crate::api::integration_account::{TokenStatus, UserStatus};
+use crate::controller::credential_rotation::machine::Revocation;
 use crate::controller::integration_account::observed::*;
 use crate::trackvia::{App, View};
 
