@@ -20,7 +20,7 @@ use self::effects::Target;
 use self::machine::{Effect, Facts, Note, Outcome};
 use super::{Context, Error, apply_status, event};
 use crate::api::IntegrationAccount;
-use crate::api::credential_rotation::{CredentialRotation, CredentialRotationStatus};
+use crate::api::credential_rotation::{CredentialRotation, CredentialRotationSpec, CredentialRotationStatus};
 
 /// Finalizer on every CredentialRotation the operator works on: deleting a rotation (or its
 /// IntegrationAccount) first puts back what it changed and restarts what it stopped (I4).
@@ -30,6 +30,55 @@ pub const APPROVED_ANNOTATION: &str = "integrations.trackvia-operator.dev/approv
 /// Label the operator puts on the rotations it starts: `scheduled`, `requested`, `new-token` or
 /// `take-over`. A rotation without it was created by a person.
 pub const TRIGGER_LABEL: &str = "integrations.trackvia-operator.dev/trigger";
+
+/// Creates a CredentialRotation the operator starts itself (for `spec`'s IntegrationAccount),
+/// controlled by `owner` and labelled with its `trigger`. Returns whether it was created now; a
+/// rotation of that name already there is the one an earlier attempt created (names are
+/// deterministic), so a retry never starts a second.
+pub async fn start<K>(
+    ctx: &Context,
+    owner: &K,
+    name: &str,
+    trigger: &str,
+    spec: CredentialRotationSpec,
+) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = ()>,
+{
+    let ns = owner
+        .meta()
+        .namespace
+        .clone()
+        .ok_or(Error::Malformed("namespace"))?;
+    let rotation = CredentialRotation {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(ns.clone()),
+            owner_references: owner.controller_owner_ref(&()).map(|o| vec![o]),
+            labels: Some(
+                [
+                    (
+                        crate::controller::integration_account::INTEGRATION_ACCOUNT_LABEL.to_owned(),
+                        spec.integration_account_ref.name.clone(),
+                    ),
+                    (TRIGGER_LABEL.to_owned(), trigger.to_owned()),
+                ]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        spec,
+        status: None,
+    };
+    match Api::<CredentialRotation>::namespaced(ctx.client.clone(), &ns)
+        .create(&kube::api::PostParams::default(), &rotation)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+        Err(e) => Err(Error::kube("creating a CredentialRotation")(e)),
+    }
+}
 
 /// Reconciles one CredentialRotation.
 pub async fn reconcile(rot: Arc<CredentialRotation>, ctx: Arc<Context>) -> Result<Action, Error> {

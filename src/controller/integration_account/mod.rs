@@ -29,7 +29,7 @@ use crate::api::integration_account::{
     UserStatus,
 };
 use crate::conditions;
-use crate::controller::credential_rotation::TRIGGER_LABEL;
+use crate::controller::credential_rotation;
 use crate::controller::credential_rotation::machine::{Revocation, Trigger};
 use crate::metrics::ObjectLabels;
 use crate::trackvia::{TrackviaApi, TrackviaError};
@@ -295,49 +295,24 @@ async fn start_rotation(
     ctx: &Context,
     request: &plan::RotationRequest,
 ) -> Result<(), Error> {
-    let rotation = CredentialRotation {
-        metadata: kube::api::ObjectMeta {
-            name: Some(request.name.clone()),
-            namespace: ia.namespace(),
-            owner_references: ia.controller_owner_ref(&()).map(|o| vec![o]),
-            labels: Some(
-                [
-                    (INTEGRATION_ACCOUNT_LABEL.to_owned(), ia.name_any()),
-                    (TRIGGER_LABEL.to_owned(), request.trigger.to_owned()),
-                ]
-                .into(),
-            ),
-            ..Default::default()
-        },
-        spec: CredentialRotationSpec {
-            integration_account_ref: crate::api::LocalRef { name: ia.name_any() },
-            strategy: None,
-            reason: Some(request.reason.chars().take(256).collect()),
-            dry_run: None,
-            take_over: None,
-        },
-        status: None,
+    let spec = CredentialRotationSpec {
+        integration_account_ref: crate::api::LocalRef { name: ia.name_any() },
+        strategy: None,
+        reason: Some(request.reason.chars().take(256).collect()),
+        dry_run: None,
+        take_over: None,
     };
-    let api: Api<CredentialRotation> =
-        Api::namespaced(ctx.client.clone(), &ia.namespace().unwrap_or_default());
-    match api.create(&kube::api::PostParams::default(), &rotation).await {
-        Ok(_) => {
-            event(
-                ctx,
-                ia,
-                false,
-                "RotationStarted",
-                format!("created CredentialRotation {}: {}", request.name, request.reason),
-            )
-            .await;
-            Ok(())
-        }
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-        Err(e) => Err(Error::Kube {
-            op: "creating a CredentialRotation",
-            source: e,
-        }),
+    if credential_rotation::start(ctx, ia, &request.name, request.trigger, spec).await? {
+        event(
+            ctx,
+            ia,
+            false,
+            "RotationStarted",
+            format!("created CredentialRotation {}: {}", request.name, request.reason),
+        )
+        .await;
     }
+    Ok(())
 }
 
 /// Keeps the last `rotation.historyLimit` (default 5) finished rotations of the account.

@@ -22,8 +22,7 @@ use crate::api::workato_connection::{
 use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoWorkspace};
 use crate::conditions::{self, Cond, types};
 use crate::controller::context::Source;
-use crate::controller::credential_rotation::TRIGGER_LABEL;
-use crate::controller::integration_account::INTEGRATION_ACCOUNT_LABEL;
+use crate::controller::credential_rotation;
 use crate::controller::workato_workspace::{self, WorkspaceClient};
 use crate::external::http::trim_message;
 use crate::secret::{Sensitive, scrub};
@@ -732,44 +731,24 @@ async fn take_over(
             ),
         });
     }
-    let rotation = CredentialRotation {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.clone()),
-            namespace: Some(ns),
-            owner_references: wc.controller_owner_ref(&()).map(|o| vec![o]),
-            labels: Some(
-                [
-                    (INTEGRATION_ACCOUNT_LABEL.to_owned(), ia.name_any()),
-                    (TRIGGER_LABEL.to_owned(), "take-over".to_owned()),
-                ]
-                .into(),
-            ),
-            ..Default::default()
-        },
-        spec: CredentialRotationSpec {
-            integration_account_ref: crate::api::LocalRef { name: ia.name_any() },
-            strategy: Some(RotationStrategy::StopAndRestart),
-            reason: Some(format!(
-                "take over live connection {id} (spec.adoption: StopAndRestart)"
-            )),
-            dry_run: None,
-            take_over: Some(crate::api::LocalRef { name: wc.name_any() }),
-        },
-        status: None,
+    let spec = CredentialRotationSpec {
+        integration_account_ref: crate::api::LocalRef { name: ia.name_any() },
+        strategy: Some(RotationStrategy::StopAndRestart),
+        reason: Some(format!(
+            "take over live connection {id} (spec.adoption: StopAndRestart)"
+        )),
+        dry_run: None,
+        take_over: Some(crate::api::LocalRef { name: wc.name_any() }),
     };
-    match api.create(&kube::api::PostParams::default(), &rotation).await {
-        Ok(_) => {
-            event(
-                ctx,
-                wc,
-                false,
-                "TakingOver",
-                format!("created CredentialRotation {name} to take live connection {id} over"),
-            )
-            .await;
-        }
-        Err(kube::Error::Api(s)) if s.code == 409 => {}
-        Err(e) => return Err(Error::kube("creating the takeover CredentialRotation")(e)),
+    if credential_rotation::start(ctx, wc, &name, "take-over", spec).await? {
+        event(
+            ctx,
+            wc,
+            false,
+            "TakingOver",
+            format!("created CredentialRotation {name} to take live connection {id} over"),
+        )
+        .await;
     }
     Ok(Cond::unknown(
         t,
