@@ -15,7 +15,8 @@ use super::support;
 use super::support::operator::Emulators;
 
 const ACCOUNT: i64 = 21508;
-/// Workato's documented limits (apis.md §2.1): recipe calls per window, connection writes per second.
+/// Workato's documented limits (docs/vendors.md#workato-rate-limits): recipe calls per window,
+/// connection writes per second.
 const RECIPE_LIMIT: usize = 60;
 const RECIPE_WINDOW: f64 = 60.0;
 const CONNECTION_INTERVAL: f64 = 1.0;

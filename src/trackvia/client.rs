@@ -12,7 +12,8 @@ use crate::external::http::{self, HttpSettings};
 use crate::external::{Backoff, Idempotence, Observed, RateLimiter, RequestObserver};
 use crate::secret::Sensitive;
 
-/// How the auth token travels. Both forms appear in public clients (apis.md §1.2, open question 7).
+/// How the auth token travels. Both forms appear in public clients
+/// (docs/vendors.md#trackvia-authentication, open question 7).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TokenPlacement {
     /// Query parameter `access_token` (.NET SDK, Workato's auth-token connector). Default.
@@ -316,7 +317,8 @@ fn array<'a>(body: &'a Value, op: &'static str) -> Result<&'a Vec<Value>, Trackv
         })
 }
 
-/// The first present key among spellings seen in public clients (apis.md §1.4: verify key names).
+/// The first present key among spellings seen in public clients
+/// (docs/vendors.md#trackvia-users-endpoints, open question 2).
 fn string(v: &Value, keys: &[&str]) -> Option<String> {
     keys.iter().find_map(|k| v.get(*k)).and_then(|x| match x {
         Value::String(s) => Some(s.clone()),

@@ -1,4 +1,4 @@
-//! TrackVia failures, classified from the status code and the body (apis.md §1.6).
+//! TrackVia failures, classified from the status code and the body (docs/vendors.md#trackvia-errors).
 
 use std::time::Duration;
 

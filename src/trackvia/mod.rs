@@ -1,5 +1,5 @@
 //! TrackVia: what the operator needs from its public API, behind a small trait, and the reqwest
-//! implementation ([`HttpTrackvia`]). Facts and sources: `shared/research/apis.md` §1.
+//! implementation ([`HttpTrackvia`]). Facts and sources: `docs/vendors.md#trackvia`.
 //!
 //! What the API can do: list and create users, and every data call with an API key + auth token
 //! (used here to validate a token and to see which apps and views it reaches). What it cannot do

@@ -1,4 +1,5 @@
-//! The documented request budget of one Workato workspace (apis.md §2.1): `GET /api/connections`
+//! One Workato workspace's documented request budget (docs/vendors.md#workato-rate-limits):
+//! `GET /api/connections`
 //! 60/min; every other connection endpoint 1/s; recipes 60/min; jobs 60/min. Every client of the
 //! workspace shares one budget, so the limits hold however many WorkatoConnections there are.
 

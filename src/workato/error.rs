@@ -1,4 +1,4 @@
-//! Workato failures, classified from the status code and the body (apis.md §2.1).
+//! Workato failures, classified from the status code and the body (docs/vendors.md#workato-errors).
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! Workato: the Developer API operations the operator uses, behind a small trait, and the reqwest
-//! implementation ([`HttpWorkato`]). Facts and sources: `shared/research/apis.md` §2.
+//! implementation ([`HttpWorkato`]). Facts and sources: `docs/vendors.md#workato`.
 
 mod budget;
 mod client;
