@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::api::credential_rotation::{CredentialRotation, CredentialRotationSpec};
 use crate::api::integration_account::RotationStrategy;
 use crate::api::{IntegrationAccount, LocalRef, TrackViaAccount, WorkatoConnection};
-use crate::controller::FIELD_MANAGER;
+use crate::reconcile::FIELD_MANAGER;
 
 /// Errors of the helpers.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +82,7 @@ pub async fn rotate(client: &Client, ns: &str, name: &str, opts: &RotateOptions)
             name: Some(rotation_name.clone()),
             labels: Some(
                 [(
-                    crate::controller::integration_account::INTEGRATION_ACCOUNT_LABEL.to_owned(),
+                    crate::domain::credentials::INTEGRATION_ACCOUNT_LABEL.to_owned(),
                     name.to_owned(),
                 )]
                 .into(),
@@ -124,7 +124,7 @@ pub async fn approve(client: &Client, ns: &str, name: &str) -> Result<String, Er
         return Err(Error::RotationNotFound(name.to_owned(), ns.to_owned()));
     };
     let phase = rot.status.as_ref().and_then(|s| s.phase);
-    let patch = json!({"metadata": {"annotations": {crate::controller::credential_rotation::APPROVED_ANNOTATION: "true"}}});
+    let patch = json!({"metadata": {"annotations": {crate::domain::rotation::APPROVED_ANNOTATION: "true"}}});
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(kube("approving the CredentialRotation"))?;
@@ -279,7 +279,7 @@ fn conditions(out: &mut String, conds: &[k8s_openapi::apimachinery::pkg::apis::m
     for c in conds {
         let mark = match c.status.as_str() {
             "Unknown" => "…",
-            _ if crate::controller::abnormal(c) => "✘",
+            _ if crate::conditions::abnormal(c) => "✘",
             _ => "✔",
         };
         let _ = writeln!(out, "  {mark} {:<22} {:<24} {}", c.type_, c.reason, c.message);

@@ -7,9 +7,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use trackvia_operator::api::integration_account::RotationStrategy;
 use trackvia_operator::cli;
-use trackvia_operator::controller::Settings;
 use trackvia_operator::controller::leader::LeaseConfig;
 use trackvia_operator::controller::run::{RunConfig, run};
+use trackvia_operator::reconcile::Settings;
 
 /// Kubernetes operator for dedicated TrackVia API users, their Workato connections and staged
 /// credential rotation.

@@ -33,7 +33,7 @@ use support::world::{
 use trackvia_operator::api::{
     CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
 };
-use trackvia_operator::controller::credential_rotation::{APPROVED_ANNOTATION, TRIGGER_LABEL};
+use trackvia_operator::domain::rotation::{APPROVED_ANNOTATION, TRIGGER_LABEL};
 
 /// The operator's timeout of one vendor request in the campaign (`--vendor-request-timeout`); a
 /// timeout fault delays the answer by `TIMEOUT_FAULT_MS`, longer than that.

@@ -723,7 +723,9 @@ async fn a_lagging_cache_never_lets_an_account_overtake_a_running_rotation() {
     use kube::runtime::reflector::{self, Store};
     use kube::runtime::watcher::Event;
     use std::sync::Arc;
-    use trackvia_operator::controller::{Context, Settings, integration_account, run};
+    use trackvia_operator::controller::{integration_account, run};
+    use trackvia_operator::domain::caches::Caches;
+    use trackvia_operator::reconcile::{Context, Settings};
 
     /// A synced cache holding exactly `objects`, whatever the API server holds.
     fn frozen<K>(objects: Vec<K>) -> Store<K>
@@ -783,7 +785,15 @@ async fn a_lagging_cache_never_lets_an_account_overtake_a_running_rotation() {
             Settings::default(),
             Arc::new(trackvia_operator::metrics::Metrics::new()),
         );
-        ctx.set_stores(frozen(connections), frozen(rotations));
+        let ctx = integration_account::Ctx {
+            base: Arc::new(ctx),
+            caches: Caches {
+                integration_accounts: None,
+                connections: Some(frozen(connections)),
+                rotations: Some(frozen(rotations)),
+            },
+            directory: Default::default(),
+        };
         integration_account::reconcile(Arc::new(ia.clone()), Arc::new(ctx))
             .await
             .unwrap();

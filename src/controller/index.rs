@@ -10,7 +10,7 @@
 use kube::Resource;
 
 use crate::api::{IntegrationAccount, WorkatoConnection};
-use crate::controller::workato_connection::PUSHED_FINGERPRINT_ANNOTATION;
+use crate::domain::connection::PUSHED_FINGERPRINT_ANNOTATION;
 
 /// Written by `kubectl apply` (client-side): a copy of the whole manifest.
 const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";

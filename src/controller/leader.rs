@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 
-use super::Error;
+use crate::reconcile::Error;
 
 /// Who competes for which Lease.
 #[derive(Clone, Debug)]

@@ -12,20 +12,24 @@ use kube::api::{ListParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::reflector::{self, reflector};
+use kube::runtime::reflector::{self, Store, reflector, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::{
-    Context, Error, Settings, credential_rotation, index, integration_account, leader, trackvia_account,
-    workato_connection, workato_workspace,
+    credential_rotation, index, integration_account, leader, trackvia_account, workato_connection,
+    workato_workspace,
 };
 use crate::api::{
     CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
 };
 use crate::clock::SystemClock;
+use crate::domain::caches::Caches;
+use crate::domain::recipes::Listings;
+use crate::domain::users::Directory;
 use crate::metrics::Metrics;
+use crate::reconcile::{Context, Error, Settings};
 use crate::secret::Sensitive;
 
 /// How the operator runs.
@@ -50,15 +54,19 @@ fn lean_controller<K>(api: Api<K>) -> Controller<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
-    indexed_controller(api, index::lean)
+    indexed_controller(api, index::lean, reflector::store())
 }
 
-/// A controller whose cache holds each object as `keep` leaves it (see [`index`]).
-fn indexed_controller<K>(api: Api<K>, keep: fn(&mut K)) -> Controller<K>
+/// A controller whose cache (`reader`, filled through `writer`) holds each object as `keep` leaves
+/// it (see [`index`]).
+fn indexed_controller<K>(
+    api: Api<K>,
+    keep: fn(&mut K),
+    (reader, writer): (Store<K>, Writer<K>),
+) -> Controller<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
-    let (reader, writer) = reflector::store();
     let stream = reflector(writer, watcher(api, watcher::Config::default()).modify(keep)).applied_objects();
     Controller::for_stream(stream, reader)
 }
@@ -151,9 +159,11 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
     // The admin server comes first: liveness holds while a standby waits for leadership; readiness
     // turns true once the caches are synced and the controllers run.
     let metrics = Arc::new(Metrics::new());
-    let client = super::kube_client::counted(kube_config, metrics.clone()).map_err(|source| Error::Kube {
-        op: "building the Kubernetes client",
-        source,
+    let client = crate::reconcile::kube_client::counted(kube_config, metrics.clone()).map_err(|source| {
+        Error::Kube {
+            op: "building the Kubernetes client",
+            source,
+        }
     })?;
     let ready = Arc::new(AtomicBool::new(false));
     let server = tokio::spawn(crate::server::serve(
@@ -196,6 +206,17 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         config.settings.clone(),
         metrics.clone(),
     ));
+    // The caches other reconcilers read, and the listings several share: made before any
+    // controller starts, handed to the reconcilers that use them.
+    let (ia_store, ia_writer) = reflector::store();
+    let (wc_store, wc_writer) = reflector::store();
+    let (cr_store, cr_writer) = reflector::store();
+    let caches = Caches {
+        integration_accounts: Some(ia_store.clone()),
+        connections: Some(wc_store.clone()),
+        rotations: Some(cr_store.clone()),
+    };
+    let listings = Arc::new(Listings::default());
 
     // Bounded: each reconcile in flight holds its own requests to the API server (and their
     // connections); a burst of thousands of objects must not become thousands of them.
@@ -253,10 +274,12 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         )
         .for_each(|_| async {});
 
-    let integrations = indexed_controller(api::<IntegrationAccount>(&client, ns), index::integration_account);
-    let ia_store = integrations.store();
+    let integrations = indexed_controller(
+        api::<IntegrationAccount>(&client, ns),
+        index::integration_account,
+        (ia_store.clone(), ia_writer),
+    );
     let synced_integrations = ia_store.clone();
-    ctx.set_integration_accounts(ia_store.clone());
     let by_secret = ia_store.clone();
     let by_account = ia_store.clone();
     let by_rotation = ia_store.clone();
@@ -304,14 +327,21 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         .run(
             integration_account::reconcile,
             integration_account::error_policy,
-            ctx.clone(),
+            Arc::new(integration_account::Ctx {
+                base: ctx.clone(),
+                caches: caches.clone(),
+                directory: Arc::new(Directory::default()),
+            }),
         )
         .for_each(|_| async {});
 
-    let connections = indexed_controller(api::<WorkatoConnection>(&client, ns), index::workato_connection);
-    let wc_by_ia = connections.store();
-    let wc_cache = connections.store();
-    let wc_by_ws = connections.store();
+    let connections = indexed_controller(
+        api::<WorkatoConnection>(&client, ns),
+        index::workato_connection,
+        (wc_store.clone(), wc_writer),
+    );
+    let wc_by_ia = wc_store.clone();
+    let wc_by_ws = wc_store;
     let connections = connections
         .watches(
             api::<IntegrationAccount>(&client, ns),
@@ -344,14 +374,21 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         .run(
             workato_connection::reconcile,
             workato_connection::error_policy,
-            ctx.clone(),
+            Arc::new(workato_connection::Ctx {
+                base: ctx.clone(),
+                caches: caches.clone(),
+                listings: listings.clone(),
+            }),
         )
         .for_each(|_| async {});
 
-    let rotations = lean_controller(api::<CredentialRotation>(&client, ns));
-    let synced_rotations = rotations.store();
-    ctx.set_stores(wc_cache, rotations.store());
-    let rotation_store = rotations.store();
+    let rotations = indexed_controller(
+        api::<CredentialRotation>(&client, ns),
+        index::lean,
+        (cr_store.clone(), cr_writer),
+    );
+    let synced_rotations = cr_store.clone();
+    let rotation_store = cr_store;
     let ia_for_rotations = ia_store.clone();
     let rotations = rotations
         // A rotation waiting for the new token moves the moment the token Secret changes.
@@ -382,7 +419,11 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         .run(
             credential_rotation::reconcile,
             credential_rotation::error_policy,
-            ctx.clone(),
+            Arc::new(credential_rotation::Ctx {
+                base: ctx.clone(),
+                caches,
+                listings,
+            }),
         )
         .for_each(|_| async {});
 

@@ -4,56 +4,19 @@
 
 use std::sync::Arc;
 
+use kube::Resource;
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
 
-use super::secret_ref::{self, SecretRefError};
-use super::{Context, Error, credential_check, interval};
 use crate::api::trackvia_account::TrackViaAccount;
-use crate::conditions::{Cond, types};
-use crate::secret::Sensitive;
-use crate::trackvia::{AuthFailure, AuthToken, HttpTrackvia, TrackviaApi, TrackviaConfig, TrackviaError};
-
-/// The admin credentials of an account.
-pub struct AdminCredentials {
-    /// The account API key.
-    pub api_key: Sensitive<String>,
-    /// The admin auth token.
-    pub token: AuthToken,
-}
-
-/// Reads the admin credentials named by the spec.
-pub async fn admin_credentials(
-    ctx: &Context,
-    account: &TrackViaAccount,
-) -> Result<AdminCredentials, SecretRefError> {
-    let ns = account.namespace().unwrap_or_default();
-    let creds = &account.spec.admin_credentials;
-    let (api_key, token) = secret_ref::read_pair(&ctx.client, &ns, &creds.api_key, &creds.auth_token).await?;
-    Ok(AdminCredentials {
-        api_key: api_key.value,
-        token: token.value,
-    })
-}
-
-/// The client of an account, with a given API key.
-pub fn client(
-    ctx: &Context,
-    account: &TrackViaAccount,
-    api_key: Sensitive<String>,
-) -> Result<Arc<HttpTrackvia>, Error> {
-    let mut config = TrackviaConfig::new(account.spec.base_url.clone(), api_key);
-    config.account_id = account.spec.account_id.clone();
-    if let Some(t) = ctx.settings.vendor_request_timeout {
-        config.http.request_timeout = t;
-    }
-    let uid = account.uid().ok_or(Error::Malformed("uid"))?;
-    Ok(ctx.trackvia(&uid, config)?)
-}
+use crate::conditions::{Cond, Reason, reasons};
+use crate::domain::accounts::{admin_credentials, trackvia_client};
+use crate::domain::secret_ref::SecretRefError;
+use crate::reconcile::{Context, Error, credential_check, interval};
+use crate::trackvia::{AuthFailure, AuthToken, HttpTrackvia, TrackviaApi, TrackviaError};
 
 /// Reconciles one TrackViaAccount.
 pub async fn reconcile(account: Arc<TrackViaAccount>, ctx: Arc<Context>) -> Result<Action, Error> {
-    super::measured(&ctx, "TrackViaAccount", reconcile_inner(&account, &ctx)).await
+    crate::reconcile::measured(&ctx, "TrackViaAccount", reconcile_inner(&account, &ctx)).await
 }
 
 async fn reconcile_inner(account: &TrackViaAccount, ctx: &Context) -> Result<Action, Error> {
@@ -72,7 +35,7 @@ async fn reconcile_inner(account: &TrackViaAccount, ctx: &Context) -> Result<Act
                 // Nothing changed and the check is not due: no call to TrackVia.
                 return Ok(Action::requeue(wait));
             }
-            let api = client(ctx, account, creds.api_key)?;
+            let api = trackvia_client(ctx, account, creds.api_key)?;
             (check(&api, &creds.token).await, Some(fp))
         }
     };
@@ -91,11 +54,7 @@ async fn reconcile_inner(account: &TrackViaAccount, ctx: &Context) -> Result<Act
 /// One cheap call that needs the admin rights the operator relies on: the first user.
 async fn check(api: &HttpTrackvia, token: &AuthToken) -> Cond {
     match api.list_users(token, 0, 1).await {
-        Ok(_) => Cond::ok(
-            types::CREDENTIALS_VALID,
-            "Accepted",
-            "the admin token lists users",
-        ),
+        Ok(_) => Cond::true_(reasons::CredentialsValid::Accepted, "the admin token lists users"),
         Err(e) => api_condition(&e),
     }
 }
@@ -111,49 +70,56 @@ fn secret_condition(e: &SecretRefError) -> Cond {
         }
         SecretRefError::Api { .. } => "check the operator's RBAC for Secrets".to_owned(),
     };
-    Cond::fail(types::CREDENTIALS_VALID, e.reason(), format!("{e}: {fix}"))
+    let reason =
+        reasons::CredentialsValid::parse(e.reason()).unwrap_or(reasons::CredentialsValid::SecretUnreadable);
+    Cond::false_(reason, format!("{e}: {fix}"))
 }
 
 /// The condition for a failed check, with the action a person can take.
 fn api_condition(e: &TrackviaError) -> Cond {
-    let c = types::CREDENTIALS_VALID;
     match e {
         TrackviaError::Unauthorized { kind, .. } => {
             let (reason, fix) = match kind {
                 AuthFailure::TokenExpired => (
-                    "AdminTokenExpired",
+                    reasons::CredentialsValid::AdminTokenExpired,
                     "create a new admin token under API Access and update the Secret",
                 ),
                 AuthFailure::ApiKeyInvalid => (
-                    "ApiKeyInvalid",
+                    reasons::CredentialsValid::ApiKeyInvalid,
                     "copy the API key from API Access of this account into the Secret",
                 ),
                 AuthFailure::UserInactive => (
-                    "AdminUserInactive",
+                    reasons::CredentialsValid::AdminUserInactive,
                     "reactivate the admin API user or use another admin's token",
                 ),
                 AuthFailure::TokenInvalid => (
-                    "AdminTokenInvalid",
+                    reasons::CredentialsValid::AdminTokenInvalid,
                     "the token is deactivated, deleted or from another account/environment: check baseUrl, accountId and the token",
                 ),
-                _ => ("Unauthorized", "check the API key and admin token"),
+                _ => (
+                    reasons::CredentialsValid::Unauthorized,
+                    "check the API key and admin token",
+                ),
             };
-            Cond::fail(c, reason, format!("{e}: {fix}"))
+            Cond::false_(reason, format!("{e}: {fix}"))
         }
-        TrackviaError::Forbidden { .. } => Cond::fail(
-            c,
-            "NotAdmin",
+        TrackviaError::Forbidden { .. } => Cond::false_(
+            reasons::CredentialsValid::NotAdmin,
             format!("{e}: the token's user cannot list users; use a Super Admin API user's token"),
         ),
-        TrackviaError::NotFound { .. } => Cond::fail(
-            c,
-            "WrongBaseUrl",
+        TrackviaError::NotFound { .. } => Cond::false_(
+            reasons::CredentialsValid::WrongBaseUrl,
             format!("{e}: check baseUrl (private environments use their own subdomain)"),
         ),
-        other if crate::external::Classify::is_transient(other) => {
-            Cond::unknown(c, "Unreachable", format!("{other}; will retry"))
+        other if crate::external::Classify::is_transient(other) => Cond::unknown(
+            reasons::CredentialsValid::Unreachable,
+            format!("{other}; will retry"),
+        ),
+        other => {
+            let reason = reasons::CredentialsValid::parse(other.label())
+                .unwrap_or(reasons::CredentialsValid::Rejected);
+            Cond::false_(reason, other.to_string())
         }
-        other => Cond::fail(c, other.label(), other.to_string()),
     }
 }
 
@@ -183,7 +149,7 @@ mod tests {
             key: "k".into(),
         });
         assert_eq!(
-            (c.reason.as_ref(), c.message.as_str()),
+            (c.reason, c.message.as_str()),
             ("SecretKeyMissing", "Secret s has no key k: add key k to Secret s")
         );
     }

@@ -3,50 +3,20 @@
 
 use std::sync::Arc;
 
+use kube::Resource;
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
 
-use super::secret_ref::{self, SecretRefError};
-use super::{Context, Error, credential_check, interval};
 use crate::api::workato_workspace::WorkatoWorkspace;
-use crate::conditions::{Cond, types};
+use crate::conditions::{Cond, Reason, reasons};
+use crate::domain::accounts::{WorkspaceClient, workspace_client};
+use crate::domain::secret_ref::SecretRefError;
 use crate::external::Classify;
-use crate::workato::{HttpWorkato, RecipeQuery, WorkatoApi, WorkatoConfig, WorkatoError};
-
-/// A workspace's client and the fingerprint of the token it uses.
-pub struct WorkspaceClient {
-    /// The client.
-    pub api: Arc<HttpWorkato>,
-    /// Fingerprint of the API client token.
-    pub token_fingerprint: String,
-}
-
-/// The client of a workspace, from its token Secret (the inner error: the Secret is unusable).
-pub async fn client(
-    ctx: &Context,
-    ws: &WorkatoWorkspace,
-) -> Result<Result<WorkspaceClient, SecretRefError>, Error> {
-    let ns = ws.namespace().unwrap_or_default();
-    let token = match secret_ref::read(&ctx.client, &ns, &ws.spec.api_token).await {
-        Ok(v) => v.value,
-        Err(e) => return Ok(Err(e)),
-    };
-    let token_fingerprint = ctx.fingerprint(token.expose());
-    let mut config = WorkatoConfig::new(ws.spec.base_url.clone(), token);
-    config.managed_user_id = ws.spec.managed_user_id.clone();
-    if let Some(t) = ctx.settings.vendor_request_timeout {
-        config.http.request_timeout = t;
-    }
-    let uid = ws.uid().ok_or(Error::Malformed("uid"))?;
-    Ok(Ok(WorkspaceClient {
-        api: ctx.workato(&uid, config)?,
-        token_fingerprint,
-    }))
-}
+use crate::reconcile::{Context, Error, credential_check, interval};
+use crate::workato::{HttpWorkato, RecipeQuery, WorkatoApi, WorkatoError};
 
 /// Reconciles one WorkatoWorkspace.
 pub async fn reconcile(ws: Arc<WorkatoWorkspace>, ctx: Arc<Context>) -> Result<Action, Error> {
-    super::measured(&ctx, "WorkatoWorkspace", reconcile_inner(&ws, &ctx)).await
+    crate::reconcile::measured(&ctx, "WorkatoWorkspace", reconcile_inner(&ws, &ctx)).await
 }
 
 async fn reconcile_inner(ws: &WorkatoWorkspace, ctx: &Context) -> Result<Action, Error> {
@@ -55,7 +25,7 @@ async fn reconcile_inner(ws: &WorkatoWorkspace, ctx: &Context) -> Result<Action,
         ctx.settings.workspace_check_interval,
     );
     let status = ws.status.clone().unwrap_or_default();
-    let (cond, fingerprint) = match client(ctx, ws).await? {
+    let (cond, fingerprint) = match workspace_client(ctx, ws).await? {
         Err(e) => (secret_condition(&e), None),
         Ok(WorkspaceClient {
             api,
@@ -94,9 +64,8 @@ async fn check(api: &HttpWorkato) -> Cond {
         per_page: 1,
     };
     match api.list_recipes(&query).await {
-        Ok(_) => Cond::ok(
-            types::CREDENTIALS_VALID,
-            "Accepted",
+        Ok(_) => Cond::true_(
+            reasons::CredentialsValid::Accepted,
             "the API client token lists recipes",
         ),
         Err(e) => api_condition(&e),
@@ -114,31 +83,36 @@ fn secret_condition(e: &SecretRefError) -> Cond {
         }
         SecretRefError::Api { .. } => "check the operator's RBAC for Secrets".to_owned(),
     };
-    Cond::fail(types::CREDENTIALS_VALID, e.reason(), format!("{e}: {fix}"))
+    let reason =
+        reasons::CredentialsValid::parse(e.reason()).unwrap_or(reasons::CredentialsValid::SecretUnreadable);
+    Cond::false_(reason, format!("{e}: {fix}"))
 }
 
 fn api_condition(e: &WorkatoError) -> Cond {
-    let c = types::CREDENTIALS_VALID;
     match e {
-        WorkatoError::Unauthorized { .. } => Cond::fail(
-            c,
-            "TokenRejected",
+        WorkatoError::Unauthorized { .. } => Cond::false_(
+            reasons::CredentialsValid::TokenRejected,
             format!(
                 "{e}: regenerate the API client token (Workspace admin -> API clients) and update the Secret"
             ),
         ),
-        WorkatoError::Forbidden { .. } => Cond::fail(
-            c,
-            "MissingPrivilege",
+        WorkatoError::Forbidden { .. } => Cond::false_(
+            reasons::CredentialsValid::MissingPrivilege,
             format!("{e}: give the API client's role the connections and recipes privileges"),
         ),
-        WorkatoError::NotFound { .. } => Cond::fail(
-            c,
-            "WrongBaseUrl",
+        WorkatoError::NotFound { .. } => Cond::false_(
+            reasons::CredentialsValid::WrongBaseUrl,
             format!("{e}: check baseUrl (the workspace's data center) and managedUserId"),
         ),
-        other if other.is_transient() => Cond::unknown(c, "Unreachable", format!("{other}; will retry")),
-        other => Cond::fail(c, other.label(), other.to_string()),
+        other if other.is_transient() => Cond::unknown(
+            reasons::CredentialsValid::Unreachable,
+            format!("{other}; will retry"),
+        ),
+        other => {
+            let reason = reasons::CredentialsValid::parse(other.label())
+                .unwrap_or(reasons::CredentialsValid::Rejected);
+            Cond::false_(reason, other.to_string())
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! off); every refusal is `Refused` with a message a person can act on; credentials never appear
 //! in either.
 
+use super::Ctx;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,20 +18,18 @@ use super::FINALIZER;
 use super::machine::{Effect, Listed, Outcome, Verdict};
 use crate::api::credential_rotation::{CredentialRotation, CredentialRotationStatus, RecipeState};
 use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace};
-use crate::controller::integration_account::plan::access_diff;
-use crate::controller::integration_account::publish_token;
-use crate::controller::secret_ref;
-use crate::controller::trackvia_account::{self, admin_credentials};
-use crate::controller::workato_connection::{
-    self, dependent, environment_guard, input::input_for, published_credentials, recipes_key, set_pushed,
-};
-use crate::controller::workato_workspace;
-use crate::controller::{Context, Error};
+use crate::domain::access::access_diff;
+use crate::domain::accounts::{admin_credentials, trackvia_client, workspace_client};
+use crate::domain::connection::{environment_guard, input_for, provider, set_pushed};
+use crate::domain::credentials::{publish_token, published_credentials};
+use crate::domain::recipes::dependent;
+use crate::domain::secret_ref;
 use crate::external::Classify;
 use crate::external::http::trim_message;
+use crate::reconcile::Error;
 use crate::secret::{Sensitive, scrub};
 use crate::trackvia::{AuthFailure, AuthToken, HttpTrackvia, TrackviaApi, TrackviaError};
-use crate::workato::{ConnectionFilter, ConnectionUpdate, HttpWorkato, WorkatoApi, WorkatoError};
+use crate::workato::{ConnectionUpdate, HttpWorkato, WorkatoApi, WorkatoError};
 
 /// Key of the old token in the rotation's old-token Secret.
 const OLD_TOKEN_KEY: &str = "token";
@@ -38,7 +37,7 @@ const OLD_TOKEN_KEY: &str = "token";
 /// What an effect runs against.
 pub struct Target<'a> {
     /// Shared context.
-    pub ctx: &'a Context,
+    pub ctx: &'a Ctx,
     /// The rotation (latest).
     pub rot: &'a CredentialRotation,
     /// Its status as recorded before the effect.
@@ -116,8 +115,7 @@ impl Target<'_> {
         let creds = admin_credentials(self.ctx, &account)
             .await
             .map_err(|e| failed(format!("TrackViaAccount {name}: {e}")))?;
-        let api = trackvia_account::client(self.ctx, &account, creds.api_key.clone())
-            .map_err(|e| from_error(&e))?;
+        let api = trackvia_client(self.ctx, &account, creds.api_key.clone()).map_err(|e| from_error(&e))?;
         Ok(TrackVia {
             account,
             api,
@@ -166,7 +164,7 @@ impl Target<'_> {
             .ok_or_else(|| {
                 Outcome::Refused(format!("WorkatoWorkspace {name} not found in this namespace"))
             })?;
-        match workato_workspace::client(self.ctx, &ws).await {
+        match workspace_client(self.ctx, &ws).await {
             Ok(Ok(c)) => Ok((ws, c.api)),
             Ok(Err(e)) => Err(failed(format!("WorkatoWorkspace {name}: {e}"))),
             Err(e) => Err(from_error(&e)),
@@ -301,16 +299,14 @@ async fn list_recipes(t: &Target<'_>) -> Ran {
         let Some(wc) = t.connection(&c.name).await? else {
             continue;
         };
-        let adapter = workato_connection::provider(&wc);
-        let key = recipes_key(&ws.uid().unwrap_or_default(), &adapter);
+        let adapter = provider(&wc);
+        let ws_uid = ws.uid().unwrap_or_default();
         // Each workspace's recipes are read afresh once per rotation.
-        let read_now = fresh.insert(key.clone());
+        let read_now = fresh.insert((ws_uid.clone(), adapter.clone()));
         let recipes = t
             .ctx
-            .recipes
-            .get_or_read(&key, Duration::from_secs(60), read_now, || {
-                api.list_all_recipes(&adapter)
-            })
+            .listings
+            .recipes(&api, &ws_uid, &adapter, Duration::from_secs(60), read_now)
             .await
             .map_err(|e| workato_failed(&e))?;
         for r in dependent(&wc, id, &recipes) {
@@ -404,18 +400,17 @@ async fn push(t: &Target<'_>, i: usize, fp: &str) -> Ran {
     let id = c.id.unwrap_or_default();
     // I9: only a connection of the WorkatoConnection's own connector is ever written.
     let ws_uid = ws.uid().unwrap_or_default();
-    let every = crate::controller::interval(
+    let every = crate::reconcile::interval(
         ws.spec.check_interval.as_deref(),
         t.ctx.settings.workspace_check_interval,
     );
-    let all = ConnectionFilter::default();
     let list = t
         .ctx
-        .connections
-        .get_or_read(&ws_uid, every, false, || api.list_connections(&all))
+        .listings
+        .connections(&api, &ws_uid, every, false)
         .await
         .map_err(|e| workato_failed(&e))?;
-    let wanted = workato_connection::provider(&wc);
+    let wanted = provider(&wc);
     match list.iter().find(|x| x.id == id) {
         None => {
             return Ok(Outcome::Refused(format!(
@@ -436,7 +431,7 @@ async fn push(t: &Target<'_>, i: usize, fp: &str) -> Ran {
         ..Default::default()
     };
     let result = api.update_connection(id, &update).await;
-    t.ctx.connections.forget(&ws_uid);
+    t.ctx.listings.forget_connections(&ws_uid);
     match result {
         Ok(conn) => {
             set_pushed(t.ctx, &t.ns(), &c.name, fp)
@@ -613,11 +608,7 @@ async fn check_recipes(t: &Target<'_>) -> Ran {
 /// calls per minute) takes all of them back to back. Each stop is answered by a start one budget
 /// window later at the earliest, so stopping early only lengthens the downtime of the recipes
 /// stopped first. The recipes keep running meanwhile.
-pub async fn stop_hold(
-    ctx: &Context,
-    rot: &CredentialRotation,
-    status: &CredentialRotationStatus,
-) -> Duration {
+pub async fn stop_hold(ctx: &Ctx, rot: &CredentialRotation, status: &CredentialRotationStatus) -> Duration {
     let target = Target {
         ctx,
         rot,

@@ -60,6 +60,7 @@
 //! | finished | deleted, recipes held | same | StartRecipe / CheckRecipes |
 //! | finished | deleted, nothing held | same | RemoveFinalizer |
 
+use crate::domain::rotation::{Revocation, Trigger, revocation};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -100,22 +101,6 @@ impl<T> Read<T> {
             Read::Failed(_) => None,
         }
     }
-}
-
-/// What started the rotation (the operator's trigger label; a rotation created by a person has
-/// none).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    /// Created by a person (kubectl, the plugin): approved by its creation.
-    Person,
-    /// `spec.rotation.requestedAt` on the IntegrationAccount: a person's request.
-    Requested,
-    /// A new token in the token Secret: the person already acted.
-    NewToken,
-    /// The schedule (interval or expiry): nobody may be there.
-    Scheduled,
-    /// A WorkatoConnection's `spec.adoption: StopAndRestart`: approved by that opt-in.
-    TakeOver,
 }
 
 /// The rotation's policy, from its spec and its IntegrationAccount's `spec.rotation`.
@@ -342,65 +327,6 @@ pub struct Step {
     pub notes: Vec<Note>,
 }
 
-/// The old token after an Overlap rotation published the new one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revocation {
-    /// Deactivate it by `deadline`.
-    Awaiting {
-        /// The old token's fingerprint.
-        fingerprint: String,
-        /// The deadline.
-        deadline: Timestamp,
-    },
-    /// Still active past the deadline: a security finding.
-    Overdue {
-        /// The old token's fingerprint.
-        fingerprint: String,
-        /// The deadline.
-        deadline: Timestamp,
-    },
-    /// It could not be kept or probed: nobody knows.
-    Unknown {
-        /// The old token's fingerprint.
-        fingerprint: String,
-    },
-    /// TrackVia rejects it.
-    Revoked,
-}
-
-/// Where the old token of an Overlap rotation stands, once the rotation has published the new
-/// one; `None` before (the old token is still the published one: nobody may be asked to
-/// deactivate it) and for StopAndRestart. The one reading of it that the rotation's conditions,
-/// its checks once finished and the IntegrationAccount share.
-pub fn revocation(s: &CredentialRotationStatus, now: Timestamp) -> Option<Revocation> {
-    let deadline = s.revocation_deadline.as_ref()?.0;
-    if s.strategy != Some(RotationStrategy::Overlap) {
-        return None;
-    }
-    let fingerprint = s.old_token_fingerprint.clone().unwrap_or_default();
-    let published = matches!(
-        s.phase,
-        Some(RotationPhase::AwaitingRevocation | RotationPhase::Restarting)
-    ) || s
-        .outcome
-        .is_some_and(|o| o.is_success() || o == RotationOutcome::RecipeStartFailed);
-    if !published {
-        return None;
-    }
-    Some(match (&s.old_token_revoked_time, &s.old_token_secret) {
-        (Some(_), _) => Revocation::Revoked,
-        (None, None) => Revocation::Unknown { fingerprint },
-        (None, Some(_)) if deadline <= now => Revocation::Overdue {
-            fingerprint,
-            deadline,
-        },
-        (None, Some(_)) => Revocation::Awaiting {
-            fingerprint,
-            deadline,
-        },
-    })
-}
-
 /// Whether a rotation has nothing left to do or check: finished, not being deleted, holding no
 /// recipe stopped and no old token to probe. A reconcile of such a rotation reads nothing more.
 pub fn settled(status: &CredentialRotationStatus, deleting: bool) -> bool {
@@ -447,7 +373,7 @@ fn ts(t: Timestamp) -> Time {
 }
 
 fn plus(t: Timestamp, d: Duration) -> Timestamp {
-    t.checked_add(crate::controller::signed(d))
+    t.checked_add(crate::reconcile::signed(d))
         .unwrap_or(Timestamp::MAX)
 }
 
@@ -571,7 +497,7 @@ impl<'a> Machine<'a> {
         self.s.plan_summary = Some(summary.clone());
         self.notes.push(Note {
             warning: !outcome.is_success(),
-            reason: outcome_reason(outcome),
+            reason: outcome.as_str(),
             message: summary,
         });
     }
@@ -929,7 +855,7 @@ impl<'a> Machine<'a> {
                 .iter()
                 .filter(|r| r.state == RecipeState::ToStop)
                 .count(),
-            super::APPROVED_ANNOTATION
+            crate::domain::rotation::APPROVED_ANNOTATION
         ));
         self.wait(until(self.now(), deadline));
     }
@@ -1778,27 +1704,6 @@ fn phase_reason(p: RotationPhase) -> &'static str {
         RotationPhase::Succeeded => "Succeeded",
         RotationPhase::Failed => "Failed",
         RotationPhase::Aborted => "Aborted",
-    }
-}
-
-/// The event reason (and condition reason) of an outcome.
-pub fn outcome_reason(o: RotationOutcome) -> &'static str {
-    match o {
-        RotationOutcome::Succeeded => "Succeeded",
-        RotationOutcome::RolledBack => "RolledBack",
-        RotationOutcome::RollbackFailed => "RollbackFailed",
-        RotationOutcome::NewTokenInvalid => "NewTokenInvalid",
-        RotationOutcome::ConnectionTestFailed => "ConnectionTestFailed",
-        RotationOutcome::RecipeStartFailed => "RecipeStartFailed",
-        RotationOutcome::RecipeStopFailed => "RecipeStopFailed",
-        RotationOutcome::Aborted => "Aborted",
-        RotationOutcome::ApprovalExpired => "ApprovalExpired",
-        RotationOutcome::Cancelled => "Cancelled",
-        RotationOutcome::NotSetUp => "NotSetUp",
-        RotationOutcome::IntegrationAccountNotFound => "IntegrationAccountNotFound",
-        RotationOutcome::WorkspaceNotReady => "WorkspaceNotReady",
-        RotationOutcome::DryRunPassed => "DryRunPassed",
-        RotationOutcome::DryRunFailed => "DryRunFailed",
     }
 }
 

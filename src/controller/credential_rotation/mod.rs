@@ -10,6 +10,8 @@ pub mod machine;
 pub mod observe;
 mod report;
 
+use crate::domain::caches::Caches;
+use crate::domain::recipes::Listings;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,77 +20,42 @@ use kube::{Api, Resource, ResourceExt};
 
 use self::effects::Target;
 use self::machine::{Effect, Facts, Note, Outcome};
-use super::{Context, Error, apply_status, event};
 use crate::api::IntegrationAccount;
-use crate::api::credential_rotation::{CredentialRotation, CredentialRotationSpec, CredentialRotationStatus};
+use crate::api::credential_rotation::{CredentialRotation, CredentialRotationStatus};
+use crate::reconcile::{Context, Error, apply_status, event};
 
 /// Finalizer on every CredentialRotation the operator works on: deleting a rotation (or its
 /// IntegrationAccount) first puts back what it changed and restarts what it stopped (I4).
 pub const FINALIZER: &str = "integrations.trackvia-operator.dev/rotation";
-/// Annotation a person sets (`true`) to approve a scheduled `StopAndRestart`.
-pub const APPROVED_ANNOTATION: &str = "integrations.trackvia-operator.dev/approved";
-/// Label the operator puts on the rotations it starts: `scheduled`, `requested`, `new-token` or
-/// `take-over`. A rotation without it was created by a person.
-pub const TRIGGER_LABEL: &str = "integrations.trackvia-operator.dev/trigger";
 
-/// Creates a CredentialRotation the operator starts itself (for `spec`'s IntegrationAccount),
-/// controlled by `owner` and labelled with its `trigger`. Returns whether it was created now; a
-/// rotation of that name already there is the one an earlier attempt created (names are
-/// deterministic), so a retry never starts a second.
-pub async fn start<K>(
-    ctx: &Context,
-    owner: &K,
-    name: &str,
-    trigger: &str,
-    spec: CredentialRotationSpec,
-) -> Result<bool, Error>
-where
-    K: Resource<DynamicType = ()>,
-{
-    let ns = owner
-        .meta()
-        .namespace
-        .clone()
-        .ok_or(Error::Malformed("namespace"))?;
-    let rotation = CredentialRotation {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.to_owned()),
-            namespace: Some(ns.clone()),
-            owner_references: owner.controller_owner_ref(&()).map(|o| vec![o]),
-            labels: Some(
-                [
-                    (
-                        crate::controller::integration_account::INTEGRATION_ACCOUNT_LABEL.to_owned(),
-                        spec.integration_account_ref.name.clone(),
-                    ),
-                    (TRIGGER_LABEL.to_owned(), trigger.to_owned()),
-                ]
-                .into(),
-            ),
-            ..Default::default()
-        },
-        spec,
-        status: None,
-    };
-    match Api::<CredentialRotation>::namespaced(ctx.client.clone(), &ns)
-        .create(&kube::api::PostParams::default(), &rotation)
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
-        Err(e) => Err(Error::kube("creating a CredentialRotation")(e)),
+/// What the CredentialRotation reconciler works with: the shared [`Context`] (through `Deref`) and what
+/// it alone needs, built before the controllers start.
+pub struct Ctx {
+    /// What every reconciler shares.
+    pub base: Arc<Context>,
+    /// The other controllers' caches.
+    pub caches: Caches,
+    /// The connection and recipe listings of each workspace.
+    pub listings: Arc<Listings>,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.base
     }
 }
 
 /// Reconciles one CredentialRotation.
-pub async fn reconcile(rot: Arc<CredentialRotation>, ctx: Arc<Context>) -> Result<Action, Error> {
-    super::measured(&ctx, "CredentialRotation", reconcile_inner(&rot, &ctx)).await
+pub async fn reconcile(rot: Arc<CredentialRotation>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    crate::reconcile::measured(&ctx, "CredentialRotation", reconcile_inner(&rot, &ctx)).await
 }
 
-async fn reconcile_inner(cached: &CredentialRotation, ctx: &Context) -> Result<Action, Error> {
+async fn reconcile_inner(cached: &CredentialRotation, ctx: &Ctx) -> Result<Action, Error> {
     // The cache may lag behind the status this controller wrote a moment ago; a rotation must
     // act on its latest record, or it would repeat a step it already took.
-    let Some(rot) = super::latest(ctx, cached).await? else {
+    let Some(rot) = crate::reconcile::latest(ctx, cached).await? else {
         return Ok(Action::await_change());
     };
     let recorded = rot.status.clone().unwrap_or_default();
@@ -155,7 +122,7 @@ fn describe(o: &Outcome) -> String {
 
 /// Writes `next` (conditions computed from it), counting a finish once.
 async fn save(
-    ctx: &Context,
+    ctx: &Ctx,
     rot: &CredentialRotation,
     before: &CredentialRotationStatus,
     next: &CredentialRotationStatus,
@@ -179,14 +146,14 @@ async fn save(
     Ok(())
 }
 
-async fn announce(ctx: &Context, rot: &CredentialRotation, notes: &[Note]) {
+async fn announce(ctx: &Ctx, rot: &CredentialRotation, notes: &[Note]) {
     for n in notes {
         event(ctx, rot, n.warning, n.reason, n.message.clone()).await;
     }
 }
 
 /// Error policy: log, requeue by error class.
-pub fn error_policy(_: Arc<CredentialRotation>, err: &Error, _: Arc<Context>) -> Action {
+pub fn error_policy(_: Arc<CredentialRotation>, err: &Error, _: Arc<Ctx>) -> Action {
     tracing::warn!(error = %err, "CredentialRotation reconcile failed");
     Action::requeue(err.requeue_after())
 }

@@ -1,49 +1,34 @@
 //! Reading what the machine decides on: Kubernetes reads only, each failure kept as a failure
 //! (never as "missing"). Vendor reads are effects, so the machine paces them.
 
+use super::Ctx;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use kube::{Resource, ResourceExt};
 
-use super::machine::{Bound, Facts, Policy, Read, Stranded, Trigger};
-use super::{APPROVED_ANNOTATION, FINALIZER, TRIGGER_LABEL};
+use super::FINALIZER;
+use super::machine::{Bound, Facts, Policy, Read, Stranded};
 use crate::api::credential_rotation::{CredentialRotation, RotationPhase};
 use crate::api::{IntegrationAccount, WorkatoConnection};
-use crate::controller::context::Source;
-use crate::controller::integration_account::plan::approval_deadline;
-use crate::controller::secret_ref::{self, SecretRefError};
-use crate::controller::workato_connection::{PUSHED_FINGERPRINT_ANNOTATION, published_credentials};
-use crate::controller::{Context, Error, interval};
+use crate::domain::caches::Source;
+use crate::domain::connection::PUSHED_FINGERPRINT_ANNOTATION;
+use crate::domain::credentials::published_credentials;
+use crate::domain::naming::LAST_NAME;
+use crate::domain::rotation::{Trigger, approved_by_annotation, trigger_of};
+use crate::domain::secret_ref::{self, SecretRefError};
+use crate::domain::window::approval_deadline;
+use crate::reconcile::{Error, interval};
 
 /// Default `rotation.newTokenTimeout`.
 pub const DEFAULT_NEW_TOKEN_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Default `rotation.revocationGracePeriod`.
 pub const DEFAULT_REVOCATION_GRACE: Duration = Duration::from_secs(24 * 3600);
 
-/// The trigger a rotation was created with (the operator's label; none: a person).
-pub fn trigger_of(rot: &CredentialRotation) -> Trigger {
-    match rot.labels().get(TRIGGER_LABEL).map(String::as_str) {
-        Some("scheduled") => Trigger::Scheduled,
-        Some("requested") => Trigger::Requested,
-        Some("new-token") => Trigger::NewToken,
-        Some("take-over") => Trigger::TakeOver,
-        _ if rot.spec.take_over.is_some() => Trigger::TakeOver,
-        _ => Trigger::Person,
-    }
-}
-
-/// Whether a person approved the rotation through its annotation.
-pub fn approved_by_annotation(rot: &CredentialRotation) -> bool {
-    rot.annotations()
-        .get(APPROVED_ANNOTATION)
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-}
-
 /// Observes one rotation. `ia` is its IntegrationAccount, when it exists.
 pub async fn observe(
-    ctx: &Context,
+    ctx: &Ctx,
     rot: &CredentialRotation,
     ia: Option<&IntegrationAccount>,
 ) -> Result<Facts, Error> {
@@ -75,7 +60,9 @@ pub async fn observe(
         && status.strategy.is_none();
     let terminal = phase.is_some_and(RotationPhase::is_terminal);
     let connections = ctx
-        .workato_connections_of(
+        .caches
+        .connections(
+            &ctx.client,
             &ns,
             account_name,
             if planning {
@@ -113,7 +100,8 @@ pub async fn observe(
         taken_over,
     } = if planning || (terminal && holds) {
         let all = ctx
-            .credential_rotations_of(&ns, account_name, Source::ApiServer)
+            .caches
+            .rotations(&ctx.client, &ns, account_name, Source::ApiServer)
             .await?;
         relations(rot, &all)
     } else {
@@ -236,7 +224,7 @@ fn bound_of(wcs: &[Arc<WorkatoConnection>]) -> Vec<Bound> {
     bound
 }
 
-fn policy(ctx: &Context, rot: &CredentialRotation, ia: Option<&IntegrationAccount>) -> Policy {
+fn policy(ctx: &Ctx, rot: &CredentialRotation, ia: Option<&IntegrationAccount>) -> Policy {
     let r = ia.and_then(|i| i.spec.rotation.clone()).unwrap_or_default();
     Policy {
         strategy: rot.spec.strategy.or(r.strategy),
@@ -251,13 +239,7 @@ fn policy(ctx: &Context, rot: &CredentialRotation, ia: Option<&IntegrationAccoun
             .max(ctx.settings.revocation_probe_interval),
         user: ia.map_or_else(
             || "the integration user".to_owned(),
-            |i| {
-                format!(
-                    "{} {}",
-                    i.spec.system,
-                    crate::controller::integration_account::plan::LAST_NAME
-                )
-            },
+            |i| format!("{} {}", i.spec.system, LAST_NAME),
         ),
         account: rot.spec.integration_account_ref.name.clone(),
         token_secret: ia.map_or_else(

@@ -1,19 +1,17 @@
 //! What a rotation shows: conditions (computed from its status, so they cannot disagree with it)
 //! and its metrics.
 
+use super::Ctx;
 use kube::ResourceExt;
 
-use super::machine::{Facts, Revocation, outcome_reason, revocation};
+use super::machine::Facts;
 use crate::api::credential_rotation::{
     ConnectionState, CredentialRotation, CredentialRotationStatus, RecipeState, RotationOutcome,
     RotationPhase,
 };
-use crate::conditions::{Cond, types};
-use crate::controller::Context;
+use crate::conditions::{Cond, Reason, reasons};
+use crate::domain::rotation::{Revocation, revocation};
 use crate::metrics::{ObjectLabels, RotationLabels};
-
-/// Condition type: every recipe the rotation stopped runs again.
-pub const RECIPES_RESTARTED: &str = "RecipesRestarted";
 
 /// The conditions of a rotation, `Ready` last.
 pub fn conditions(s: &CredentialRotationStatus, f: &Facts) -> Vec<Cond> {
@@ -22,13 +20,11 @@ pub fn conditions(s: &CredentialRotationStatus, f: &Facts) -> Vec<Cond> {
     let mut conds = Vec::new();
     let finished = phase.is_terminal();
     conds.push(if finished {
-        Cond::fail(
-            types::ROTATING,
-            s.outcome.map_or("Finished", outcome_reason),
-            "finished",
-        )
+        let reason = s.outcome.and_then(|o| reasons::Rotating::parse(o.as_str()));
+        Cond::false_(reason.unwrap_or(reasons::Rotating::Finished), "finished")
     } else {
-        Cond::ok(types::ROTATING, phase.to_string(), progress(s))
+        let reason = reasons::Rotating::parse(phase.as_str()).unwrap_or(reasons::Rotating::Pending);
+        Cond::true_(reason, progress(s))
     });
 
     let held: Vec<String> = s
@@ -40,24 +36,18 @@ pub fn conditions(s: &CredentialRotationStatus, f: &Facts) -> Vec<Cond> {
     let left_stopped = left_stopped(s);
     if !s.recipes.is_empty() && !f.policy.dry_run {
         conds.push(if held.is_empty() {
-            Cond::ok(
-                RECIPES_RESTARTED,
-                "Running",
+            Cond::true_(reasons::RecipesRestarted::Running,
                 "no recipe the rotation stopped is left stopped",
             )
         } else if left_stopped {
-            Cond::fail(
-                RECIPES_RESTARTED,
-                "RecipesLeftStopped",
+            Cond::false_(reasons::RecipesRestarted::RecipesLeftStopped,
                 format!(
                     "recipes {} were stopped by this rotation and are not running: start them in Workato once their connection works (or exclude them in their WorkatoConnection), or run a new rotation, which restarts them",
                     held.join(", ")
                 ),
             )
         } else {
-            Cond::unknown(
-                RECIPES_RESTARTED,
-                "RecipesStopped",
+            Cond::unknown(reasons::RecipesRestarted::RecipesStopped,
                 format!(
                     "recipes {} are stopped until the rotation restarts them",
                     held.join(", ")
@@ -67,31 +57,22 @@ pub fn conditions(s: &CredentialRotationStatus, f: &Facts) -> Vec<Cond> {
     }
 
     if let Some(r) = revocation(s, f.now) {
-        let t = types::OLD_TOKEN_REVOKED;
         conds.push(match r {
-            Revocation::Revoked => Cond::ok(
-                t,
-                "Revoked",
+            Revocation::Revoked => Cond::true_(reasons::OldTokenRevoked::Revoked,
                 format!(
                     "TrackVia rejects the old token since {}",
                     s.old_token_revoked_time.as_ref().map(|t| t.0.to_string()).unwrap_or_default()
                 ),
             ),
-            Revocation::Unknown { fingerprint } => Cond::unknown(
-                t,
-                "OldTokenUnknown",
+            Revocation::Unknown { fingerprint } => Cond::unknown(reasons::OldTokenRevoked::OldTokenUnknown,
                 format!("the old token {fingerprint} was not kept, so its revocation cannot be confirmed: make sure it is deactivated in TrackVia"),
             ),
-            Revocation::Overdue { fingerprint, deadline } => Cond::fail(
-                t,
-                "RevocationOverdue",
+            Revocation::Overdue { fingerprint, deadline } => Cond::false_(reasons::OldTokenRevoked::RevocationOverdue,
                 format!(
                     "the old token {fingerprint} still works past its revocation deadline {deadline}: deactivate it in TrackVia (API Access)"
                 ),
             ),
-            Revocation::Awaiting { fingerprint, deadline } => Cond::fail(
-                t,
-                "AwaitingRevocation",
+            Revocation::Awaiting { fingerprint, deadline } => Cond::false_(reasons::OldTokenRevoked::AwaitingRevocation,
                 format!("deactivate the old token {fingerprint} in TrackVia (API Access) by {deadline}"),
             ),
         });
@@ -104,9 +85,8 @@ pub fn conditions(s: &CredentialRotationStatus, f: &Facts) -> Vec<Cond> {
         .map(|r| format!("{} ({})", r.name.as_deref().unwrap_or("?"), r.id))
         .collect();
     let ready = if f.deleting && !refused.is_empty() && finished {
-        Cond::fail(
-            types::READY,
-            "DeletionBlocked",
+        Cond::false_(
+            reasons::Ready::DeletionBlocked,
             format!(
                 "deletion waits: Workato refused to start {}; start them in Workato (or exclude them in their WorkatoConnection's spec.recipes.exclude), or remove the finalizer {} to leave them stopped",
                 refused.join(", "),
@@ -115,14 +95,12 @@ pub fn conditions(s: &CredentialRotationStatus, f: &Facts) -> Vec<Cond> {
         )
     } else if f.deleting && !held.is_empty() {
         Cond::unknown(
-            types::READY,
-            "Deleting",
+            reasons::Ready::Deleting,
             format!("restarting {} before the rotation goes", held.join(", ")),
         )
     } else if finished {
         match s.outcome {
-            Some(o) if o.is_success() => Cond::ok(
-                types::READY,
+            Some(o) if o.is_success() => Cond::true_(
                 outcome_reason(o),
                 if summary.is_empty() {
                     "rotation succeeded".into()
@@ -130,15 +108,15 @@ pub fn conditions(s: &CredentialRotationStatus, f: &Facts) -> Vec<Cond> {
                     summary
                 },
             ),
-            Some(o) => Cond::fail(types::READY, outcome_reason(o), summary),
-            None => Cond::fail(types::READY, "Finished", summary),
+            Some(o) => Cond::false_(outcome_reason(o), summary),
+            None => Cond::false_(reasons::Ready::Finished, summary),
         }
     } else if phase == RotationPhase::AwaitingApproval {
-        Cond::unknown(types::READY, "AwaitingApproval", summary)
+        Cond::unknown(reasons::Ready::AwaitingApproval, summary)
     } else if s.token_lost_time.is_some() {
-        Cond::fail(types::READY, "TokenLost", summary)
+        Cond::false_(reasons::Ready::TokenLost, summary)
     } else {
-        Cond::unknown(types::READY, "Rotating", format!("{phase}: {}", progress(s)))
+        Cond::unknown(reasons::Ready::Rotating, format!("{phase}: {}", progress(s)))
     };
     conds.push(ready);
     conds
@@ -194,7 +172,7 @@ pub fn recipes_left_stopped(s: &CredentialRotationStatus) -> usize {
 }
 
 /// The rotation's gauges.
-pub fn metrics(ctx: &Context, rot: &CredentialRotation, s: &CredentialRotationStatus) {
+pub fn metrics(ctx: &Ctx, rot: &CredentialRotation, s: &CredentialRotationStatus) {
     let left = recipes_left_stopped(s);
     let l = labels(rot);
     ctx.metrics
@@ -208,17 +186,17 @@ pub fn metrics(ctx: &Context, rot: &CredentialRotation, s: &CredentialRotationSt
 }
 
 /// Drops the gauges of a rotation that is gone.
-pub fn forget(ctx: &Context, rot: &CredentialRotation) {
+pub fn forget(ctx: &Ctx, rot: &CredentialRotation) {
     let l = labels(rot);
     ctx.metrics.recipes_left_stopped.remove(&l);
     ctx.metrics.rotation_awaiting_approval.remove(&l);
 }
 
 /// Counts a finished rotation and its duration.
-pub fn finished(ctx: &Context, s: &CredentialRotationStatus) {
+pub fn finished(ctx: &Ctx, s: &CredentialRotationStatus) {
     let outcome = s.outcome.unwrap_or(RotationOutcome::Aborted);
     let labels = RotationLabels {
-        outcome: outcome_reason(outcome).to_owned(),
+        outcome: outcome.as_str().to_owned(),
     };
     ctx.metrics.rotations.get_or_create(&labels).inc();
     if let (Some(start), Some(end)) = (&s.started_time, &s.finished_time) {
@@ -228,4 +206,9 @@ pub fn finished(ctx: &Context, s: &CredentialRotationStatus) {
             .get_or_create(&labels)
             .observe(secs.max(0.0));
     }
+}
+
+/// The `Ready` reason of a finished rotation: its outcome.
+fn outcome_reason(o: RotationOutcome) -> reasons::Ready {
+    reasons::Ready::parse(o.as_str()).unwrap_or(reasons::Ready::Finished)
 }

@@ -4,23 +4,22 @@
 //! observe (reads; TrackVia only when due) -> plan (pure) -> act (at most one step) -> report.
 
 mod observe;
-pub mod observed;
 pub mod plan;
+pub mod seen;
 
+use crate::domain::caches::Caches;
+use crate::domain::users::Directory;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
-use self::observe::{Material, bound_connections, desired_secret, observe, published, rotations};
-use self::observed::{Observed, Published, UserLookup};
+use self::observe::{Material, observe, published, pushed_connections, rotations};
 use self::plan::{CREATE_PENDING, Intervals, Plan, Step, plan};
-use super::context::Source;
-use super::{Context, Error, FIELD_MANAGER, announce, apply_status, event};
+use self::seen::{Observed, SecretSeen, UserLookup};
 use crate::api::common::CommonStatus;
 use crate::api::credential_rotation::RotationOutcome;
 use crate::api::credential_rotation::{CredentialRotation, CredentialRotationSpec};
@@ -29,40 +28,40 @@ use crate::api::integration_account::{
     UserStatus,
 };
 use crate::conditions;
-use crate::controller::credential_rotation;
-use crate::controller::credential_rotation::machine::{Revocation, Trigger};
+use crate::domain::caches::Source;
+use crate::domain::credentials::publish_token;
+use crate::domain::naming::LAST_NAME;
+use crate::domain::rotation::{self, Revocation, Trigger};
 use crate::metrics::ObjectLabels;
+use crate::reconcile::{Context, Error, announce, apply_status, event};
 use crate::trackvia::{TrackviaApi, TrackviaError};
 
 /// Finalizer added just before the operator first creates something in TrackVia.
 pub const FINALIZER: &str = "integrations.trackvia-operator.dev/trackvia-user";
-/// Annotation on the token Secret with the token's expiry (RFC 3339), as set in TrackVia.
-pub const EXPIRES_AT_ANNOTATION: &str = "integrations.trackvia-operator.dev/expires-at";
-/// Annotation on the published Secret with the token's fingerprint.
-pub const FINGERPRINT_ANNOTATION: &str = "integrations.trackvia-operator.dev/token-fingerprint";
-/// Label on the published Secret naming its IntegrationAccount.
-pub const INTEGRATION_ACCOUNT_LABEL: &str = "integrations.trackvia-operator.dev/integration-account";
 
-/// Keys of the published credentials Secret.
-pub mod keys {
-    /// The account API key (`user_key`).
-    pub const API_KEY: &str = "apiKey";
-    /// The auth token (`access_token`).
-    pub const AUTH_TOKEN: &str = "authToken";
-    /// The account's base URL.
-    pub const BASE_URL: &str = "baseUrl";
-    /// `sandbox` or `production`.
-    pub const ENVIRONMENT: &str = "environment";
-    /// The TrackVia account id (only when the TrackViaAccount sets one).
-    pub const ACCOUNT_ID: &str = "accountId";
-    /// The user's email.
-    pub const EMAIL: &str = "email";
+/// What the IntegrationAccount reconciler works with: the shared [`Context`] (through `Deref`) and what
+/// it alone needs, built before the controllers start.
+pub struct Ctx {
+    /// What every reconciler shares.
+    pub base: Arc<Context>,
+    /// The other controllers' caches.
+    pub caches: Caches,
+    /// The user list of each TrackVia account.
+    pub directory: Arc<Directory>,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.base
+    }
 }
 
 /// Reconciles one IntegrationAccount.
-pub async fn reconcile(cached: Arc<IntegrationAccount>, ctx: Arc<Context>) -> Result<Action, Error> {
-    super::measured(&ctx, "IntegrationAccount", async {
-        let Some(ia) = super::latest(&ctx, &*cached).await? else {
+pub async fn reconcile(cached: Arc<IntegrationAccount>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    crate::reconcile::measured(&ctx, "IntegrationAccount", async {
+        let Some(ia) = crate::reconcile::latest(&ctx, &*cached).await? else {
             return Ok(Action::await_change());
         };
         if ia.meta().deletion_timestamp.is_some() {
@@ -73,14 +72,14 @@ pub async fn reconcile(cached: Arc<IntegrationAccount>, ctx: Arc<Context>) -> Re
     .await
 }
 
-fn intervals(ctx: &Context) -> Intervals {
+fn intervals(ctx: &Ctx) -> Intervals {
     Intervals {
         token_check: ctx.settings.token_check_interval,
         user_poll: ctx.settings.user_poll_interval,
     }
 }
 
-async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> {
+async fn apply(ia: &IntegrationAccount, ctx: &Ctx) -> Result<Action, Error> {
     let now = ctx.clock.now();
     let (mut observed, material) = observe(ia, ctx, now).await?;
     let mut decided = plan(ia, &observed, now, intervals(ctx));
@@ -88,7 +87,7 @@ async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> 
         Step::StartRotation(_) => true,
         // Nothing published yet: no rotation can be under way (a rotation of an account that
         // published nothing ends at once, `NotSetUp`), so a first publication needs no second look.
-        Step::Publish => matches!(observed.published, Published::Ours { .. }),
+        Step::Publish => matches!(observed.published, SecretSeen::Ours { .. }),
         _ => false,
     };
     if confirm {
@@ -101,7 +100,7 @@ async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> 
         // So read again from the API server, rotations first (a rotation publishes before it
         // finishes), and act only on what the plan still says.
         observed.rotations = rotations(ia, ctx, Source::ApiServer).await?;
-        observed.bound_connections = bound_connections(ia, ctx, Source::ApiServer).await?;
+        observed.pushed_connections = pushed_connections(ia, ctx, Source::ApiServer).await?;
         observed.published = published(ia, ctx, material.as_ref()).await?;
         decided = plan(ia, &observed, now, intervals(ctx));
     }
@@ -140,8 +139,18 @@ async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> 
                 ) => {
                     // "Already exists" only if the user is there now (a create of ours that
                     // completed before a crash): adopt it. Otherwise TrackVia refused the create.
-                    ctx.forget_users(&uid);
-                    match ctx.find_user(&uid, &m.api, &m.admin, &new.email, true).await {
+                    ctx.directory.forget(&uid);
+                    match ctx
+                        .directory
+                        .find(
+                            &uid,
+                            (&m.api, &m.admin),
+                            &new.email,
+                            ctx.settings.user_poll_interval,
+                            true,
+                        )
+                        .await
+                    {
                         Ok(Some(u)) => Ok(u),
                         Ok(None) => Err(e),
                         Err(lookup) => Err(lookup),
@@ -177,7 +186,7 @@ async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> 
                     return Ok(Action::requeue(decided.requeue));
                 }
             };
-            ctx.forget_users(&uid);
+            ctx.directory.forget(&uid);
             event(
                 ctx,
                 ia,
@@ -196,7 +205,7 @@ async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> 
             if let Some(token) = &m.token {
                 publish(ia, ctx, m, token).await?;
                 published_now = true;
-                observed.published = Published::Ours {
+                observed.published = SecretSeen::Ours {
                     up_to_date: true,
                     fingerprint: Some(ctx.fingerprint(token.expose())),
                 };
@@ -214,7 +223,7 @@ async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> 
                 summary.handled_requested_at = Some(req.clone());
                 base.status.get_or_insert_with(Default::default).rotation = Some(summary);
             }
-            observed.rotations.push(observed::RotationSeen {
+            observed.rotations.push(seen::RotationSeen {
                 name: request.name.clone(),
                 finished: false,
                 phase: None,
@@ -250,7 +259,7 @@ async fn apply(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> 
 }
 
 /// The status the plan describes, with conditions merged into the current ones.
-fn status_from(ia: &IntegrationAccount, decided: &Plan, ctx: &Context) -> IntegrationAccountStatus {
+fn status_from(ia: &IntegrationAccount, decided: &Plan, ctx: &Ctx) -> IntegrationAccountStatus {
     let current = ia.status.clone().unwrap_or_default();
     let merged = conditions::merge(
         &current.common.conditions,
@@ -276,7 +285,7 @@ fn status_from(ia: &IntegrationAccount, decided: &Plan, ctx: &Context) -> Integr
 }
 
 /// Which rotation runs and when the last one succeeded.
-fn rotation_summary(mut summary: RotationSummary, rotations: &[observed::RotationSeen]) -> RotationSummary {
+fn rotation_summary(mut summary: RotationSummary, rotations: &[seen::RotationSeen]) -> RotationSummary {
     summary.active = rotations.iter().find(|r| !r.finished).map(|r| r.name.clone());
     summary.last_rotation_time = rotations
         .iter()
@@ -292,7 +301,7 @@ fn rotation_summary(mut summary: RotationSummary, rotations: &[observed::Rotatio
 /// the one a previous attempt created.
 async fn start_rotation(
     ia: &IntegrationAccount,
-    ctx: &Context,
+    ctx: &Ctx,
     request: &plan::RotationRequest,
 ) -> Result<(), Error> {
     let spec = CredentialRotationSpec {
@@ -302,7 +311,7 @@ async fn start_rotation(
         dry_run: None,
         take_over: None,
     };
-    if credential_rotation::start(ctx, ia, &request.name, request.trigger, spec).await? {
+    if rotation::start(ctx, ia, &request.name, request.trigger, spec).await? {
         event(
             ctx,
             ia,
@@ -316,7 +325,7 @@ async fn start_rotation(
 }
 
 /// Keeps the last `rotation.historyLimit` (default 5) finished rotations of the account.
-async fn prune_history(ia: &IntegrationAccount, ctx: &Context, observed: &Observed) {
+async fn prune_history(ia: &IntegrationAccount, ctx: &Ctx, observed: &Observed) {
     let limit = ia
         .spec
         .rotation
@@ -326,7 +335,7 @@ async fn prune_history(ia: &IntegrationAccount, ctx: &Context, observed: &Observ
         .max(1) as usize;
     // A rotation that still holds recipes stopped or waits for the old token's revocation keeps
     // its record (and its finding) until that is resolved.
-    let mut finished: Vec<&observed::RotationSeen> = observed
+    let mut finished: Vec<&seen::RotationSeen> = observed
         .rotations
         .iter()
         .filter(|r| r.finished && r.held_recipes == 0)
@@ -353,7 +362,7 @@ async fn prune_history(ia: &IntegrationAccount, ctx: &Context, observed: &Observ
 async fn report(
     ia: &IntegrationAccount,
     base: &IntegrationAccount,
-    ctx: &Context,
+    ctx: &Ctx,
     observed: &Observed,
     decided: &Plan,
     material: Option<&Material>,
@@ -372,9 +381,9 @@ async fn report(
         });
     }
     match &observed.published {
-        Published::Foreign => status.credentials_secret = None,
+        SecretSeen::Foreign => status.credentials_secret = None,
         // A rotation may have written the Secret: record what it holds now.
-        Published::Ours {
+        SecretSeen::Ours {
             fingerprint: Some(fp),
             ..
         } if !published_now => {
@@ -427,35 +436,14 @@ async fn report(
 
 async fn publish(
     ia: &IntegrationAccount,
-    ctx: &Context,
+    ctx: &Ctx,
     m: &Material,
     token: &crate::trackvia::AuthToken,
 ) -> Result<(), Error> {
     publish_token(ctx, ia, &m.account, &m.api_key, token).await
 }
 
-/// Writes the credentials Secret of `ia` with `token` (server-side apply, owned by `ia`).
-pub async fn publish_token(
-    ctx: &Context,
-    ia: &IntegrationAccount,
-    account: &crate::api::TrackViaAccount,
-    api_key: &crate::secret::Sensitive<String>,
-    token: &crate::trackvia::AuthToken,
-) -> Result<(), Error> {
-    let fp = ctx.fingerprint(token.expose());
-    let secret = desired_secret(ia, account, api_key, token, &fp).ok_or(Error::Malformed("uid"))?;
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ia.namespace().unwrap_or_default());
-    api.patch(
-        &ia.spec.credentials_secret.name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&secret),
-    )
-    .await
-    .map_err(Error::kube("writing the credentials Secret"))?;
-    Ok(())
-}
-
-async fn ensure_finalizer(ia: &IntegrationAccount, ctx: &Context) -> Result<(), Error> {
+async fn ensure_finalizer(ia: &IntegrationAccount, ctx: &Ctx) -> Result<(), Error> {
     if ia.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(());
     }
@@ -474,13 +462,14 @@ async fn ensure_finalizer(ia: &IntegrationAccount, ctx: &Context) -> Result<(), 
 /// It waits for the account's unfinished rotations: each is deleted and puts back what it changed
 /// (connections on the published token, stopped recipes running) while the published credentials
 /// still exist (I4).
-async fn cleanup(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error> {
+async fn cleanup(ia: &IntegrationAccount, ctx: &Ctx) -> Result<Action, Error> {
     if !ia.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(Action::await_change());
     }
     let ns = ia.namespace().unwrap_or_default();
     let unfinished: Vec<Arc<CredentialRotation>> = ctx
-        .credential_rotations_of(&ns, &ia.name_any(), Source::ApiServer)
+        .caches
+        .rotations(&ctx.client, &ns, &ia.name_any(), Source::ApiServer)
         .await?
         .into_iter()
         .filter(|r| {
@@ -527,9 +516,7 @@ async fn cleanup(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error
         DeletionPolicy::Retain => {
             let note = format!(
                 "TrackVia user {} {}{id} <{}> was kept. TrackVia's API cannot deactivate users: in TrackVia, Manage Users -> the user -> Deactivate, and deactivate its tokens under API Access",
-                ia.spec.system,
-                plan::LAST_NAME,
-                ia.spec.email
+                ia.spec.system, LAST_NAME, ia.spec.email
             );
             event(ctx, ia, true, "UserRetained", note).await;
         }
@@ -560,7 +547,7 @@ async fn cleanup(ia: &IntegrationAccount, ctx: &Context) -> Result<Action, Error
 }
 
 /// Error policy: log, requeue by error class.
-pub fn error_policy(_: Arc<IntegrationAccount>, err: &Error, _: Arc<Context>) -> Action {
+pub fn error_policy(_: Arc<IntegrationAccount>, err: &Error, _: Arc<Ctx>) -> Action {
     tracing::warn!(error = %err, "IntegrationAccount reconcile failed");
     Action::requeue(err.requeue_after())
 }

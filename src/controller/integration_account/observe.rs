@@ -1,25 +1,24 @@
 //! Reading everything the plan needs. Calls TrackVia only when something is due: a user not yet
 //! active (shared, cached user list), a new or changed token, or the re-validation interval.
 
-use std::collections::BTreeMap;
+use super::Ctx;
+use crate::domain::credentials::desired_secret;
 
 use jiff::Timestamp;
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Resource, ResourceExt};
 
-use super::EXPIRES_AT_ANNOTATION;
-use super::observed::{AccountState, Observed, Published, RotationSeen, TokenSeen, UserLookup, Validation};
+use super::seen::{AccountState, Observed, RotationSeen, SecretSeen, TokenSeen, UserLookup, Validation};
 use crate::api::integration_account::IntegrationAccount;
 use crate::api::trackvia_account::TrackViaAccount;
 use crate::conditions::{self, types};
-use crate::controller::context::Source;
-use crate::controller::credential_rotation::machine::revocation;
-use crate::controller::credential_rotation::observe::trigger_of;
-use crate::controller::secret_ref;
-use crate::controller::trackvia_account::{self, admin_credentials};
-use crate::controller::workato_connection::PUSHED_FINGERPRINT_ANNOTATION;
-use crate::controller::{Context, Error, due};
+use crate::domain::accounts::{admin_credentials, trackvia_client};
+use crate::domain::caches::Source;
+use crate::domain::connection::PUSHED_FINGERPRINT_ANNOTATION;
+use crate::domain::credentials::{EXPIRES_AT_ANNOTATION, FINGERPRINT_ANNOTATION};
+use crate::domain::rotation::{revocation, trigger_of};
+use crate::domain::secret_ref;
+use crate::reconcile::{Error, due};
 use crate::secret::Sensitive;
 use crate::trackvia::{AuthFailure, AuthToken, HttpTrackvia, TrackviaApi};
 
@@ -40,7 +39,7 @@ pub struct Material {
 /// Observes one IntegrationAccount.
 pub async fn observe(
     ia: &IntegrationAccount,
-    ctx: &Context,
+    ctx: &Ctx,
     now: Timestamp,
 ) -> Result<(Observed, Option<Material>), Error> {
     let ns = ia.namespace().ok_or(Error::Malformed("namespace"))?;
@@ -67,7 +66,7 @@ pub async fn observe(
                 match admin_credentials(ctx, a).await {
                     Err(e) => admin_error = Some(format!("TrackViaAccount {account_name}: {e}")),
                     Ok(creds) => {
-                        let api = trackvia_account::client(ctx, a, creds.api_key.clone())?;
+                        let api = trackvia_client(ctx, a, creds.api_key.clone())?;
                         material = Some(Material {
                             account: a.clone(),
                             api,
@@ -97,7 +96,7 @@ pub async fn observe(
         },
     };
 
-    let claimed_by = claimed_by(ia, ctx);
+    let claimed_by = ctx.caches.claimant(ia);
     let user = match (&material, &claimed_by) {
         (Some(m), None) => lookup_user(ia, ctx, m).await,
         _ => UserLookup::Skipped,
@@ -109,7 +108,7 @@ pub async fn observe(
     };
 
     let published = published(ia, ctx, material.as_ref()).await?;
-    let bound_connections = bound_connections(ia, ctx, Source::Cache).await?;
+    let pushed_connections = pushed_connections(ia, ctx, Source::Cache).await?;
     let rotations = rotations(ia, ctx, Source::Cache).await?;
     let observed = Observed {
         account: account_state,
@@ -119,7 +118,7 @@ pub async fn observe(
         token: token.map(|(seen, _)| seen),
         validation,
         published,
-        bound_connections,
+        pushed_connections,
         rotations,
     };
     Ok((observed, material))
@@ -127,7 +126,7 @@ pub async fn observe(
 
 async fn read_token(
     ia: &IntegrationAccount,
-    ctx: &Context,
+    ctx: &Ctx,
     ns: &str,
 ) -> Result<(TokenSeen, AuthToken), secret_ref::SecretRefError> {
     let v = secret_ref::read(&ctx.client, ns, &ia.spec.token_secret_ref).await?;
@@ -151,27 +150,7 @@ async fn read_token(
     ))
 }
 
-/// The oldest other IntegrationAccount of the same account and email, if this one is not it.
-fn claimed_by(ia: &IntegrationAccount, ctx: &Context) -> Option<String> {
-    let store = ctx.integration_accounts()?;
-    let me = (ia.creation_timestamp(), ia.name_any());
-    store
-        .state()
-        .iter()
-        .filter(|o| {
-            o.namespace() == ia.namespace()
-                && o.name_any() != ia.name_any()
-                && o.spec.account_ref == ia.spec.account_ref
-                && o.spec.email.eq_ignore_ascii_case(&ia.spec.email)
-                && o.meta().deletion_timestamp.is_none()
-        })
-        .map(|o| (o.creation_timestamp(), o.name_any()))
-        .filter(|other| *other < me)
-        .min()
-        .map(|(_, name)| name)
-}
-
-async fn lookup_user(ia: &IntegrationAccount, ctx: &Context, m: &Material) -> UserLookup {
+async fn lookup_user(ia: &IntegrationAccount, ctx: &Ctx, m: &Material) -> UserLookup {
     let user = ia.status.as_ref().and_then(|s| s.user.as_ref());
     let state = user.and_then(|u| u.state.as_deref()).unwrap_or_default();
     if state.eq_ignore_ascii_case("active") && user.and_then(|u| u.id).is_some() {
@@ -189,7 +168,17 @@ async fn lookup_user(ia: &IntegrationAccount, ctx: &Context, m: &Material) -> Us
     // After a create of ours that may or may not have completed, read the list afresh.
     let fresh = state == super::plan::CREATE_PENDING;
     let uid = m.account.uid().unwrap_or_default();
-    match ctx.find_user(&uid, &m.api, &m.admin, &ia.spec.email, fresh).await {
+    match ctx
+        .directory
+        .find(
+            &uid,
+            (&m.api, &m.admin),
+            &ia.spec.email,
+            ctx.settings.user_poll_interval,
+            fresh,
+        )
+        .await
+    {
         Ok(Some(u)) => UserLookup::Found(u),
         Ok(None) => UserLookup::NotFound,
         Err(e) => UserLookup::Failed(e),
@@ -198,7 +187,7 @@ async fn lookup_user(ia: &IntegrationAccount, ctx: &Context, m: &Material) -> Us
 
 async fn validate(
     ia: &IntegrationAccount,
-    ctx: &Context,
+    ctx: &Ctx,
     m: &Material,
     seen: &TokenSeen,
     token: &AuthToken,
@@ -248,7 +237,7 @@ async fn validate(
 /// sandbox token in production, or the other way round): ask each other account once.
 async fn probe_other_environments(
     ia: &IntegrationAccount,
-    ctx: &Context,
+    ctx: &Ctx,
     m: &Material,
     token: &AuthToken,
 ) -> Result<Option<Validation>, Error> {
@@ -262,7 +251,7 @@ async fn probe_other_environments(
         let Ok(creds) = admin_credentials(ctx, other).await else {
             continue;
         };
-        let api = trackvia_account::client(ctx, other, creds.api_key)?;
+        let api = trackvia_client(ctx, other, creds.api_key)?;
         if api.list_views(token).await.is_ok() {
             return Ok(Some(Validation::WrongEnvironment {
                 account: other.name_any(),
@@ -273,64 +262,19 @@ async fn probe_other_environments(
     Ok(None)
 }
 
-/// The Secret as the operator would write it.
-pub fn desired_secret(
-    ia: &IntegrationAccount,
-    account: &TrackViaAccount,
-    api_key: &Sensitive<String>,
-    token: &AuthToken,
-    fingerprint: &str,
-) -> Option<Secret> {
-    let owner = ia.controller_owner_ref(&())?;
-    let mut data = BTreeMap::new();
-    let mut put = |k: &str, v: &str| {
-        data.insert(k.to_owned(), ByteString(v.as_bytes().to_vec()));
-    };
-    put(super::keys::API_KEY, api_key.expose());
-    put(super::keys::AUTH_TOKEN, token.expose());
-    put(super::keys::BASE_URL, &account.spec.base_url);
-    put(super::keys::ENVIRONMENT, &account.spec.environment.to_string());
-    if let Some(id) = &account.spec.account_id {
-        put(super::keys::ACCOUNT_ID, id);
-    }
-    put(super::keys::EMAIL, &ia.spec.email);
-    Some(Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some(ia.spec.credentials_secret.name.clone()),
-            namespace: ia.namespace(),
-            labels: Some(BTreeMap::from([
-                (
-                    "app.kubernetes.io/managed-by".to_owned(),
-                    "trackvia-operator".to_owned(),
-                ),
-                (super::INTEGRATION_ACCOUNT_LABEL.to_owned(), ia.name_any()),
-            ])),
-            annotations: Some(BTreeMap::from([(
-                super::FINGERPRINT_ANNOTATION.to_owned(),
-                fingerprint.to_owned(),
-            )])),
-            owner_references: Some(vec![owner]),
-            ..Default::default()
-        },
-        type_: Some("Opaque".to_owned()),
-        data: Some(data),
-        ..Default::default()
-    })
-}
-
 /// The credentials Secret as it is: absent, someone else's, or ours (up to date or not).
 pub async fn published(
     ia: &IntegrationAccount,
-    ctx: &Context,
+    ctx: &Ctx,
     m: Option<&Material>,
-) -> Result<Published, Error> {
+) -> Result<SecretSeen, Error> {
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ia.namespace().unwrap_or_default());
     let Some(existing) = api
         .get_opt(&ia.spec.credentials_secret.name)
         .await
         .map_err(Error::kube("reading the credentials Secret"))?
     else {
-        return Ok(Published::Absent);
+        return Ok(SecretSeen::Absent);
     };
     let uid = ia.uid();
     let ours = existing
@@ -338,7 +282,7 @@ pub async fn published(
         .iter()
         .any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref());
     if !ours {
-        return Ok(Published::Foreign);
+        return Ok(SecretSeen::Foreign);
     }
     let desired = m.and_then(|m| {
         m.token
@@ -358,8 +302,8 @@ pub async fn published(
                 .flatten()
                 .all(|(k, v)| existing.labels().get(k) == Some(v))
     });
-    let fingerprint = existing.annotations().get(super::FINGERPRINT_ANNOTATION).cloned();
-    Ok(Published::Ours {
+    let fingerprint = existing.annotations().get(FINGERPRINT_ANNOTATION).cloned();
+    Ok(SecretSeen::Ours {
         up_to_date,
         fingerprint,
     })
@@ -367,14 +311,11 @@ pub async fn published(
 
 /// WorkatoConnections of this account that already received credentials: from then on, a new
 /// token reaches them only through a rotation.
-pub async fn bound_connections(
-    ia: &IntegrationAccount,
-    ctx: &Context,
-    source: Source,
-) -> Result<usize, Error> {
+pub async fn pushed_connections(ia: &IntegrationAccount, ctx: &Ctx, source: Source) -> Result<usize, Error> {
     let ns = ia.namespace().unwrap_or_default();
     Ok(ctx
-        .workato_connections_of(&ns, &ia.name_any(), source)
+        .caches
+        .connections(&ctx.client, &ns, &ia.name_any(), source)
         .await?
         .iter()
         .filter(|w| w.annotations().contains_key(PUSHED_FINGERPRINT_ANNOTATION))
@@ -384,13 +325,14 @@ pub async fn bound_connections(
 /// The account's CredentialRotations.
 pub async fn rotations(
     ia: &IntegrationAccount,
-    ctx: &Context,
+    ctx: &Ctx,
     source: Source,
 ) -> Result<Vec<RotationSeen>, Error> {
     let ns = ia.namespace().unwrap_or_default();
     let now = ctx.clock.now();
     Ok(ctx
-        .credential_rotations_of(&ns, &ia.name_any(), source)
+        .caches
+        .rotations(&ctx.client, &ns, &ia.name_any(), source)
         .await?
         .iter()
         .map(|r| {

@@ -1,26 +1,27 @@
 //! The pure heart of the IntegrationAccount reconciler: from what was observed, decide the
 //! conditions, the one next action for a person, the status, and at most one step to take.
 
-use std::collections::BTreeSet;
+use crate::reconcile::interval;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 
-use super::observed::{AccountState, Observed, Published, TokenSeen, UserLookup, Validation};
+use super::seen::{AccountState, Observed, SecretSeen, TokenSeen, UserLookup, Validation};
 use crate::api::credential_rotation::RotationPhase;
 use crate::api::integration_account::{AccessStatus, IntegrationAccount, TokenStatus, UserStatus};
-use crate::conditions::{self, Cond, Status, types};
-use crate::controller::credential_rotation::machine::Revocation;
-use crate::controller::credential_rotation::machine::Trigger;
-use crate::controller::secret_ref::SecretRefError;
-use crate::controller::{interval, signed};
+use crate::conditions::{self, Cond, Reason, Status, reasons, types};
+use crate::domain::access::access_diff;
+use crate::domain::credentials::EXPIRES_AT_ANNOTATION;
+use crate::domain::naming::LAST_NAME;
+use crate::domain::rotation::{Revocation, Trigger};
+use crate::domain::secret_ref::SecretRefError;
+use crate::domain::window::{approval_deadline, in_window};
 use crate::external::Classify;
+use crate::reconcile::signed;
 use crate::trackvia::{AuthFailure, NewUser, Reach, TrackviaError, User};
 
-/// The Last Name of every integration user.
-pub const LAST_NAME: &str = "Integration";
 /// State recorded while the operator's create call is in flight.
 pub const CREATE_PENDING: &str = "CreatePending";
 /// What a person does when the operator cannot create the user.
@@ -113,7 +114,7 @@ pub struct Plan {
     /// When to look again.
     pub requeue: Duration,
     /// The account's rotations (for the status summary).
-    pub rotations: Vec<super::observed::RotationSeen>,
+    pub rotations: Vec<super::seen::RotationSeen>,
 }
 
 /// Intervals the plan needs.
@@ -144,8 +145,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 format!("create TrackViaAccount {name} in this namespace"),
             ));
             Cond::unknown(
-                types::USER_VERIFIED,
-                "AccountNotFound",
+                reasons::UserVerified::AccountNotFound,
                 format!("TrackViaAccount {name} not found in this namespace"),
             )
         }
@@ -162,8 +162,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 format!("fix TrackViaAccount {name} ({reason})"),
             ));
             Cond::unknown(
-                types::USER_VERIFIED,
-                "AccountNotReady",
+                reasons::UserVerified::AccountNotReady,
                 format!("TrackViaAccount {name} is not Ready: {message}"),
             )
         }
@@ -175,9 +174,8 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                     spec.email
                 ),
             ));
-            Cond::fail(
-                types::USER_VERIFIED,
-                "UserClaimed",
+            Cond::false_(
+                reasons::UserVerified::UserClaimed,
                 format!(
                     "IntegrationAccount {other} already manages {}: a dedicated user serves one integration",
                     spec.email
@@ -190,13 +188,12 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 types::USER_VERIFIED,
                 "fix the TrackViaAccount's admin credentials Secret".to_owned(),
             ));
-            Cond::unknown(types::USER_VERIFIED, "AdminCredentialsUnreadable", e)
+            Cond::unknown(reasons::UserVerified::AdminCredentialsUnreadable, e)
         }
         (_, None, UserLookup::Failed(e)) => {
             soon(Duration::from_secs(30));
             Cond::unknown(
-                types::USER_VERIFIED,
-                "LookupFailed",
+                reasons::UserVerified::LookupFailed,
                 format!("looking up {}: {e}", spec.email),
             )
         }
@@ -207,9 +204,8 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             {
                 soon(d.max(Duration::from_secs(1)));
             }
-            Cond::fail(
-                types::USER_VERIFIED,
-                "UserCreateFailed",
+            Cond::false_(
+                reasons::UserVerified::UserCreateFailed,
                 format!(
                     "creating TrackVia user {full_name} <{}> failed: {e}; retrying at {}",
                     spec.email,
@@ -227,13 +223,11 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             {
                 soon(d.max(Duration::from_secs(1)));
             }
-            conditions::find(&status.common.conditions, types::USER_VERIFIED)
-                .filter(|c| c.reason == "UserCreateFailed")
-                .map(|c| Cond::from_status(types::USER_VERIFIED, c))
+            Cond::carried::<reasons::UserVerified>(&status.common.conditions)
+                .filter(|c| c.is(reasons::UserVerified::UserCreateFailed))
                 .unwrap_or_else(|| {
-                    Cond::fail(
-                        types::USER_VERIFIED,
-                        "UserCreateFailed",
+                    Cond::false_(
+                        reasons::UserVerified::UserCreateFailed,
                         format!(
                             "creating TrackVia user {full_name} <{}> failed; retrying later",
                             spec.email
@@ -250,8 +244,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             });
             soon(Duration::from_secs(2));
             Cond::unknown(
-                types::USER_VERIFIED,
-                "UserCreating",
+                reasons::UserVerified::UserCreating,
                 format!("creating TrackVia user {full_name} <{}>", spec.email),
             )
         }
@@ -268,9 +261,8 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             });
             user_condition(u, &full_name, &mut actions, &mut soon, every.user_poll)
         }
-        (_, None, UserLookup::Skipped) => Cond::ok(
-            types::USER_VERIFIED,
-            "Verified",
+        (_, None, UserLookup::Skipped) => Cond::true_(
+            reasons::UserVerified::Verified,
             format!("TrackVia user {} is active", spec.email),
         ),
     };
@@ -278,9 +270,8 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
     // 2. The token Secret.
     let token_ref = &spec.token_secret_ref;
     let provided_cond = match &seen.token {
-        Ok(_) => Cond::ok(
-            types::TOKEN_PROVIDED,
-            "Provided",
+        Ok(_) => Cond::true_(
+            reasons::TokenProvided::Provided,
             format!("a token is in Secret {}", token_ref.name),
         ),
         Err(e) => {
@@ -291,27 +282,27 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 token_ref.key,
                 token_ref.name,
                 ia.namespace().unwrap_or_default(),
-                super::EXPIRES_AT_ANNOTATION
+                EXPIRES_AT_ANNOTATION
             );
             let reason = match e {
-                SecretRefError::Missing { .. } => "TokenSecretMissing",
-                SecretRefError::KeyMissing { .. } => "TokenKeyMissing",
-                _ => e.reason(),
+                SecretRefError::Missing { .. } => reasons::TokenProvided::TokenSecretMissing,
+                SecretRefError::KeyMissing { .. } => reasons::TokenProvided::TokenKeyMissing,
+                SecretRefError::Unusable { .. } => reasons::TokenProvided::SecretKeyUnusable,
+                SecretRefError::Api { .. } => reasons::TokenProvided::SecretUnreadable,
             };
             actions.push((types::TOKEN_PROVIDED, steps));
-            Cond::fail(types::TOKEN_PROVIDED, reason, format!("{e}"))
+            Cond::false_(reason, format!("{e}"))
         }
     };
 
     // 3. Validation and 4. scope.
-    let previous = |t| conditions::find(&status.common.conditions, t);
     let token_seen = seen.token.as_ref().ok();
     let mut token = token_status(&status.token, token_seen, &seen.validation, now);
     let mut access = status.access.clone();
     let (valid_cond, access_cond) = match (&seen.validation, token_seen) {
         (_, None) => (
-            Cond::unknown(types::TOKEN_VALID, "NoToken", "waiting for the token"),
-            Cond::unknown(types::ACCESS_SCOPED, "NoToken", "waiting for the token"),
+            Cond::unknown(reasons::TokenValid::NoToken, "waiting for the token"),
+            Cond::unknown(reasons::AccessScoped::NoToken, "waiting for the token"),
         ),
         (Validation::NotDue, Some(_)) => {
             // Waiting out a backoff after TrackVia failed to answer: look again when it ends.
@@ -321,34 +312,30 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 soon(d.max(Duration::from_secs(1)));
             }
             // Not re-validated: the last verdict stands, and so does what it asked a person to do.
-            let valid = previous(types::TOKEN_VALID)
-                .map(|c| Cond::from_status(types::TOKEN_VALID, c))
-                .unwrap_or_else(|| {
+            let valid =
+                Cond::carried::<reasons::TokenValid>(&status.common.conditions).unwrap_or_else(|| {
                     Cond::unknown(
-                        types::TOKEN_VALID,
-                        "Pending",
+                        reasons::TokenValid::Pending,
                         "the token has not been validated yet",
                     )
                 });
-            let scoped = previous(types::ACCESS_SCOPED)
-                .map(|c| Cond::from_status(types::ACCESS_SCOPED, c))
-                .unwrap_or_else(|| {
+            let scoped =
+                Cond::carried::<reasons::AccessScoped>(&status.common.conditions).unwrap_or_else(|| {
                     Cond::unknown(
-                        types::ACCESS_SCOPED,
-                        "Pending",
+                        reasons::AccessScoped::Pending,
                         "the token has not been validated yet",
                     )
                 });
             if valid.status == Status::False {
                 actions.push((
                     types::TOKEN_VALID,
-                    carried_token_action(&valid.reason, &full_name, token_ref),
+                    carried_token_action(&valid, &full_name, token_ref),
                 ));
             }
             if scoped.status == Status::False {
                 actions.push((
                     types::ACCESS_SCOPED,
-                    access_action(&scoped.reason, status.access.as_ref()),
+                    access_action(&scoped, status.access.as_ref()),
                 ));
             }
             (valid, scoped)
@@ -356,22 +343,21 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         (Validation::LocallyExpired, Some(t)) => {
             actions.push((types::TOKEN_VALID, replace_token_action(&full_name, token_ref)));
             (
-                Cond::fail(
-                    types::TOKEN_VALID,
-                    "TokenExpired",
+                Cond::false_(
+                    reasons::TokenValid::TokenExpired,
                     format!(
                         "the token expired at {}",
                         t.expires_at.map(|e| e.to_string()).unwrap_or_default()
                     ),
                 ),
-                Cond::unknown(types::ACCESS_SCOPED, "TokenNotValid", "the token is not valid"),
+                Cond::unknown(reasons::AccessScoped::TokenNotValid, "the token is not valid"),
             )
         }
         (Validation::Valid(reach), Some(_)) => {
             let (cond, acc) = scope(ia, reach, now, &mut actions);
             access = Some(acc);
             (
-                Cond::ok(types::TOKEN_VALID, "Valid", "TrackVia accepts the token"),
+                Cond::true_(reasons::TokenValid::Valid, "TrackVia accepts the token"),
                 cond,
             )
         }
@@ -390,12 +376,11 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 ),
             ));
             (
-                Cond::fail(
-                    types::TOKEN_VALID,
-                    "WrongEnvironment",
+                Cond::false_(
+                    reasons::TokenValid::WrongEnvironment,
                     format!("the token belongs to the {environment} account {account}, not to {here}"),
                 ),
-                Cond::unknown(types::ACCESS_SCOPED, "TokenNotValid", "the token is not valid"),
+                Cond::unknown(reasons::AccessScoped::TokenNotValid, "the token is not valid"),
             )
         }
         (Validation::Failed(e), Some(_)) => {
@@ -406,7 +391,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             }
             (
                 failed_token_condition(e),
-                Cond::unknown(types::ACCESS_SCOPED, "TokenNotValid", "the token is not valid"),
+                Cond::unknown(reasons::AccessScoped::TokenNotValid, "the token is not valid"),
             )
         }
     };
@@ -423,15 +408,14 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         spec.credentials_secret.name
     );
     let publish_cond = match (&seen.published, valid_cond.is_true(), &active) {
-        (Published::Foreign, ..) => {
+        (SecretSeen::Foreign, ..) => {
             let name = &spec.credentials_secret.name;
             actions.push((
                 types::CREDENTIALS_PUBLISHED,
                 format!("delete or rename Secret {name} (not written by this operator), or choose another credentialsSecret.name"),
             ));
-            Cond::fail(
-                types::CREDENTIALS_PUBLISHED,
-                "SecretConflict",
+            Cond::false_(
+                reasons::CredentialsPublished::SecretConflict,
                 format!(
                     "Secret {name} exists and is not owned by this IntegrationAccount; it is left untouched"
                 ),
@@ -440,21 +424,19 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         (_, _, Some(r)) => {
             soon(Duration::from_secs(5));
             Cond::unknown(
-                types::CREDENTIALS_PUBLISHED,
-                "Rotating",
+                reasons::CredentialsPublished::Rotating,
                 format!("CredentialRotation {r} owns the credentials until it finishes"),
             )
         }
         (_, false, None) => Cond::unknown(
-            types::CREDENTIALS_PUBLISHED,
-            "WaitingForValidToken",
+            reasons::CredentialsPublished::WaitingForValidToken,
             "nothing is published until TrackVia accepts the token",
         ),
-        (Published::Ours { up_to_date: true, .. }, true, None) => {
-            Cond::ok(types::CREDENTIALS_PUBLISHED, "Published", published_msg)
+        (SecretSeen::Ours { up_to_date: true, .. }, true, None) => {
+            Cond::true_(reasons::CredentialsPublished::Published, published_msg)
         }
-        (Published::Ours { fingerprint, .. }, true, None)
-            if seen.bound_connections > 0 && *fingerprint != token_fp =>
+        (SecretSeen::Ours { fingerprint, .. }, true, None)
+            if seen.pushed_connections > 0 && *fingerprint != token_fp =>
         {
             // A new token, and connections already use the old one: only a rotation may switch
             // them. One rotation per token: when it failed, a person decides what comes next.
@@ -476,9 +458,8 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                             spec.token_secret_ref.name
                         ),
                     ));
-                    Cond::fail(
-                        types::CREDENTIALS_PUBLISHED,
-                        "RotationFailed",
+                    Cond::false_(
+                        reasons::CredentialsPublished::RotationFailed,
                         format!(
                             "the rotation to the token in Secret {} ended {outcome}: the connections stay on the published token",
                             spec.token_secret_ref.name
@@ -493,11 +474,10 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                         trigger: "new-token",
                     });
                     Cond::unknown(
-                        types::CREDENTIALS_PUBLISHED,
-                        "RotationPending",
+                        reasons::CredentialsPublished::RotationPending,
                         format!(
                             "a new token is in Secret {}: a CredentialRotation switches the {} connections to it",
-                            spec.token_secret_ref.name, seen.bound_connections
+                            spec.token_secret_ref.name, seen.pushed_connections
                         ),
                     )
                 }
@@ -507,7 +487,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             if step == Step::None {
                 step = Step::Publish;
             }
-            Cond::ok(types::CREDENTIALS_PUBLISHED, "Published", published_msg)
+            Cond::true_(reasons::CredentialsPublished::Published, published_msg)
         }
     };
 
@@ -526,14 +506,13 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         .iter()
         .find(|r| r.phase == Some(RotationPhase::AwaitingApproval));
     let due_cond = match awaiting {
-        Some(r) if due_cond.is_true() => Cond::ok(
-            types::ROTATION_DUE,
-            due_cond.reason.clone(),
-            format!(
+        Some(r) if due_cond.is_true() => Cond {
+            message: format!(
                 "{}; CredentialRotation {} waits for a person's approval",
                 due_cond.message, r.name
             ),
-        ),
+            ..due_cond
+        },
         _ => due_cond,
     };
     let mut conds = vec![user_cond, provided_cond, valid_cond, access_cond, publish_cond];
@@ -579,7 +558,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 })
         });
     if let Some(t) = token.as_ref().and_then(|t| t.last_validated_time.as_ref()) {
-        soon(crate::controller::until_due(Some(t), every.token_check, now).max(Duration::from_secs(1)));
+        soon(crate::reconcile::until_due(Some(t), every.token_check, now).max(Duration::from_secs(1)));
     }
 
     Plan {
@@ -597,16 +576,14 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
 /// `OldTokenRevoked` from the newest rotation that published over an old token: a warning that
 /// the old token still works (a security finding), never a reason for the account to be unready.
 fn old_token_condition(seen: &Observed) -> Option<Cond> {
-    let t = types::OLD_TOKEN_REVOKED;
     let newest = seen
         .rotations
         .iter()
         .filter(|r| r.revocation.is_some())
         .max_by_key(|r| r.created)?;
     Some(match newest.revocation.as_ref()? {
-        Revocation::Revoked => Cond::ok(
-            t,
-            "Revoked",
+        Revocation::Revoked => Cond::true_(
+            reasons::OldTokenRevoked::Revoked,
             format!(
                 "TrackVia rejects the token CredentialRotation {} replaced",
                 newest.name
@@ -615,9 +592,8 @@ fn old_token_condition(seen: &Observed) -> Option<Cond> {
         Revocation::Awaiting {
             fingerprint,
             deadline,
-        } => Cond::fail(
-            t,
-            "AwaitingRevocation",
+        } => Cond::false_(
+            reasons::OldTokenRevoked::AwaitingRevocation,
             format!(
                 "the old token {fingerprint} still works: deactivate it in TrackVia (API Access) by {deadline}"
             ),
@@ -625,16 +601,14 @@ fn old_token_condition(seen: &Observed) -> Option<Cond> {
         Revocation::Overdue {
             fingerprint,
             deadline,
-        } => Cond::fail(
-            t,
-            "OldTokenStillActive",
+        } => Cond::false_(
+            reasons::OldTokenRevoked::OldTokenStillActive,
             format!(
                 "the old token {fingerprint} still works past its revocation deadline {deadline}: deactivate it in TrackVia (API Access); anyone holding it can still use the integration user"
             ),
         ),
         Revocation::Unknown { fingerprint } => Cond::unknown(
-            t,
-            "OldTokenUnknown",
+            reasons::OldTokenRevoked::OldTokenUnknown,
             format!(
                 "whether the old token {fingerprint} was deactivated cannot be checked: make sure it is, in TrackVia (API Access)"
             ),
@@ -673,7 +647,7 @@ fn rotation_trigger(ia: &IntegrationAccount, seen: &Observed, due: &Cond, now: T
             trigger: "requested",
         });
     }
-    if !due.is_true() || seen.bound_connections == 0 {
+    if !due.is_true() || seen.pushed_connections == 0 {
         return Step::None;
     }
     let window = policy.maintenance_window.as_ref();
@@ -700,74 +674,6 @@ fn rotation_trigger(ia: &IntegrationAccount, seen: &Observed, due: &Cond, now: T
     })
 }
 
-/// Whether `now` (UTC) falls in the maintenance window (always, without one).
-pub fn in_window(
-    window: Option<&crate::api::integration_account::MaintenanceWindow>,
-    now: Timestamp,
-) -> bool {
-    window.is_none_or(|w| occurrence(w, now).is_some())
-}
-
-/// How long a scheduled rotation may wait for a person's approval when the account has no
-/// maintenance window, and how long an unanswered one keeps the schedule from starting another.
-pub const UNWINDOWED_APPROVAL: Duration = Duration::from_secs(24 * 3600);
-
-/// The start and end of the occurrence of the window that contains `t`, if any.
-fn occurrence(
-    w: &crate::api::integration_account::MaintenanceWindow,
-    t: Timestamp,
-) -> Option<(Timestamp, Timestamp)> {
-    use crate::api::integration_account::Weekday;
-    let (h, m) = w
-        .start
-        .split_once(':')
-        .and_then(|(h, m)| Some((h.parse::<i8>().ok()?, m.parse::<i8>().ok()?)))?;
-    let length = signed(interval(Some(&w.duration), Duration::ZERO));
-    let today = t.to_zoned(jiff::tz::TimeZone::UTC).date();
-    [today.yesterday().ok(), Some(today)]
-        .into_iter()
-        .flatten()
-        .find_map(|day| {
-            let weekday = match day.weekday() {
-                jiff::civil::Weekday::Monday => Weekday::Mon,
-                jiff::civil::Weekday::Tuesday => Weekday::Tue,
-                jiff::civil::Weekday::Wednesday => Weekday::Wed,
-                jiff::civil::Weekday::Thursday => Weekday::Thu,
-                jiff::civil::Weekday::Friday => Weekday::Fri,
-                jiff::civil::Weekday::Saturday => Weekday::Sat,
-                jiff::civil::Weekday::Sunday => Weekday::Sun,
-            };
-            if !w.days.as_ref().is_none_or(|d| d.contains(&weekday)) {
-                return None;
-            }
-            let start = day
-                .at(h, m, 0, 0)
-                .to_zoned(jiff::tz::TimeZone::UTC)
-                .ok()?
-                .timestamp();
-            let end = start.checked_add(length).ok()?;
-            (start <= t && t < end).then_some((start, end))
-        })
-}
-
-/// Until when a scheduled rotation created at `created` waits for approval: the end of the
-/// maintenance window it started in, or [`UNWINDOWED_APPROVAL`] without a window. Also the time
-/// before which the schedule starts no other rotation once such a rotation ended unsuccessfully
-/// (an unanswered rotation does not come back before the next window).
-pub fn approval_deadline(
-    window: Option<&crate::api::integration_account::MaintenanceWindow>,
-    created: Timestamp,
-) -> Timestamp {
-    window
-        .and_then(|w| occurrence(w, created))
-        .map(|(_, end)| end)
-        .unwrap_or_else(|| {
-            created
-                .checked_add(signed(UNWINDOWED_APPROVAL))
-                .unwrap_or(Timestamp::MAX)
-        })
-}
-
 fn user_condition(
     u: &User,
     full_name: &str,
@@ -777,9 +683,8 @@ fn user_condition(
 ) -> Cond {
     let t = types::USER_VERIFIED;
     match u.status.to_ascii_lowercase().as_str() {
-        "active" => Cond::ok(
-            t,
-            "Verified",
+        "active" => Cond::true_(
+            reasons::UserVerified::Verified,
             format!("TrackVia user {} (id {}) is active", u.email, u.id),
         ),
         "unverified" => {
@@ -788,9 +693,8 @@ fn user_condition(
                 "accept the TrackVia invitation sent to {} within 24 h of sending; if it lapsed, resend it: Manage Users -> {full_name} -> Resend verification email",
                 u.email
             )));
-            Cond::fail(
-                t,
-                "Unverified",
+            Cond::false_(
+                reasons::UserVerified::Unverified,
                 format!(
                     "TrackVia user {} (id {}) has not accepted its invitation",
                     u.email, u.id
@@ -803,9 +707,8 @@ fn user_condition(
                 t,
                 format!("reactivate the user in TrackVia: Manage Users -> {full_name}"),
             ));
-            Cond::fail(
-                t,
-                "UserInactive",
+            Cond::false_(
+                reasons::UserVerified::UserInactive,
                 format!("TrackVia user {} (id {}) is {other}", u.email, u.id),
             )
         }
@@ -865,39 +768,37 @@ pub fn validation_retry_at(token: &TokenStatus) -> Option<Timestamp> {
 }
 
 fn failed_token_condition(e: &TrackviaError) -> Cond {
-    let t = types::TOKEN_VALID;
     match e.auth_failure() {
-        Some(AuthFailure::TokenExpired) => Cond::fail(
-            t,
-            "TokenExpired",
+        Some(AuthFailure::TokenExpired) => Cond::false_(
+            reasons::TokenValid::TokenExpired,
             format!("TrackVia says the token expired ({e})"),
         ),
-        Some(AuthFailure::TokenInvalid) => Cond::fail(
-            t,
-            "TokenInvalid",
+        Some(AuthFailure::TokenInvalid) => Cond::false_(
+            reasons::TokenValid::TokenInvalid,
             format!(
                 "TrackVia does not know the token in this account: it was deactivated or deleted, or it belongs to another account ({e})"
             ),
         ),
-        Some(AuthFailure::UserInactive) => Cond::fail(
-            t,
-            "UserInactive",
+        Some(AuthFailure::UserInactive) => Cond::false_(
+            reasons::TokenValid::UserInactive,
             format!("the token's user is inactive or no longer an API user ({e})"),
         ),
-        Some(AuthFailure::ApiKeyInvalid) => Cond::fail(
-            t,
-            "ApiKeyInvalid",
+        Some(AuthFailure::ApiKeyInvalid) => Cond::false_(
+            reasons::TokenValid::ApiKeyInvalid,
             format!("the account API key was refused ({e})"),
         ),
-        _ if e.is_transient() => Cond::unknown(t, "Unreachable", format!("{e}; will retry")),
-        _ => Cond::fail(t, e.label(), e.to_string()),
+        _ if e.is_transient() => Cond::unknown(reasons::TokenValid::Unreachable, format!("{e}; will retry")),
+        _ => {
+            let reason = reasons::TokenValid::parse(e.label()).unwrap_or(reasons::TokenValid::Rejected);
+            Cond::false_(reason, e.to_string())
+        }
     }
 }
 
 /// What a person does about a failed scope check.
-fn access_action(reason: &str, access: Option<&AccessStatus>) -> String {
+fn access_action(cond: &Cond, access: Option<&AccessStatus>) -> String {
     let list = |v: Option<&Vec<String>>| v.map(|v| v.join(", ")).unwrap_or_default();
-    if reason == "MissingAccess" {
+    if cond.is(reasons::AccessScoped::MissingAccess) {
         format!(
             "grant the user's role in TrackVia access to {}",
             list(access.map(|a| &a.missing))
@@ -911,13 +812,15 @@ fn access_action(reason: &str, access: Option<&AccessStatus>) -> String {
 }
 
 /// What a person does about a token verdict carried over from an earlier reconcile.
-fn carried_token_action(reason: &str, full_name: &str, r: &crate::api::SecretKeyRef) -> String {
-    match reason {
-        "UserInactive" => {
+fn carried_token_action(cond: &Cond, full_name: &str, r: &crate::api::SecretKeyRef) -> String {
+    match reasons::TokenValid::parse(cond.reason) {
+        Some(reasons::TokenValid::UserInactive) => {
             format!("in TrackVia: Manage Users -> {full_name}: reactivate the user and tick Set As API User")
         }
-        "ApiKeyInvalid" => "fix the API key in the TrackViaAccount's admin credentials Secret".to_owned(),
-        "WrongEnvironment" => format!(
+        Some(reasons::TokenValid::ApiKeyInvalid) => {
+            "fix the API key in the TrackViaAccount's admin credentials Secret".to_owned()
+        }
+        Some(reasons::TokenValid::WrongEnvironment) => format!(
             "put a token of this IntegrationAccount's own account in key {} of Secret {}",
             r.key, r.name
         ),
@@ -944,48 +847,6 @@ fn failed_token_action(e: &TrackviaError, full_name: &str, r: &crate::api::Secre
     }
 }
 
-/// What `spec.access` lists that the token cannot reach, and what it reaches beyond the list, as
-/// `app:<name>` and `view:<app>/<name>` (`view:<name>` for a view listed without its app). The one
-/// comparison the IntegrationAccount and its rotations share.
-pub fn access_diff(
-    access: &crate::api::integration_account::AccessSpec,
-    reach: &Reach,
-) -> (Vec<String>, Vec<String>) {
-    let view_key = |name: &str, app: Option<&str>| match app {
-        Some(a) => format!("view:{a}/{name}"),
-        None => format!("view:{name}"),
-    };
-    let have_apps: BTreeSet<String> = reach.apps.iter().map(|a| a.name.clone()).collect();
-    let want_apps: BTreeSet<String> = access.apps.iter().flatten().cloned().collect();
-    let mut missing: Vec<String> = want_apps
-        .difference(&have_apps)
-        .map(|a| format!("app:{a}"))
-        .collect();
-    let mut extra: Vec<String> = have_apps
-        .difference(&want_apps)
-        .map(|a| format!("app:{a}"))
-        .collect();
-    let wanted_views = access.views.iter().flatten();
-    for w in wanted_views.clone() {
-        let found = reach
-            .views
-            .iter()
-            .any(|v| v.name == w.name && w.app.as_ref().is_none_or(|a| v.app.as_ref() == Some(a)));
-        if !found {
-            missing.push(view_key(&w.name, w.app.as_deref()));
-        }
-    }
-    for v in &reach.views {
-        let wanted = wanted_views
-            .clone()
-            .any(|w| w.name == v.name && w.app.as_ref().is_none_or(|a| v.app.as_ref() == Some(a)));
-        if !wanted {
-            extra.push(view_key(&v.name, v.app.as_deref()));
-        }
-    }
-    (missing, extra)
-}
-
 /// Compares what the token reaches with `spec.access`.
 fn scope(
     ia: &IntegrationAccount,
@@ -1001,9 +862,8 @@ fn scope(
             last_checked_time: Some(Time(now)),
         };
         return (
-            Cond::ok(
-                t,
-                "NotSpecified",
+            Cond::true_(
+                reasons::AccessScoped::NotSpecified,
                 format!(
                     "spec.access lists nothing to check; the token reaches {} apps and {} views",
                     reach.apps.len(),
@@ -1022,28 +882,29 @@ fn scope(
         last_checked_time: Some(Time(now)),
     };
     let cond = if !missing.is_empty() {
-        Cond::fail(
-            t,
-            "MissingAccess",
+        Cond::false_(
+            reasons::AccessScoped::MissingAccess,
             format!(
                 "the token cannot reach {}: the integration would get 403s",
                 missing.join(", ")
             ),
         )
     } else if !shown_extra.is_empty() {
-        Cond::fail(
-            t,
-            "ExcessAccess",
+        Cond::false_(
+            reasons::AccessScoped::ExcessAccess,
             format!(
                 "the token also reaches {}: broader than the integration needs",
                 shown_extra.join(", ")
             ),
         )
     } else {
-        Cond::ok(t, "Scoped", "the token reaches exactly the listed apps and views")
+        Cond::true_(
+            reasons::AccessScoped::Scoped,
+            "the token reaches exactly the listed apps and views",
+        )
     };
     if !cond.is_true() {
-        actions.push((t, access_action(&cond.reason, Some(&acc))));
+        actions.push((t, access_action(&cond, Some(&acc))));
     }
     (cond, acc)
 }
@@ -1055,12 +916,11 @@ fn rotation_due(
     now: Timestamp,
     soon: &mut impl FnMut(Duration),
 ) -> (Cond, Option<Timestamp>) {
-    let t = types::ROTATION_DUE;
     let rotation = ia.spec.rotation.clone().unwrap_or_default();
     let renew_before = signed(interval(rotation.renew_before.as_deref(), DEFAULT_RENEW_BEFORE));
     let Some(token) = token.filter(|_| valid) else {
         return (
-            Cond::unknown(t, "NoValidToken", "no valid token to schedule"),
+            Cond::unknown(reasons::RotationDue::NoValidToken, "no valid token to schedule"),
             None,
         );
     };
@@ -1077,30 +937,29 @@ fn rotation_due(
             .and_then(|d| d.checked_sub(renew_before).ok())
     });
     let due_at = match (by_expiry, by_interval) {
-        (Some(a), Some(b)) => Some((a.min(b), if a <= b { "ExpiresSoon" } else { "IntervalElapsed" })),
-        (Some(a), None) => Some((a, "ExpiresSoon")),
-        (None, Some(b)) => Some((b, "IntervalElapsed")),
+        (Some(a), Some(b)) if a <= b => Some((a, reasons::RotationDue::ExpiresSoon)),
+        (Some(_), Some(b)) => Some((b, reasons::RotationDue::IntervalElapsed)),
+        (Some(a), None) => Some((a, reasons::RotationDue::ExpiresSoon)),
+        (None, Some(b)) => Some((b, reasons::RotationDue::IntervalElapsed)),
         (None, None) => None,
     };
     let cond = match due_at {
         None => Cond::unknown(
-            t,
-            "NoSchedule",
+            reasons::RotationDue::NoSchedule,
             "no expiry known and no rotation interval set; annotate the token Secret with its expiry",
         ),
-        Some((at, reason)) if at <= now => Cond::ok(t, reason, format!("rotation was due at {at}")),
+        Some((at, reason)) if at <= now => Cond::true_(reason, format!("rotation was due at {at}")),
         Some((at, _)) => {
             if let Ok(d) = Duration::try_from(at.duration_since(now)) {
                 soon(d);
             }
-            Cond::fail(t, "NotDue", format!("next rotation due at {at}"))
+            Cond::false_(reasons::RotationDue::NotDue, format!("next rotation due at {at}"))
         }
     };
     (cond, due_at.map(|(at, _)| at))
 }
 
 fn naming(ia: &IntegrationAccount, user: &UserLookup) -> Cond {
-    let t = types::NAMING_CONVENTION;
     let alnum = |s: &str| {
         s.chars()
             .filter(char::is_ascii_alphanumeric)
@@ -1109,9 +968,8 @@ fn naming(ia: &IntegrationAccount, user: &UserLookup) -> Cond {
     };
     let local = ia.spec.email.split('@').next().unwrap_or_default();
     if alnum(local) != format!("{}integration", alnum(&ia.spec.system)) {
-        return Cond::fail(
-            t,
-            "NonConventionalEmail",
+        return Cond::false_(
+            reasons::NamingConvention::NonConventionalEmail,
             format!(
                 "the convention is {}.integration@<domain> on a shared mailbox (a warning only)",
                 ia.spec.system.to_ascii_lowercase().replace(' ', ".")
@@ -1121,18 +979,16 @@ fn naming(ia: &IntegrationAccount, user: &UserLookup) -> Cond {
     if let UserLookup::Found(u) = user
         && (u.first_name != ia.spec.system || u.last_name != LAST_NAME)
     {
-        return Cond::fail(
-            t,
-            "NonConventionalName",
+        return Cond::false_(
+            reasons::NamingConvention::NonConventionalName,
             format!(
                 "the adopted user is named {} {}; the convention is {} {LAST_NAME} (a warning only)",
                 u.first_name, u.last_name, ia.spec.system
             ),
         );
     }
-    Cond::ok(
-        t,
-        "Conventional",
+    Cond::true_(
+        reasons::NamingConvention::Conventional,
         "the user follows the <System> Integration naming convention",
     )
 }

@@ -19,12 +19,12 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::super::report;
 use super::tests::policy;
 use super::*;
 use crate::api::credential_rotation::{ConnectionState, CredentialRotationStatus, RotationOutcome};
 use crate::api::integration_account::RotationStrategy;
 use crate::conditions::{Status, types};
-use crate::controller::credential_rotation::report;
 
 /// Vendor calls a rotation may make in any hour whatever fails (I10), counted as effects; each
 /// effect is at most 4 HTTP attempts (`external::retry`).

@@ -6,8 +6,8 @@ use crate::api::{Environment, LocalRef, SecretKeyRef};
 
 use crate::api::credential_rotation::RotationPhase;
 use crate::api::integration_account::{TokenStatus, UserStatus};
-use crate::controller::credential_rotation::machine::Revocation;
-use crate::controller::integration_account::observed::*;
+use crate::controller::integration_account::seen::*;
+use crate::domain::rotation::Revocation;
 use crate::trackvia::{App, View};
 
 fn now() -> Timestamp {
@@ -109,8 +109,8 @@ fn observed(user: UserLookup, token: Result<TokenSeen, SecretRefError>, validati
         claimed_by: None,
         token,
         validation,
-        published: Published::Absent,
-        bound_connections: 0,
+        published: SecretSeen::Absent,
+        pushed_connections: 0,
         rotations: vec![],
     }
 }
@@ -273,7 +273,7 @@ fn each_401_class_has_its_reason() {
 fn a_foreign_secret_is_never_overwritten() {
     let v = Validation::Valid(reach(&["CRM"], &[("CRM", "Accounts")]));
     let mut o = observed(UserLookup::Found(user("Active")), token(), v);
-    o.published = Published::Foreign;
+    o.published = SecretSeen::Foreign;
     let p = plan(&ia(), &o, now(), every());
     assert_eq!(p.step, Step::None);
     assert_eq!(cond(&p, types::CREDENTIALS_PUBLISHED).reason, "SecretConflict");
@@ -292,7 +292,7 @@ fn rotation_turns_due_renew_before_ahead_of_expiry() {
         every(),
     );
     let due = cond(&p, types::ROTATION_DUE);
-    assert_eq!((due.status, due.reason.as_ref()), (Status::True, "ExpiresSoon"));
+    assert_eq!((due.status, due.reason), (Status::True, "ExpiresSoon"));
     assert!(cond(&p, types::READY).is_true(), "due is not unready");
 
     let mut t = token().unwrap();
@@ -322,7 +322,7 @@ fn the_email_convention_is_a_warning_only() {
     odd.spec.email = "sf-bot@acme.example".into();
     let v = Validation::Valid(reach(&["CRM"], &[("CRM", "Accounts")]));
     let mut o = observed(UserLookup::Found(user("Active")), token(), v);
-    o.published = Published::Ours {
+    o.published = SecretSeen::Ours {
         up_to_date: true,
         fingerprint: Some("hmac-sha256:aa".into()),
     };
@@ -390,7 +390,7 @@ fn a_refused_create_is_reported_with_what_to_do() {
         every(),
     );
     let c = cond(&p, types::USER_VERIFIED);
-    assert_eq!((c.status, c.reason.as_ref()), (Status::False, "UserCreateFailed"));
+    assert_eq!((c.status, c.reason), (Status::False, "UserCreateFailed"));
     assert!(c.message.contains("403"), "{}", c.message);
     assert!(p.next_action.unwrap().contains("Super Admin"));
     assert_eq!(p.step, Step::None, "no second create in the same reconcile");
@@ -449,9 +449,8 @@ fn a_failed_create_backs_off_doubling_up_to_an_hour() {
             observed_generation: Some(1),
             conditions: conditions::merge(
                 &[],
-                &[Cond::fail(
-                    types::USER_VERIFIED,
-                    "UserCreateFailed",
+                &[Cond::false_(
+                    reasons::UserVerified::UserCreateFailed,
                     "creating ... failed: 403",
                 )],
                 Some(1),
@@ -477,11 +476,11 @@ fn a_failed_create_backs_off_doubling_up_to_an_hour() {
 #[test]
 fn a_failed_rotation_for_a_token_is_reported_not_started_again() {
     let mut o = observed(UserLookup::Found(user("Active")), token(), valid());
-    o.published = Published::Ours {
+    o.published = SecretSeen::Ours {
         up_to_date: false,
         fingerprint: Some("hmac-sha256:old".into()),
     };
-    o.bound_connections = 2;
+    o.pushed_connections = 2;
     let p = plan(&ia(), &o, now(), every());
     let Step::StartRotation(req) = &p.step else {
         panic!("{:?}", p.step)
@@ -495,14 +494,14 @@ fn a_failed_rotation_for_a_token_is_reported_not_started_again() {
     let p = plan(&ia(), &o, now(), every());
     assert_eq!(p.step, Step::None, "one rotation per token");
     let c = cond(&p, types::CREDENTIALS_PUBLISHED);
-    assert_eq!((c.status, c.reason.as_ref()), (Status::False, "RotationFailed"));
+    assert_eq!((c.status, c.reason), (Status::False, "RotationFailed"));
     assert!(c.message.contains("RolledBack"), "{}", c.message);
 }
 
 #[test]
 fn a_rotation_awaiting_approval_is_the_next_action_and_awaiting_revocation_holds_nothing() {
     let mut o = observed(UserLookup::Found(user("Active")), token(), valid());
-    o.published = Published::Ours {
+    o.published = SecretSeen::Ours {
         up_to_date: true,
         fingerprint: Some("hmac-sha256:aa".into()),
     };
@@ -516,7 +515,7 @@ fn a_rotation_awaiting_approval_is_the_next_action_and_awaiting_revocation_holds
         "{:?}",
         p.next_action
     );
-    // Published, awaiting revocation: the account is Ready and warns about the old token.
+    // SecretSeen, awaiting revocation: the account is Ready and warns about the old token.
     let mut r = seen("sf-newtoken-1", RotationPhase::AwaitingRevocation, None);
     r.revocation = Some(Revocation::Overdue {
         fingerprint: "hmac-sha256:old".into(),
@@ -526,10 +525,7 @@ fn a_rotation_awaiting_approval_is_the_next_action_and_awaiting_revocation_holds
     let p = plan(&ia(), &o, now(), every());
     assert!(cond(&p, types::READY).is_true());
     let c = cond(&p, types::OLD_TOKEN_REVOKED);
-    assert_eq!(
-        (c.status, c.reason.as_ref()),
-        (Status::False, "OldTokenStillActive")
-    );
+    assert_eq!((c.status, c.reason), (Status::False, "OldTokenStillActive"));
 }
 
 #[test]
@@ -547,11 +543,11 @@ fn an_unanswered_scheduled_rotation_keeps_the_schedule_quiet_until_the_next_wind
     let mut t = token().unwrap();
     t.expires_at = Some("2026-12-05T12:00:00Z".parse().unwrap());
     let mut o = observed(UserLookup::Found(user("Active")), Ok(t), valid());
-    o.published = Published::Ours {
+    o.published = SecretSeen::Ours {
         up_to_date: true,
         fingerprint: Some("hmac-sha256:aa".into()),
     };
-    o.bound_connections = 1;
+    o.pushed_connections = 1;
     let mut expired = seen(
         "sf-scheduled-1",
         RotationPhase::Aborted,

@@ -1,13 +1,14 @@
 //! The credentials a connection receives: read from the IntegrationAccount's published Secret,
 //! shaped into the connection's `input` with the configured field names.
 
-use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
+use serde_json::json;
 use serde_json::{Map, Value};
 
-use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoConnection};
-use crate::controller::integration_account::keys;
-use crate::controller::{Context, Error};
+use crate::api::{TrackViaAccount, WorkatoConnection, WorkatoWorkspace};
+use crate::domain::credentials::Credentials;
+use crate::reconcile::{Context, Error};
 use crate::secret::Sensitive;
 use crate::trackvia::AuthToken;
 use crate::workato::ConnectionInput;
@@ -21,56 +22,12 @@ pub const DEFAULT_API_KEY_FIELD: &str = "user_key";
 /// Default `input` field of the auth token.
 pub const DEFAULT_AUTH_TOKEN_FIELD: &str = "access_token";
 
-/// The published credentials of an IntegrationAccount.
-#[derive(Clone, Debug)]
-pub struct Published {
-    /// The account API key.
-    pub api_key: Sensitive<String>,
-    /// The auth token.
-    pub value: AuthToken,
-}
-
-/// Reads the IntegrationAccount's published Secret, if it is there and the operator's own.
-pub async fn published_credentials(
-    ctx: &Context,
-    ia: &IntegrationAccount,
-) -> Result<Option<Published>, Error> {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ia.namespace().unwrap_or_default());
-    let Some(secret) = api
-        .get_opt(&ia.spec.credentials_secret.name)
-        .await
-        .map_err(Error::kube("reading the credentials Secret"))?
-    else {
-        return Ok(None);
-    };
-    let ours = secret
-        .owner_references()
-        .iter()
-        .any(|o| o.controller == Some(true) && Some(&o.uid) == ia.uid().as_ref());
-    if !ours {
-        return Ok(None);
-    }
-    Ok(published_from(&secret))
-}
-
-/// The credentials in a published Secret.
-pub fn published_from(secret: &Secret) -> Option<Published> {
-    let get = |k: &str| {
-        secret
-            .data
-            .as_ref()?
-            .get(k)
-            .and_then(|b| String::from_utf8(b.0.clone()).ok())
-            .filter(|s| !s.is_empty())
-    };
-    Some(Published {
-        api_key: Sensitive::new(get(keys::API_KEY)?),
-        value: Sensitive::new(get(keys::AUTH_TOKEN)?),
-    })
-}
-
 /// The connection's `input` for `token`, with the field names of `spec.inputKeys`.
-pub fn connection_input(wc: &WorkatoConnection, account: &TrackViaAccount, p: &Published) -> ConnectionInput {
+pub fn connection_input(
+    wc: &WorkatoConnection,
+    account: &TrackViaAccount,
+    p: &Credentials,
+) -> ConnectionInput {
     input_for(wc, account, &p.api_key, &p.value)
 }
 
@@ -102,4 +59,34 @@ pub fn input_for(
         m.insert(field, Value::String(id));
     }
     Sensitive::new(m)
+}
+
+/// The connector of the connection (default `trackvia`).
+pub fn provider(wc: &WorkatoConnection) -> String {
+    wc.spec.provider.clone().unwrap_or_else(|| "trackvia".to_owned())
+}
+
+/// The environment guard (I7), for every push of credentials, the rotation's included: a
+/// workspace receives only credentials of an account in its own environment.
+pub fn environment_guard(workspace: &WorkatoWorkspace, account: &TrackViaAccount) -> Result<(), String> {
+    if workspace.spec.environment == account.spec.environment {
+        return Ok(());
+    }
+    Err(format!(
+        "WorkatoWorkspace {} is {} but TrackViaAccount {} is {}: credentials never cross environments, nothing is pushed",
+        workspace.name_any(),
+        workspace.spec.environment,
+        account.name_any(),
+        account.spec.environment
+    ))
+}
+
+/// Records on a WorkatoConnection which token its Workato connection last received.
+pub async fn set_pushed(ctx: &Context, namespace: &str, name: &str, fingerprint: &str) -> Result<(), Error> {
+    let api: Api<WorkatoConnection> = Api::namespaced(ctx.client.clone(), namespace);
+    let patch = json!({ "metadata": { "annotations": { PUSHED_FINGERPRINT_ANNOTATION: fingerprint } } });
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::kube("recording the pushed credentials"))?;
+    Ok(())
 }

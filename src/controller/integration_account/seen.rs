@@ -4,8 +4,8 @@ use jiff::Timestamp;
 
 use crate::api::Environment;
 use crate::api::credential_rotation::{RotationOutcome, RotationPhase};
-use crate::controller::credential_rotation::machine::{Revocation, Trigger};
-use crate::controller::secret_ref::SecretRefError;
+use crate::domain::rotation::{Revocation, Trigger};
+use crate::domain::secret_ref::SecretRefError;
 use crate::trackvia::{Reach, TrackviaError, User};
 
 /// The referenced TrackViaAccount.
@@ -86,9 +86,9 @@ pub enum Validation {
     },
 }
 
-/// The Secret the operator publishes.
+/// The credentials Secret as it is now (what [`crate::api::integration_account::PublishedSecret`] names).
 #[derive(Debug, PartialEq, Eq)]
-pub enum Published {
+pub enum SecretSeen {
     /// Not there.
     Absent,
     /// Ours; whether it already holds exactly the desired data.
@@ -118,9 +118,9 @@ pub struct Observed {
     /// Validation.
     pub validation: Validation,
     /// The published Secret.
-    pub published: Published,
+    pub published: SecretSeen,
     /// WorkatoConnections that already received this account's credentials.
-    pub bound_connections: usize,
+    pub pushed_connections: usize,
     /// This account's CredentialRotations.
     pub rotations: Vec<RotationSeen>,
 }

@@ -1,0 +1,261 @@
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::*;
+use crate::api::credential_rotation::{RotationOutcome, RotationPhase};
+use crate::conditions::Status;
+
+fn wc(spec: serde_json::Value) -> WorkatoConnection {
+    let mut base = json!({"workspaceRef": {"name": "ws"}, "integrationAccountRef": {"name": "sf"}, "connection": {"name": "TrackVia (Salesforce)"}});
+    if let (Some(b), Some(s)) = (base.as_object_mut(), spec.as_object()) {
+        b.extend(s.clone());
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "WorkatoConnection",
+        "metadata": {"name": "sf-conn", "namespace": "ns", "uid": "0123456789abcdef"},
+        "spec": base,
+    }))
+    .unwrap()
+}
+
+fn conn(id: i64, name: &str, provider: &str, status: Option<&str>) -> Connection {
+    Connection {
+        id,
+        name: name.into(),
+        provider: Some(provider.into()),
+        authorization_status: status.map(Into::into),
+        ..Default::default()
+    }
+}
+
+fn recipe(id: i64, running: bool, stop_cause: Option<&str>) -> Recipe {
+    Recipe {
+        id,
+        name: format!("r{id}"),
+        running,
+        stop_cause: stop_cause.map(Into::into),
+        ..Default::default()
+    }
+}
+
+fn unresolved_reason(r: Resolution) -> String {
+    match r {
+        Resolution::Unresolved(c) => c.reason.to_string(),
+        other => panic!("expected Unresolved, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_recorded_id_wins_over_the_spec_and_the_name() {
+    let w = wc(json!({"connection": {"id": 7, "name": "x"}}));
+    let list = [conn(7, "x", "trackvia", None), conn(8, "x", "trackvia", None)];
+    match resolve(&w, Some(8), &list) {
+        Resolution::Found(c, cond) => {
+            assert_eq!(c.id, 8);
+            assert_eq!(cond.reason, "Found");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_connection_of_another_connector_is_never_chosen() {
+    let by_id = wc(json!({"connection": {"id": 7}}));
+    let list = [conn(7, "TrackVia (Salesforce)", "salesforce", Some("success"))];
+    assert_eq!(
+        unresolved_reason(resolve(&by_id, None, &list)),
+        "ProviderMismatch"
+    );
+    // By name: neither adopted nor shadowed by a new connection of the same name.
+    assert_eq!(
+        unresolved_reason(resolve(&wc(json!({})), None, &list)),
+        "ProviderMismatch"
+    );
+}
+
+#[test]
+fn a_name_is_adopted_once_created_when_absent_and_refused_when_ambiguous() {
+    let w = wc(json!({}));
+    let one = [
+        conn(3, "TrackVia (Salesforce)", "trackvia", None),
+        conn(4, "other", "trackvia", None),
+    ];
+    assert!(
+        matches!(resolve(&w, None, &one), Resolution::Found(c, cond) if c.id == 3 && cond.reason == "Adopted")
+    );
+    assert_eq!(
+        resolve(&w, None, &one[1..]),
+        Resolution::Create {
+            name: "TrackVia (Salesforce)".into()
+        }
+    );
+    let two = [
+        conn(3, "TrackVia (Salesforce)", "trackvia", None),
+        conn(5, "TrackVia (Salesforce)", "trackvia", None),
+    ];
+    assert_eq!(unresolved_reason(resolve(&w, None, &two)), "AmbiguousName");
+    assert_eq!(
+        unresolved_reason(resolve(&w, Some(9), &two)),
+        "ConnectionNotFound"
+    );
+    let none = wc(json!({"connection": {}}));
+    assert_eq!(unresolved_reason(resolve(&none, None, &two)), "NoSelector");
+}
+
+#[test]
+fn credentials_are_pushed_once_and_a_live_connection_is_never_overwritten() {
+    // Nothing published: wait.
+    let Credentials::Report(c, None) = credentials(None, None, false, "sf") else {
+        panic!()
+    };
+    assert_eq!((c.reason, c.status), ("CredentialsNotPublished", Status::Unknown));
+    // Never pushed, not live: push.
+    assert_eq!(
+        credentials(Some("fp1"), None, false, "sf"),
+        Credentials::Push {
+            fingerprint: "fp1".into()
+        }
+    );
+    // Never pushed, live (I9): take over, never a plain update.
+    assert_eq!(credentials(Some("fp1"), None, true, "sf"), Credentials::TakeOver);
+    // Pushed: current, or a rotation brings them together; never pushed again here.
+    let Credentials::Report(c, Some(held)) = credentials(Some("fp1"), Some("fp1"), true, "sf") else {
+        panic!()
+    };
+    assert_eq!((c.reason, held.as_str()), ("Current", "fp1"));
+    let Credentials::Report(c, Some(held)) = credentials(Some("fp2"), Some("fp1"), true, "sf") else {
+        panic!()
+    };
+    assert_eq!((c.reason, held.as_str()), ("RotationPending", "fp1"));
+}
+
+#[test]
+fn a_takeover_needs_the_opt_in_the_recorded_id_and_starts_one_rotation() {
+    let no_opt_in = wc(json!({}));
+    let TakeOver::Report(c) = take_over(&no_opt_in, 7, None) else {
+        panic!()
+    };
+    assert_eq!((c.reason, c.status), ("AdoptionPending", Status::False));
+
+    let mut w = wc(json!({"adoption": "StopAndRestart"}));
+    let TakeOver::Report(c) = take_over(&w, 7, None) else {
+        panic!()
+    };
+    assert_eq!(c.reason, "TakingOver", "waits for the connection id in status");
+
+    w.status = Some(WorkatoConnectionStatus {
+        connection_id: Some(7),
+        ..Default::default()
+    });
+    let TakeOver::Start { name, spec, cond } = take_over(&w, 7, None) else {
+        panic!()
+    };
+    assert_eq!(name, "sf-conn-takeover-01234567");
+    assert_eq!(spec.strategy, Some(RotationStrategy::StopAndRestart));
+    assert_eq!(spec.take_over.map(|r| r.name).as_deref(), Some("sf-conn"));
+    assert_eq!(spec.integration_account_ref.name, "sf");
+    assert_eq!(cond.reason, "TakingOver");
+
+    // The rotation exists: report, never start another.
+    let TakeOver::Report(c) = take_over(&w, 7, Some(None)) else {
+        panic!()
+    };
+    assert_eq!(c.reason, "TakingOver");
+    let failed = CredentialRotationStatus {
+        phase: Some(RotationPhase::Failed),
+        outcome: Some(RotationOutcome::RolledBack),
+        ..Default::default()
+    };
+    let TakeOver::Report(c) = take_over(&w, 7, Some(Some(&failed))) else {
+        panic!()
+    };
+    assert_eq!((c.reason, c.status), ("TakeOverFailed", Status::False));
+}
+
+#[test]
+fn recipes_left_stopped_by_a_rotation_come_before_everything_else() {
+    let rs = [
+        recipe(1, false, None),
+        recipe(2, false, Some("trigger_errors_limit")),
+        recipe(3, false, Some("txn_quota_limit")),
+    ];
+    let mine: Vec<&Recipe> = rs.iter().collect();
+    let hold = |left| {
+        BTreeMap::from([(
+            1,
+            Held {
+                rotation: "rot".into(),
+                left,
+            },
+        )])
+    };
+    assert_eq!(recipes(&mine, &hold(true)).reason, "LeftStoppedByRotation");
+    assert_eq!(recipes(&mine, &hold(false)).reason, "StoppedForRotation");
+    assert_eq!(recipes(&mine, &BTreeMap::new()).reason, "StoppedByErrors");
+    assert_eq!(recipes(&mine[2..], &BTreeMap::new()).reason, "TaskLimitReached");
+    assert_eq!(recipes(&mine[..1], &BTreeMap::new()).reason, "Healthy");
+    // A finished rotation's recipe that runs again is resolved.
+    let running = [recipe(1, true, None)];
+    let mine: Vec<&Recipe> = running.iter().collect();
+    assert_eq!(recipes(&mine, &hold(true)).reason, "Healthy");
+}
+
+#[test]
+fn the_inventory_refresh_time_moves_only_on_change_or_after_an_interval() {
+    let rs = [recipe(1, true, None)];
+    let mine: Vec<&Recipe> = rs.iter().collect();
+    let every = Duration::from_secs(300);
+    let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+    let at = |secs: i64| Time(t0.checked_add(jiff::SignedDuration::from_secs(secs)).unwrap());
+    let mut s = WorkatoConnectionStatus::default();
+    record_inventory(&mut s, &mine, &BTreeMap::new(), at(0), every);
+    assert_eq!(
+        (s.recipes_refreshed_time.clone(), s.recipe_count),
+        (Some(at(0)), Some(1))
+    );
+    record_inventory(&mut s, &mine, &BTreeMap::new(), at(10), every);
+    assert_eq!(
+        s.recipes_refreshed_time,
+        Some(at(0)),
+        "nothing learnt: nothing written"
+    );
+    let stopped = [recipe(1, false, Some("txn_quota_limit"))];
+    let mine2: Vec<&Recipe> = stopped.iter().collect();
+    record_inventory(&mut s, &mine2, &BTreeMap::new(), at(20), every);
+    assert_eq!(s.recipes_refreshed_time, Some(at(20)), "a change");
+    record_inventory(&mut s, &mine2, &BTreeMap::new(), at(320), every);
+    assert_eq!(s.recipes_refreshed_time, Some(at(320)), "an interval");
+}
+
+#[test]
+fn only_opted_in_task_limit_stops_are_restarted() {
+    let rs = [
+        recipe(1, false, Some("txn_quota_limit")),
+        recipe(2, false, Some("trigger_errors_limit")),
+        recipe(3, true, None),
+    ];
+    let mine: Vec<&Recipe> = rs.iter().collect();
+    assert!(to_restart(&wc(json!({})), &mine).is_empty());
+    let opted = wc(json!({"recipes": {"restartAfterTaskLimit": true}}));
+    let ids: Vec<i64> = to_restart(&opted, &mine).iter().map(|r| r.id).collect();
+    assert_eq!(ids, [1]);
+}
+
+#[test]
+fn workato_messages_are_scrubbed_of_credentials() {
+    let c = Connection {
+        id: 7,
+        authorization_status: Some("failed".into()),
+        authorization_error: Some("401: token s3cr3t-token rejected".into()),
+        connection_lost_reason: Some("s3cr3t-token expired".into()),
+        ..Default::default()
+    };
+    let mut s = WorkatoConnectionStatus::default();
+    record_connection(&mut s, &c, &["s3cr3t-token"]);
+    assert!(!s.authorization_error.unwrap().contains("s3cr3t"));
+    assert!(!s.connection_lost_reason.unwrap().contains("s3cr3t"));
+    assert_eq!(s.connection_id, Some(7));
+    assert_eq!(verified(&c, Some("x")).reason, "AuthorizationFailed");
+}

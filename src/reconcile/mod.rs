@@ -1,0 +1,208 @@
+//! The machinery every reconciler shares, below the domain: the [`Context`] (Kubernetes client,
+//! clock, settings, metrics, vendor client registry), the error type, status writes, events,
+//! intervals, and the listing cache. Nothing here knows a kind's rules; see `crate::domain` for
+//! what the product knows and `crate::controller` for the reconcilers.
+
+pub mod cache;
+pub mod context;
+pub mod credential_check;
+pub mod error;
+pub mod kube_client;
+pub mod vendors;
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use context::{Context, Settings};
+pub use error::Error;
+
+/// Field manager of every write the operator makes.
+pub const FIELD_MANAGER: &str = "trackvia-operator";
+
+/// Writes the status subresource with server-side apply (the operator owns all of status).
+pub async fn apply_status<K>(ctx: &Context, obj: &K, status: &impl Serialize) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+{
+    let ns = obj.namespace().ok_or(Error::Malformed("namespace"))?;
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube("writing status"))?;
+    Ok(())
+}
+
+/// Counts every condition transition and publishes an event for each one a person cares about
+/// (Warning when it turned bad).
+pub async fn announce<K>(ctx: &Context, kind: &str, obj: &K, old: &[Condition], new: &[Condition])
+where
+    K: Resource<DynamicType = ()>,
+{
+    // A Recorder per Event: a shared one would keep every Event it sent for six minutes (for
+    // series), which with thousands of objects is tens of MiB for little gain here.
+    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+    for c in crate::conditions::transitions(old, new) {
+        ctx.metrics
+            .condition_transitions
+            .get_or_create(&crate::metrics::TransitionLabels {
+                controller: kind.to_owned(),
+                condition: c.type_.clone(),
+                status: c.status.clone(),
+                reason: c.reason.clone(),
+            })
+            .inc();
+        if !worth_an_event(old, c) {
+            continue;
+        }
+        let event = Event {
+            type_: if crate::conditions::abnormal(c) {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: c.reason.clone(),
+            note: Some(format!("{}={}: {}", c.type_, c.status, c.message)),
+            action: format!("Update{}", c.type_),
+            secondary: None,
+        };
+        if let Err(e) = recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(error = %e, "could not publish event");
+        }
+    }
+}
+
+/// The object as it is now, status included (the caches of the numerous kinds hold no status),
+/// or `None` when it is gone.
+pub async fn latest<K>(ctx: &Context, cached: &K) -> Result<Option<K>, Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let ns = cached
+        .meta()
+        .namespace
+        .clone()
+        .ok_or(Error::Malformed("namespace"))?;
+    let name = cached.meta().name.clone().ok_or(Error::Malformed("name"))?;
+    kube::Api::<K>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&name)
+        .await
+        .map_err(Error::kube("reading the object"))
+}
+
+/// Which transitions people hear about: every change of `Ready` (except the first "not there
+/// yet"), any other condition going bad (or bad for a new reason), and its recovery. A condition
+/// turning `True` on the way to `Ready` is in the status, not an Event: creating a thousand
+/// objects must not mean ten thousand Events for the API server to store.
+fn worth_an_event(old: &[Condition], c: &Condition) -> bool {
+    let was = crate::conditions::find(old, &c.type_);
+    if c.type_ == crate::conditions::types::READY {
+        return !(c.status == "Unknown" && was.is_none_or(|w| w.status == "Unknown"));
+    }
+    crate::conditions::abnormal(c) || was.is_some_and(crate::conditions::abnormal)
+}
+
+/// Publishes one event outside condition transitions (a step taken).
+pub async fn event<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    warning: bool,
+    reason: &str,
+    note: String,
+) {
+    // A Recorder per Event: a shared one would keep every Event it sent for six minutes (for
+    // series), which with thousands of objects is tens of MiB for little gain here.
+    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+    let event = Event {
+        type_: if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: reason.to_owned(),
+        note: Some(crate::external::http::trim_message(&note, 1000)),
+        action: reason.to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, &obj.object_ref(&())).await {
+        tracing::warn!(error = %e, "could not publish event");
+    }
+}
+
+/// Parses an optional Go duration from a spec, falling back to `default` (the schema already
+/// rejects malformed values).
+pub fn interval(spec: Option<&str>, default: Duration) -> Duration {
+    spec.and_then(|s| s.parse::<kube::core::Duration>().ok())
+        .map(Duration::from)
+        .unwrap_or(default)
+}
+
+/// Whether a periodic check is due: never done, or `every` has passed since `last`.
+pub fn due(last: Option<&Time>, every: Duration, now: Timestamp) -> bool {
+    match last {
+        None => true,
+        Some(t) => t.0.checked_add(signed(every)).map_or(true, |next| next <= now),
+    }
+}
+
+/// How long until `last + every` (zero when due).
+pub fn until_due(last: Option<&Time>, every: Duration, now: Timestamp) -> Duration {
+    last.and_then(|t| t.0.checked_add(signed(every)).ok())
+        .map(|next| next.duration_since(now))
+        .and_then(|d| Duration::try_from(d).ok())
+        .unwrap_or(Duration::ZERO)
+}
+
+/// A std duration as jiff's signed duration (saturating).
+pub fn signed(d: Duration) -> jiff::SignedDuration {
+    jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX)
+}
+
+/// Runs `f` and records its duration, count and error label.
+pub async fn measured<F, T>(ctx: &Context, controller: &str, f: F) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    let labels = crate::metrics::ControllerLabels {
+        controller: controller.to_owned(),
+    };
+    let start = std::time::Instant::now();
+    let result = f.await;
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    ctx.metrics
+        .reconcile_duration
+        .get_or_create(&labels)
+        .observe(start.elapsed().as_secs_f64());
+    if let Err(e) = &result {
+        ctx.metrics
+            .reconcile_errors
+            .get_or_create(&crate::metrics::ErrorLabels {
+                controller: controller.to_owned(),
+                error: e.label().to_owned(),
+            })
+            .inc();
+    }
+    result
+}
