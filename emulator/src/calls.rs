@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::format_ts;
 use crate::faults::FaultApplied;
 use crate::server::VendorCtx;
-use crate::shared::lock;
+use crate::sync::lock;
 use crate::{trackvia, workato};
 
 /// At most this many calls are kept (oldest dropped first).

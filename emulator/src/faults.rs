@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::calls::Service;
 use crate::server::VendorCtx;
-use crate::shared::lock;
+use crate::sync::lock;
 use crate::trackvia::errors::app_error;
 use crate::workato::ratelimit::strip_managed_prefix;
 

@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bearer;
 pub mod calls;
 pub mod clock;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod ledger;
 pub mod seed;
 pub mod server;
 pub mod shared;
+pub mod sync;
 pub mod token_bucket;
 pub mod trackvia;
 pub mod workato;

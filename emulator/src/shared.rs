@@ -1,6 +1,6 @@
 //! State shared by every handler of both listeners.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::calls::CallLog;
 use crate::clock::Clock;
@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::error::SeedError;
 use crate::faults::Faults;
 use crate::seed::Seed;
+use crate::sync::lock;
 use crate::token_bucket::Buckets;
 use crate::trackvia::state::TrackviaState;
 use crate::workato::ratelimit::LimitKey;
@@ -42,20 +43,6 @@ pub struct World {
     pub workato: WorkatoState,
 }
 
-/// Errors of state changes, mapped to HTTP answers by the caller.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StateError {
-    /// The addressed object does not exist.
-    #[error("{0}")]
-    NotFound(String),
-    /// The change conflicts with the current state.
-    #[error("{0}")]
-    Conflict(String),
-    /// The request is malformed.
-    #[error("{0}")]
-    Invalid(String),
-}
-
 impl Shared {
     /// Builds the shared state from a seed.
     pub fn new(seed: &Seed, config: Config) -> Result<Arc<Self>, SeedError> {
@@ -79,9 +66,4 @@ impl Shared {
     pub fn world(&self) -> MutexGuard<'_, World> {
         lock(&self.world)
     }
-}
-
-/// Locks a mutex, recovering the data if a previous holder panicked.
-pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

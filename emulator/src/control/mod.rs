@@ -16,7 +16,8 @@ use axum::routing::{delete, get, post};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::shared::{Shared, StateError};
+use crate::error::StateError;
+use crate::shared::Shared;
 
 /// The control routes.
 pub fn router() -> Router<Arc<Shared>> {

@@ -40,7 +40,7 @@ pub struct RolePath {
 fn with_account<T>(
     shared: &Shared,
     account: u64,
-    change: impl FnOnce(&mut Account, Timestamp) -> Result<T, crate::shared::StateError>,
+    change: impl FnOnce(&mut Account, Timestamp) -> Result<T, crate::error::StateError>,
 ) -> Result<T, ControlError> {
     let now = shared.clock.now();
     let mut world = shared.world();

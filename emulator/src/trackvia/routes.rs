@@ -10,7 +10,8 @@ use super::auth::{Principal, TvAuth};
 use super::body::{AppJson, RecordSet, UserRecord, ViewJson, user_structure};
 use super::errors::TvError;
 use super::state::{Account, NewUser, User};
-use crate::shared::{Shared, StateError, World};
+use crate::error::StateError;
+use crate::shared::{Shared, World};
 
 type Params = Query<HashMap<String, String>>;
 

@@ -6,11 +6,10 @@ use std::hash::{BuildHasher, Hasher};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::error::SeedError;
+use crate::error::{SeedError, StateError};
 use crate::seed::{
     AccountSeed, RoleSeed, TokenSeed, TrackviaSeed, UserRef, UserSeed, UserStatus, ensure_unique,
 };
-use crate::shared::StateError;
 
 /// TrackVia allows at most this many auth tokens per account.
 pub const MAX_TOKENS_PER_ACCOUNT: usize = 100;

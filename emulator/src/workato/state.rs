@@ -9,9 +9,8 @@ use serde_json::{Map, Value};
 
 use super::probe;
 use crate::config::InputKeys;
-use crate::error::SeedError;
+use crate::error::{SeedError, StateError};
 use crate::seed::{ConnectionSeed, ManagedUserSeed, RecipeSeed, WorkatoSeed, WorkspaceSeed, ensure_unique};
-use crate::shared::StateError;
 use crate::trackvia::state::TrackviaState;
 
 /// At most this many jobs are kept per recipe (the counters keep counting).
