@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ControlError, require_body};
+use super::body::require_body;
+use super::error::ControlError;
 use crate::clock::format_ts;
 use crate::faults::{Fault, FaultSpec};
 use crate::shared::Shared;

@@ -11,7 +11,8 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ControlError, parse_body, require_body};
+use super::body::{parse_body, require_body};
+use super::error::ControlError;
 use crate::seed::{RoleSeed, UserRef};
 use crate::shared::Shared;
 use crate::trackvia::state::{Account, NewToken, Role, Token, User};

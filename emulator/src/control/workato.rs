@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ControlError, parse_body, require_body};
+use super::body::{parse_body, require_body};
+use super::error::ControlError;
 use crate::seed::RecipeSeed;
 use crate::shared::Shared;
 use crate::workato::body::RecipeJson;
