@@ -54,7 +54,7 @@ impl Emulator {
     /// Must be called inside a Tokio runtime.
     pub async fn start(seed: Seed, config: Config) -> Result<RunningEmulator, Error> {
         config.validate()?;
-        let shared = Shared::new(&seed, config)?;
+        let shared = Shared::new(&seed, config, workato::probe::test_connection)?;
         let trackvia = bind(shared.config.trackvia_addr).await?;
         let workato = bind(shared.config.workato_addr).await?;
         let trackvia_url = url_of(&trackvia, shared.config.trackvia_addr)?;

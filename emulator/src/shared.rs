@@ -2,9 +2,11 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use jiff::Timestamp;
+
 use crate::calls::CallLog;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, InputKeys};
 use crate::error::SeedError;
 use crate::faults::Faults;
 use crate::seed::Seed;
@@ -12,7 +14,7 @@ use crate::sync::lock;
 use crate::token_bucket::Buckets;
 use crate::trackvia::state::TrackviaState;
 use crate::workato::ratelimit::LimitKey;
-use crate::workato::state::WorkatoState;
+use crate::workato::state::{Connection, WorkatoState};
 
 /// Everything a request handler can reach. Lives behind an [`Arc`].
 #[derive(Debug)]
@@ -43,14 +45,20 @@ pub struct World {
     pub workato: WorkatoState,
 }
 
+/// The Workato connector's connection test against the TrackVia state, as
+/// `workato::probe::test_connection` runs it: given by the caller of [`Shared::new`] because
+/// the state sits below the vendor emulators.
+pub type ProbeFn = fn(&TrackviaState, Timestamp, &InputKeys, &Connection) -> Result<(), String>;
+
 impl Shared {
-    /// Builds the shared state from a seed.
-    pub fn new(seed: &Seed, config: Config) -> Result<Arc<Self>, SeedError> {
+    /// Builds the shared state from a seed; seeded connections are tested with `probe`.
+    pub fn new(seed: &Seed, config: Config, probe: ProbeFn) -> Result<Arc<Self>, SeedError> {
         crate::ledger::record_seed(seed);
         let clock = Clock::default();
         let now = clock.now();
         let trackvia = TrackviaState::from_seed(&seed.trackvia, now)?;
-        let workato = WorkatoState::from_seed(&seed.workato, now, &trackvia, &config.trackvia_input_keys)?;
+        let keys = &config.trackvia_input_keys;
+        let workato = WorkatoState::from_seed(&seed.workato, now, &|c| probe(&trackvia, now, keys, c))?;
         Ok(Arc::new(Self {
             config,
             clock,

@@ -7,11 +7,11 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::probe;
-use crate::config::InputKeys;
 use crate::error::{SeedError, StateError};
 use crate::seed::{ConnectionSeed, ManagedUserSeed, RecipeSeed, WorkatoSeed, WorkspaceSeed, ensure_unique};
-use crate::trackvia::state::TrackviaState;
+
+/// A connection test: `Err` carries the text Workato shows as `authorization_error`.
+pub type ConnectionTest<'a> = dyn Fn(&Connection) -> Result<(), String> + 'a;
 
 /// At most this many jobs are kept per recipe (the counters keep counting).
 pub const MAX_JOBS_KEPT: usize = 1000;
@@ -220,12 +220,12 @@ pub struct NewConnection {
 
 impl WorkatoState {
     /// Builds and checks the state described by a seed; seeded connections with an input and
-    /// no explicit status are tested against `trackvia`.
+    /// no explicit status are tested with `test` (the Workato connector's connection test,
+    /// which the data model does not know).
     pub fn from_seed(
         seed: &WorkatoSeed,
         now: Timestamp,
-        trackvia: &TrackviaState,
-        keys: &InputKeys,
+        test: &ConnectionTest<'_>,
     ) -> Result<Self, SeedError> {
         let mut state = Self {
             workspaces: Vec::new(),
@@ -233,7 +233,7 @@ impl WorkatoState {
             next_job_id: 1,
         };
         for ws in &seed.workspaces {
-            let workspace = Workspace::from_seed(ws, now, trackvia, keys)?;
+            let workspace = Workspace::from_seed(ws, now, test)?;
             state.workspaces.push(workspace);
         }
         state.check_seed()?;
@@ -355,16 +355,11 @@ impl WorkatoState {
 }
 
 impl Workspace {
-    fn from_seed(
-        seed: &WorkspaceSeed,
-        now: Timestamp,
-        trackvia: &TrackviaState,
-        keys: &InputKeys,
-    ) -> Result<Self, SeedError> {
+    fn from_seed(seed: &WorkspaceSeed, now: Timestamp, test: &ConnectionTest<'_>) -> Result<Self, SeedError> {
         let connections = seed
             .connections
             .iter()
-            .map(|c| Connection::from_seed(c, now, trackvia, keys))
+            .map(|c| Connection::from_seed(c, now, test))
             .collect::<Vec<_>>();
         let recipes = seed
             .recipes
@@ -454,7 +449,7 @@ impl Connection {
         }
     }
 
-    fn from_seed(seed: &ConnectionSeed, now: Timestamp, trackvia: &TrackviaState, keys: &InputKeys) -> Self {
+    fn from_seed(seed: &ConnectionSeed, now: Timestamp, test: &ConnectionTest<'_>) -> Self {
         let new = NewConnection {
             name: seed.name.clone(),
             provider: seed.provider.clone(),
@@ -474,7 +469,7 @@ impl Connection {
                 connection.authorized_at = (status == "success").then_some(now);
             }
             None if !seed.input.is_empty() => {
-                let result = probe::test_connection(trackvia, now, keys, &connection);
+                let result = test(&connection);
                 connection.record_test(result, now);
             }
             None => {}
