@@ -13,20 +13,14 @@
 //! ```
 
 pub mod bearer;
-pub mod calls;
-pub mod clock;
 pub mod config;
 pub mod control;
 pub mod error;
-pub mod faults;
-pub mod ledger;
 pub mod seed;
 pub mod server;
-pub mod shared;
-pub mod sync;
-pub mod token_bucket;
 pub mod trackvia;
 pub mod workato;
+pub mod world;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -35,12 +29,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use calls::Service;
 pub use config::{Config, InputKeys};
 pub use error::{Error, SeedError};
 pub use seed::Seed;
+pub use world::calls::Service;
 
-use shared::Shared;
+use world::Shared;
 
 /// How long [`RunningEmulator::shutdown`] waits for open connections before aborting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

@@ -18,11 +18,11 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::calls::{Call, Service, Subject};
-use crate::clock::format_ts;
-use crate::faults::{FaultApplied, FaultSpec};
-use crate::shared::Shared;
 use crate::trackvia::errors::app_error;
+use crate::world::Shared;
+use crate::world::calls::{Call, Service, Subject};
+use crate::world::clock::format_ts;
+use crate::world::faults::{FaultApplied, FaultSpec};
 use crate::{control, trackvia, workato};
 
 /// State of the vendor middleware: the shared state and which service it wraps.
@@ -62,7 +62,7 @@ async fn log_call(State(ctx): State<VendorCtx>, request: Request, next: Next) ->
         .map(|p| p.as_str().to_owned());
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().map(str::to_owned);
-    crate::ledger::record_request(&parts.uri, &parts.headers);
+    crate::world::ledger::record_request(&parts.uri, &parts.headers);
     let subject = subject_of(&ctx, &mut parts).await;
     let response = next.run(Request::from_parts(parts, body)).await;
     ctx.shared.calls.record(Call {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{delete, get, post};
 
-use crate::shared::Shared;
+use crate::world::Shared;
 pub use error::ControlError;
 
 /// The control routes.

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use super::body::{parse_body, require_body};
 use super::error::ControlError;
 use crate::seed::{RoleSeed, UserRef};
-use crate::shared::Shared;
-use crate::trackvia::state::{Account, NewToken, Role, Token, User};
+use crate::world::Shared;
+use crate::world::trackvia::{Account, NewToken, Role, Token, User};
 
 /// `{account}/users/{user}` path parameters.
 #[derive(Debug, Deserialize)]
@@ -151,7 +151,7 @@ pub async fn create_token(
     let token = with_account(&shared, account, |a, _| {
         a.create_token(new).map(|t| json!({"id": t.id, "token": t.value}))
     })?;
-    crate::ledger::record(token["token"].as_str());
+    crate::world::ledger::record(token["token"].as_str());
     Ok((StatusCode::CREATED, Json(token)))
 }
 

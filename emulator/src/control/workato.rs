@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use super::body::{parse_body, require_body};
 use super::error::ControlError;
 use crate::seed::RecipeSeed;
-use crate::shared::Shared;
 use crate::workato::body::RecipeJson;
 use crate::workato::runtime::{TickReport, run_ticks, set_task_limit};
+use crate::world::Shared;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -11,10 +11,10 @@ use axum::http::{HeaderMap, Uri};
 use jiff::Timestamp;
 
 use super::errors::TvError;
-use super::state::{Account, TrackviaState};
 use crate::bearer::bearer_token;
 use crate::seed::UserStatus;
-use crate::shared::Shared;
+use crate::world::Shared;
+use crate::world::trackvia::{Account, TrackviaState};
 
 /// Who a request acts as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

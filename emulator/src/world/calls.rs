@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sync::lock;
+use super::sync::lock;
 
 /// At most this many calls are kept (oldest dropped first).
 const MAX_CALLS_KEPT: usize = 10_000;

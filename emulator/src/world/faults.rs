@@ -8,9 +8,9 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::calls::Service;
-use crate::sync::lock;
-use crate::workato::ratelimit::strip_managed_prefix;
+use super::calls::Service;
+use super::sync::lock;
+use super::workato_limits::strip_managed_prefix;
 
 /// A fault as posted to `/_emulator/faults`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -88,16 +88,16 @@ pub struct Connection {
     /// Error of the last failed test.
     pub authorization_error: Option<String>,
     /// Time of the last successful test.
-    #[serde(with = "crate::clock::serde_ms::option")]
+    #[serde(with = "crate::world::clock::serde_ms::option")]
     pub authorized_at: Option<Timestamp>,
     /// Creation time.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub created_at: Timestamp,
     /// Last change.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub updated_at: Timestamp,
     /// When a recipe lost the connection.
-    #[serde(with = "crate::clock::serde_ms::option")]
+    #[serde(with = "crate::world::clock::serde_ms::option")]
     pub connection_lost_at: Option<Timestamp>,
     /// Why the connection was lost.
     pub connection_lost_reason: Option<String>,
@@ -130,18 +130,18 @@ pub struct Recipe {
     /// Applications and connections.
     pub config: Vec<ConfigEntry>,
     /// Creation time.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub created_at: Timestamp,
     /// Last change.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub updated_at: Timestamp,
     /// Last stop.
-    #[serde(with = "crate::clock::serde_ms::option")]
+    #[serde(with = "crate::world::clock::serde_ms::option")]
     pub stopped_at: Option<Timestamp>,
     /// Why Workato stopped it (none when stopped through the API).
     pub stop_cause: Option<String>,
     /// Last job.
-    #[serde(with = "crate::clock::serde_ms::option")]
+    #[serde(with = "crate::world::clock::serde_ms::option")]
     pub last_run_at: Option<Timestamp>,
     /// Succeeded jobs.
     pub job_succeeded_count: u64,
@@ -166,10 +166,10 @@ pub struct Job {
     /// Flow run id.
     pub flow_run_id: u64,
     /// Start.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub started_at: Timestamp,
     /// End.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub completed_at: Timestamp,
     /// Title.
     pub title: String,

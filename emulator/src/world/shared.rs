@@ -4,17 +4,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::Timestamp;
 
-use crate::calls::CallLog;
-use crate::clock::Clock;
+use super::calls::CallLog;
+use super::clock::Clock;
+use super::faults::Faults;
+use super::sync::lock;
+use super::token_bucket::Buckets;
+use super::trackvia::TrackviaState;
+use super::workato::{Connection, WorkatoState};
+use super::workato_limits::LimitKey;
 use crate::config::{Config, InputKeys};
 use crate::error::SeedError;
-use crate::faults::Faults;
 use crate::seed::Seed;
-use crate::sync::lock;
-use crate::token_bucket::Buckets;
-use crate::trackvia::state::TrackviaState;
-use crate::workato::ratelimit::LimitKey;
-use crate::workato::state::{Connection, WorkatoState};
 
 /// Everything a request handler can reach. Lives behind an [`Arc`].
 #[derive(Debug)]
@@ -53,7 +53,7 @@ pub type ProbeFn = fn(&TrackviaState, Timestamp, &InputKeys, &Connection) -> Res
 impl Shared {
     /// Builds the shared state from a seed; seeded connections are tested with `probe`.
     pub fn new(seed: &Seed, config: Config, probe: ProbeFn) -> Result<Arc<Self>, SeedError> {
-        crate::ledger::record_seed(seed);
+        super::ledger::record_seed(seed);
         let clock = Clock::default();
         let now = clock.now();
         let trackvia = TrackviaState::from_seed(&seed.trackvia, now)?;
