@@ -11,7 +11,9 @@ the deepest module file that is a prefix of it; an item defined in a `mod.rs` th
 its user depend on that `mod.rs`. `#[cfg(test)]` code counts like any other.
 
 Checks:
-  emulator   no import cycle among the emulator's modules (emulator/src);
+  emulator   no import cycle among the emulator's modules (emulator/src), and no module
+             imports a layer above its own (EMULATOR_LAYERS: world, vendor routes, control
+             API, server; a file in none of them fails the check);
   operator   no file under src/controller/<R> (<R>.rs and <R>/) refers to another reconciler
              module <Other> (crate::controller::<Other>, super::<Other>, ...), for R and Other
              among the five reconcilers; no file under src/domain/ refers to crate::controller
@@ -39,6 +41,15 @@ RECONCILERS = (
     "credential_rotation",
     "trackvia_account",
     "workato_workspace",
+)
+
+# The emulator's layers, bottom first: a module may import its own layer and the ones below.
+# Files are matched by path under emulator/src (a directory entry covers everything in it).
+EMULATOR_LAYERS = (
+    ("world", ("bearer.rs", "config.rs", "error.rs", "seed.rs", "world/")),
+    ("vendor routes", ("trackvia/", "workato/")),
+    ("control API", ("control/",)),
+    ("server", ("server.rs", "lib.rs", "main.rs")),
 )
 
 IDENT_START = re.compile(r"[A-Za-z_]")
@@ -472,8 +483,37 @@ def check_emulator(src: Path, show_layers: bool, show_graph: bool) -> bool:
                 print(f"    {a}:{ref.line} uses {ref.text}")
     if show_layers:
         for depth, layer in enumerate(layers(edges, components)):
-            print(f"  layer {depth}: {' '.join(layer)}")
-    return not cycles
+            print(f"  depth {depth}: {' '.join(layer)}")
+    return check_layer_order(edges, where) and not cycles
+
+
+def layer_of(rel: str) -> int | None:
+    for index, (_, prefixes) in enumerate(EMULATOR_LAYERS):
+        if any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in prefixes):
+            return index
+    return None
+
+
+def check_layer_order(edges: dict[str, dict[str, Ref]], where: str) -> bool:
+    names = " < ".join(name for name, _ in EMULATOR_LAYERS)
+    unassigned = sorted(m for m in edges if layer_of(m) is None)
+    upward = []
+    for module, targets in sorted(edges.items()):
+        for target, ref in sorted(targets.items()):
+            low, high = layer_of(module), layer_of(target)
+            if low is not None and high is not None and high > low:
+                upward.append(
+                    f"  {module}:{ref.line} ({EMULATOR_LAYERS[low][0]}) uses {ref.text} ({EMULATOR_LAYERS[high][0]})"
+                )
+    if not unassigned and not upward:
+        print(f"emulator layer order ({where}): OK, {names}")
+        return True
+    print(f"emulator layer order ({where}): FAIL, {len(upward)} import(s) of a higher layer, {len(unassigned)} module(s) in no layer ({names})")
+    for module in unassigned:
+        print(f"  {module}: in no layer of EMULATOR_LAYERS")
+    for line in upward:
+        print(line)
+    return False
 
 
 def display(path: Path) -> str:
