@@ -1,4 +1,5 @@
-//! Errors returned by the library API (starting the emulator, loading a seed).
+//! Errors returned by the library API (starting the emulator, loading a seed), and the errors
+//! of state changes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,5 +45,19 @@ pub enum SeedError {
     Json(#[from] serde_json::Error),
     /// The seed parses but is inconsistent (duplicate ids, unknown references, ...).
     #[error("inconsistent seed: {0}")]
+    Invalid(String),
+}
+
+/// Errors of state changes, mapped to HTTP answers by the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// The addressed object does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The change conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is malformed.
+    #[error("{0}")]
     Invalid(String),
 }

@@ -12,19 +12,15 @@
 //! # Ok(()) }
 //! ```
 
-pub mod calls;
-pub mod clock;
+pub mod bearer;
 pub mod config;
 pub mod control;
 pub mod error;
-pub mod faults;
-pub mod ledger;
 pub mod seed;
 pub mod server;
-pub mod shared;
-pub mod token_bucket;
 pub mod trackvia;
 pub mod workato;
+pub mod world;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -33,12 +29,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use calls::Service;
 pub use config::{Config, InputKeys};
 pub use error::{Error, SeedError};
 pub use seed::Seed;
+pub use world::calls::Service;
 
-use shared::Shared;
+use world::Shared;
 
 /// How long [`RunningEmulator::shutdown`] waits for open connections before aborting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -52,7 +48,7 @@ impl Emulator {
     /// Must be called inside a Tokio runtime.
     pub async fn start(seed: Seed, config: Config) -> Result<RunningEmulator, Error> {
         config.validate()?;
-        let shared = Shared::new(&seed, config)?;
+        let shared = Shared::new(&seed, config, workato::probe::test_connection)?;
         let trackvia = bind(shared.config.trackvia_addr).await?;
         let workato = bind(shared.config.workato_addr).await?;
         let trackvia_url = url_of(&trackvia, shared.config.trackvia_addr)?;

@@ -10,10 +10,11 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ControlError, require_body};
-use crate::clock::format_ts;
-use crate::faults::{Fault, FaultSpec};
-use crate::shared::Shared;
+use super::body::require_body;
+use super::error::ControlError;
+use crate::world::Shared;
+use crate::world::clock::format_ts;
+use crate::world::faults::{Fault, FaultSpec};
 
 /// `GET /_emulator/health`.
 pub async fn health() -> Json<Value> {

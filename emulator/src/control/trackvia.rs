@@ -11,10 +11,11 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ControlError, parse_body, require_body};
+use super::body::{parse_body, require_body};
+use super::error::ControlError;
 use crate::seed::{RoleSeed, UserRef};
-use crate::shared::Shared;
-use crate::trackvia::state::{Account, NewToken, Role, Token, User};
+use crate::world::Shared;
+use crate::world::trackvia::{Account, NewToken, Role, Token, User};
 
 /// `{account}/users/{user}` path parameters.
 #[derive(Debug, Deserialize)]
@@ -40,7 +41,7 @@ pub struct RolePath {
 fn with_account<T>(
     shared: &Shared,
     account: u64,
-    change: impl FnOnce(&mut Account, Timestamp) -> Result<T, crate::shared::StateError>,
+    change: impl FnOnce(&mut Account, Timestamp) -> Result<T, crate::error::StateError>,
 ) -> Result<T, ControlError> {
     let now = shared.clock.now();
     let mut world = shared.world();
@@ -150,7 +151,7 @@ pub async fn create_token(
     let token = with_account(&shared, account, |a, _| {
         a.create_token(new).map(|t| json!({"id": t.id, "token": t.value}))
     })?;
-    crate::ledger::record(token["token"].as_str());
+    crate::world::ledger::record(token["token"].as_str());
     Ok((StatusCode::CREATED, Json(token)))
 }
 

@@ -9,11 +9,12 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ControlError, parse_body, require_body};
+use super::body::{parse_body, require_body};
+use super::error::ControlError;
 use crate::seed::RecipeSeed;
-use crate::shared::Shared;
 use crate::workato::body::RecipeJson;
 use crate::workato::runtime::{TickReport, run_ticks, set_task_limit};
+use crate::world::Shared;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

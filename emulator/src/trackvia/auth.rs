@@ -11,9 +11,10 @@ use axum::http::{HeaderMap, Uri};
 use jiff::Timestamp;
 
 use super::errors::TvError;
-use super::state::{Account, TrackviaState};
+use crate::bearer::bearer_token;
 use crate::seed::UserStatus;
-use crate::shared::Shared;
+use crate::world::Shared;
+use crate::world::trackvia::{Account, TrackviaState};
 
 /// Who a request acts as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,13 +47,6 @@ impl Credentials {
             account_id: header("account-id"),
         }
     }
-}
-
-/// The token of an `Authorization: Bearer <token>` header value.
-pub fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Step 1: the account of the API key.
@@ -136,17 +130,4 @@ pub fn account_of_request(state: &TrackviaState, uri: &Uri) -> Option<u64> {
     resolve_account(state, params.get("user_key").map(String::as_str))
         .ok()
         .map(|a| a.id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bearer_parsing() {
-        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
-        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
-        assert_eq!(bearer_token("Basic abc"), None);
-        assert_eq!(bearer_token("Bearer"), None);
-    }
 }

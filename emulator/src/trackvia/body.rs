@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::state::{App, User, View};
-use crate::clock::format_ts;
+use crate::world::clock::format_ts;
+use crate::world::trackvia::{App, User, View};
 
 /// A record set: `{"structure":[...],"data":[...],"totalCount":N}`.
 #[derive(Debug, Clone, Serialize)]

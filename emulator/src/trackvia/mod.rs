@@ -4,14 +4,13 @@ pub mod auth;
 pub mod body;
 pub mod errors;
 pub mod routes;
-pub mod state;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
 
-use crate::shared::Shared;
+use crate::world::Shared;
 
 /// The vendor routes (without the control API and middleware).
 pub fn router() -> Router<Arc<Shared>> {

@@ -9,8 +9,9 @@ use axum::extract::{Path, Query, State};
 use super::auth::{Principal, TvAuth};
 use super::body::{AppJson, RecordSet, UserRecord, ViewJson, user_structure};
 use super::errors::TvError;
-use super::state::{Account, NewUser, User};
-use crate::shared::{Shared, StateError, World};
+use crate::error::StateError;
+use crate::world::trackvia::{Account, NewUser, User};
+use crate::world::{Shared, World};
 
 type Params = Query<HashMap<String, String>>;
 

@@ -8,10 +8,10 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use super::errors::WkError;
-use super::ratelimit::LimitClass;
-use super::state::{Scope, ScopeError, WorkatoState};
-use crate::shared::Shared;
-use crate::trackvia::auth::bearer_token;
+use crate::bearer::bearer_token;
+use crate::world::Shared;
+use crate::world::workato::{Scope, ScopeError, WorkatoState};
+use crate::world::workato_limits::LimitClass;
 
 /// Name of the route parameter holding the managed-user id.
 pub const MANAGED_PARAM: &str = "managed_user";

@@ -3,8 +3,8 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::state::{ConfigEntry, Connection, Job, Recipe};
-use crate::clock::format_ts;
+use crate::world::clock::format_ts;
+use crate::world::workato::{ConfigEntry, Connection, Job, Recipe};
 
 /// A connection as the Connections API returns it (`input` is never returned).
 #[derive(Debug, Clone, Serialize)]

@@ -14,8 +14,8 @@ use super::body::ConnectionJson;
 use super::errors::WkError;
 use super::probe::test_connection;
 use super::request::{IdParam, json_body, lenient_id};
-use super::state::{Connection, NewConnection, Workspace};
-use crate::shared::{Shared, World};
+use crate::world::workato::{Connection, NewConnection, Workspace};
+use crate::world::{Shared, World};
 
 /// Body of `POST /api/connections` and `PUT /api/connections/{id}`.
 #[derive(Debug, Default, Deserialize)]
@@ -83,7 +83,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Json<ConnectionJson>, WkError> {
     let body: ConnectionBody = json_body(&body)?;
-    crate::ledger::record_input(body.input.as_ref());
+    crate::world::ledger::record_input(body.input.as_ref());
     validate_new(&body)?;
     let now = shared.clock.now();
     let mut world = shared.world();
@@ -124,7 +124,7 @@ pub async fn update(
 ) -> Result<Json<ConnectionJson>, WkError> {
     let id = param.id()?;
     let body: ConnectionBody = json_body(&body)?;
-    crate::ledger::record_input(body.input.as_ref());
+    crate::world::ledger::record_input(body.input.as_ref());
     let now = shared.clock.now();
     let mut guard = shared.world();
     let World { trackvia, workato } = &mut *guard;

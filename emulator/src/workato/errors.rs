@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::state::ScopeError;
+use crate::world::workato::ScopeError;
 
 /// Every error the emulated Workato API answers with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,24 +6,23 @@ pub mod body;
 pub mod connections;
 pub mod errors;
 pub mod probe;
-pub mod ratelimit;
 pub mod recipes;
 pub mod request;
 pub mod runtime;
-pub mod state;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use crate::shared::Shared;
+use crate::world::Shared;
+use crate::world::workato_limits::MANAGED_PREFIX;
 use errors::WkError;
 
 /// The vendor routes (without the control API and middleware).
 pub fn router() -> Router<Arc<Shared>> {
     let mut router = Router::new();
-    for prefix in ["/api", ratelimit::MANAGED_PREFIX] {
+    for prefix in ["/api", MANAGED_PREFIX] {
         router = router
             .route(
                 &format!("{prefix}/connections"),

@@ -5,10 +5,10 @@
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::state::Connection;
 use crate::config::InputKeys;
 use crate::trackvia::auth::{Credentials, authenticate};
-use crate::trackvia::state::TrackviaState;
+use crate::world::trackvia::TrackviaState;
+use crate::world::workato::Connection;
 
 /// The provider whose connections are really tested; every other provider passes.
 pub const TRACKVIA_PROVIDER: &str = "trackvia";

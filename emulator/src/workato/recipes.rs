@@ -13,9 +13,9 @@ use super::body::{JobJson, JobsJson, RecipeJson};
 use super::errors::WkError;
 use super::probe::test_connection;
 use super::request::{IdParam, flag};
-use super::state::{Recipe, Workspace};
 use crate::config::InputKeys;
-use crate::shared::{Shared, World};
+use crate::world::workato::{Recipe, Workspace};
+use crate::world::{Shared, World};
 
 /// Default and maximum `per_page`.
 const MAX_PER_PAGE: usize = 100;

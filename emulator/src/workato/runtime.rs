@@ -11,10 +11,10 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use super::probe::test_connection;
-use super::state::{Job, Workspace};
 use crate::config::Config;
-use crate::shared::{Shared, World};
-use crate::trackvia::state::TrackviaState;
+use crate::world::trackvia::TrackviaState;
+use crate::world::workato::{Job, Workspace};
+use crate::world::{Shared, World};
 
 /// Stop cause given when the consecutive trigger-error threshold is reached.
 pub const TRIGGER_ERRORS_LIMIT: &str = "trigger_errors_limit";
@@ -78,7 +78,7 @@ pub fn tick(world: &mut World, now: Timestamp, config: &Config) -> TickReport {
 fn poll(
     trackvia: &TrackviaState,
     ws: &Workspace,
-    entries: &[super::state::ConfigEntry],
+    entries: &[crate::world::workato::ConfigEntry],
     now: Timestamp,
     config: &Config,
 ) -> Result<(), PollError> {

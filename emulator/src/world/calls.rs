@@ -1,20 +1,12 @@
 //! The call log: every vendor call (not control calls) with its route template, status and
-//! the account or workspace it addressed.
+//! the account or workspace it addressed (recorded by the middleware in `server.rs`).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::request::Parts;
-use axum::middleware::Next;
-use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use crate::clock::format_ts;
-use crate::faults::FaultApplied;
-use crate::server::VendorCtx;
-use crate::shared::lock;
-use crate::{trackvia, workato};
+use super::sync::lock;
 
 /// At most this many calls are kept (oldest dropped first).
 const MAX_CALLS_KEPT: usize = 10_000;
@@ -105,49 +97,6 @@ impl CallLog {
         let cleared = inner.calls.len();
         inner.calls.clear();
         cleared
-    }
-}
-
-/// Middleware logging every vendor call.
-pub async fn middleware(State(ctx): State<VendorCtx>, request: Request, next: Next) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let method = parts.method.to_string();
-    let template = parts
-        .extensions
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let path = parts.uri.path().to_owned();
-    let query = parts.uri.query().map(str::to_owned);
-    crate::ledger::record_request(&parts.uri, &parts.headers);
-    let subject = subject_of(&ctx, &mut parts).await;
-    let response = next.run(Request::from_parts(parts, body)).await;
-    ctx.shared.calls.record(Call {
-        seq: 0,
-        service: ctx.service,
-        route: format!("{method} {}", template.as_deref().unwrap_or(&path)),
-        method,
-        path,
-        query,
-        status: response.status().as_u16(),
-        at: format_ts(ctx.shared.clock.now()),
-        subject,
-        fault: response.extensions().get::<FaultApplied>().map(|f| f.0),
-    });
-    response
-}
-
-async fn subject_of(ctx: &VendorCtx, parts: &mut Parts) -> Subject {
-    match ctx.service {
-        Service::Trackvia => {
-            let world = ctx.shared.world();
-            Subject::Account(trackvia::auth::account_of_request(&world.trackvia, &parts.uri))
-        }
-        Service::Workato => {
-            let managed = workato::auth::managed_param(parts, &ctx.shared).await;
-            let world = ctx.shared.world();
-            let scope = workato::auth::resolve(&world.workato, &parts.headers, managed.as_deref());
-            Subject::Workspace(scope.ok().map(|s| s.workspace))
-        }
     }
 }
 

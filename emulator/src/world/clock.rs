@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::shared::lock;
+use super::sync::lock;
 
 /// Wall-clock time shifted by an adjustable, never decreasing offset.
 #[derive(Debug, Default)]

@@ -1,24 +1,16 @@
-//! Fault injection for vendor calls: a canned status (with optional `Retry-After` and body),
-//! added latency (a client timeout), or a dropped connection. Faults apply to the next
-//! `count` matching calls, before authentication.
+//! The pending fault injections for vendor calls: a canned status (with optional `Retry-After`
+//! and body), added latency (a client timeout), or a dropped connection. Faults apply to the
+//! next `count` matching calls, before authentication (the middleware is in `server.rs`).
 
 use std::sync::Mutex;
-use std::time::Duration;
 
-use axum::Json;
-use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::calls::Service;
-use crate::server::VendorCtx;
-use crate::shared::lock;
-use crate::trackvia::errors::app_error;
-use crate::workato::ratelimit::strip_managed_prefix;
+use super::calls::Service;
+use super::sync::lock;
+use super::workato_limits::strip_managed_prefix;
 
 /// A fault as posted to `/_emulator/faults`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,7 +154,13 @@ impl Faults {
     }
 
     /// Consumes one use of the first fault matching the call.
-    fn take(&self, service: Service, method: &str, template: Option<&str>, path: &str) -> Option<FaultSpec> {
+    pub fn take(
+        &self,
+        service: Service,
+        method: &str,
+        template: Option<&str>,
+        path: &str,
+    ) -> Option<FaultSpec> {
         let mut inner = lock(&self.inner);
         let index = inner
             .faults
@@ -178,90 +176,10 @@ impl Faults {
     }
 }
 
-/// Middleware applying pending faults to vendor calls.
-pub async fn middleware(State(ctx): State<VendorCtx>, request: Request, next: Next) -> Response {
-    let template = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
-    let Some(fault) = ctx
-        .shared
-        .faults
-        .take(ctx.service, &method, template.as_deref(), &path)
-    else {
-        return next.run(request).await;
-    };
-    if let Some(ms) = fault.latency_ms {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-    }
-    let (mut response, kind) = if fault.drop {
-        (dropped_response(), "drop")
-    } else if let Some(status) = fault.status {
-        (status_response(ctx.service, status, &fault), "status")
-    } else {
-        (next.run(request).await, "latency")
-    };
-    response.extensions_mut().insert(FaultApplied(kind));
-    response
-}
-
-/// Headers, then a body that fails: the client sees an incomplete answer.
-fn dropped_response() -> Response {
-    let chunks: [Result<Bytes, std::io::Error>; 2] = [
-        Ok(Bytes::from_static(b"{\"")),
-        Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            "injected fault: connection dropped",
-        )),
-    ];
-    let mut response = Response::new(Body::from_stream(futures::stream::iter(chunks)));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-fn status_response(service: Service, status: u16, fault: &FaultSpec) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let reason = status.canonical_reason().unwrap_or("Error");
-    let body = fault.body.clone().unwrap_or_else(|| match service {
-        Service::Trackvia => app_error(status, &camel_case(reason), reason),
-        Service::Workato => json!({ "message": reason }),
-    });
-    let mut response = (status, Json(body)).into_response();
-    if let Some(secs) = fault.retry_after_secs
-        && let Ok(value) = HeaderValue::from_str(&secs.to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
-}
-
-/// `Service Unavailable` -> `serviceUnavailable`.
-fn camel_case(text: &str) -> String {
-    let mut out = String::new();
-    for (index, word) in text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .enumerate()
-    {
-        let mut chars = word.chars();
-        if let Some(first) = chars.next() {
-            if index == 0 {
-                out.extend(first.to_lowercase());
-            } else {
-                out.extend(first.to_uppercase());
-            }
-            out.extend(chars.flat_map(char::to_lowercase));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn spec(route: &str) -> FaultSpec {
@@ -320,11 +238,5 @@ mod tests {
         assert!(s.validate().is_ok());
         s.service = "other".into();
         assert!(s.validate().is_err());
-    }
-
-    #[test]
-    fn camel_cases_reasons() {
-        assert_eq!(camel_case("Service Unavailable"), "serviceUnavailable");
-        assert_eq!(camel_case("I'm a teapot"), "iMATeapot");
     }
 }

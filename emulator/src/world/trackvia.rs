@@ -6,11 +6,10 @@ use std::hash::{BuildHasher, Hasher};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::error::SeedError;
+use crate::error::{SeedError, StateError};
 use crate::seed::{
     AccountSeed, RoleSeed, TokenSeed, TrackviaSeed, UserRef, UserSeed, UserStatus, ensure_unique,
 };
-use crate::shared::StateError;
 
 /// TrackVia allows at most this many auth tokens per account.
 pub const MAX_TOKENS_PER_ACCOUNT: usize = 100;
@@ -105,10 +104,10 @@ pub struct User {
     /// Time zone.
     pub time_zone: String,
     /// Creation time.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub created: Timestamp,
     /// Last change.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub updated: Timestamp,
 }
 
@@ -123,7 +122,7 @@ pub struct Token {
     /// Owning user id.
     pub user_id: u64,
     /// Expiry (none = never).
-    #[serde(with = "crate::clock::serde_ms::option")]
+    #[serde(with = "crate::world::clock::serde_ms::option")]
     pub expires_at: Option<Timestamp>,
     /// Whether it is active.
     pub active: bool,

@@ -5,7 +5,7 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::shared::lock;
+use super::sync::lock;
 
 /// How early (in seconds) a request may arrive and still find its token: absorbs scheduling
 /// and network jitter so that a client paced exactly at the limit is never refused.

@@ -7,12 +7,11 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::probe;
-use crate::config::InputKeys;
-use crate::error::SeedError;
+use crate::error::{SeedError, StateError};
 use crate::seed::{ConnectionSeed, ManagedUserSeed, RecipeSeed, WorkatoSeed, WorkspaceSeed, ensure_unique};
-use crate::shared::StateError;
-use crate::trackvia::state::TrackviaState;
+
+/// A connection test: `Err` carries the text Workato shows as `authorization_error`.
+pub type ConnectionTest<'a> = dyn Fn(&Connection) -> Result<(), String> + 'a;
 
 /// At most this many jobs are kept per recipe (the counters keep counting).
 pub const MAX_JOBS_KEPT: usize = 1000;
@@ -89,16 +88,16 @@ pub struct Connection {
     /// Error of the last failed test.
     pub authorization_error: Option<String>,
     /// Time of the last successful test.
-    #[serde(with = "crate::clock::serde_ms::option")]
+    #[serde(with = "crate::world::clock::serde_ms::option")]
     pub authorized_at: Option<Timestamp>,
     /// Creation time.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub created_at: Timestamp,
     /// Last change.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub updated_at: Timestamp,
     /// When a recipe lost the connection.
-    #[serde(with = "crate::clock::serde_ms::option")]
+    #[serde(with = "crate::world::clock::serde_ms::option")]
     pub connection_lost_at: Option<Timestamp>,
     /// Why the connection was lost.
     pub connection_lost_reason: Option<String>,
@@ -131,18 +130,18 @@ pub struct Recipe {
     /// Applications and connections.
     pub config: Vec<ConfigEntry>,
     /// Creation time.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub created_at: Timestamp,
     /// Last change.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub updated_at: Timestamp,
     /// Last stop.
-    #[serde(with = "crate::clock::serde_ms::option")]
+    #[serde(with = "crate::world::clock::serde_ms::option")]
     pub stopped_at: Option<Timestamp>,
     /// Why Workato stopped it (none when stopped through the API).
     pub stop_cause: Option<String>,
     /// Last job.
-    #[serde(with = "crate::clock::serde_ms::option")]
+    #[serde(with = "crate::world::clock::serde_ms::option")]
     pub last_run_at: Option<Timestamp>,
     /// Succeeded jobs.
     pub job_succeeded_count: u64,
@@ -167,10 +166,10 @@ pub struct Job {
     /// Flow run id.
     pub flow_run_id: u64,
     /// Start.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub started_at: Timestamp,
     /// End.
-    #[serde(with = "crate::clock::serde_ms")]
+    #[serde(with = "crate::world::clock::serde_ms")]
     pub completed_at: Timestamp,
     /// Title.
     pub title: String,
@@ -221,12 +220,12 @@ pub struct NewConnection {
 
 impl WorkatoState {
     /// Builds and checks the state described by a seed; seeded connections with an input and
-    /// no explicit status are tested against `trackvia`.
+    /// no explicit status are tested with `test` (the Workato connector's connection test,
+    /// which the data model does not know).
     pub fn from_seed(
         seed: &WorkatoSeed,
         now: Timestamp,
-        trackvia: &TrackviaState,
-        keys: &InputKeys,
+        test: &ConnectionTest<'_>,
     ) -> Result<Self, SeedError> {
         let mut state = Self {
             workspaces: Vec::new(),
@@ -234,7 +233,7 @@ impl WorkatoState {
             next_job_id: 1,
         };
         for ws in &seed.workspaces {
-            let workspace = Workspace::from_seed(ws, now, trackvia, keys)?;
+            let workspace = Workspace::from_seed(ws, now, test)?;
             state.workspaces.push(workspace);
         }
         state.check_seed()?;
@@ -356,16 +355,11 @@ impl WorkatoState {
 }
 
 impl Workspace {
-    fn from_seed(
-        seed: &WorkspaceSeed,
-        now: Timestamp,
-        trackvia: &TrackviaState,
-        keys: &InputKeys,
-    ) -> Result<Self, SeedError> {
+    fn from_seed(seed: &WorkspaceSeed, now: Timestamp, test: &ConnectionTest<'_>) -> Result<Self, SeedError> {
         let connections = seed
             .connections
             .iter()
-            .map(|c| Connection::from_seed(c, now, trackvia, keys))
+            .map(|c| Connection::from_seed(c, now, test))
             .collect::<Vec<_>>();
         let recipes = seed
             .recipes
@@ -455,7 +449,7 @@ impl Connection {
         }
     }
 
-    fn from_seed(seed: &ConnectionSeed, now: Timestamp, trackvia: &TrackviaState, keys: &InputKeys) -> Self {
+    fn from_seed(seed: &ConnectionSeed, now: Timestamp, test: &ConnectionTest<'_>) -> Self {
         let new = NewConnection {
             name: seed.name.clone(),
             provider: seed.provider.clone(),
@@ -475,7 +469,7 @@ impl Connection {
                 connection.authorized_at = (status == "success").then_some(now);
             }
             None if !seed.input.is_empty() => {
-                let result = probe::test_connection(trackvia, now, keys, &connection);
+                let result = test(&connection);
                 connection.record_test(result, now);
             }
             None => {}

@@ -17,9 +17,9 @@ use axum::extract::Query;
 use axum::http::{HeaderMap, Uri};
 use serde_json::{Map, Value};
 
+use super::sync::lock;
+use crate::bearer::bearer_token;
 use crate::seed::Seed;
-use crate::shared::lock;
-use crate::trackvia::auth::bearer_token;
 
 /// The environment variable naming the ledger file.
 pub const ENV: &str = "TVO_SECRET_LEDGER";

@@ -1,17 +1,20 @@
 //! State shared by every handler of both listeners.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::calls::CallLog;
-use crate::clock::Clock;
-use crate::config::Config;
+use jiff::Timestamp;
+
+use super::calls::CallLog;
+use super::clock::Clock;
+use super::faults::Faults;
+use super::sync::lock;
+use super::token_bucket::Buckets;
+use super::trackvia::TrackviaState;
+use super::workato::{Connection, WorkatoState};
+use super::workato_limits::LimitKey;
+use crate::config::{Config, InputKeys};
 use crate::error::SeedError;
-use crate::faults::Faults;
 use crate::seed::Seed;
-use crate::token_bucket::Buckets;
-use crate::trackvia::state::TrackviaState;
-use crate::workato::ratelimit::LimitKey;
-use crate::workato::state::WorkatoState;
 
 /// Everything a request handler can reach. Lives behind an [`Arc`].
 #[derive(Debug)]
@@ -42,28 +45,20 @@ pub struct World {
     pub workato: WorkatoState,
 }
 
-/// Errors of state changes, mapped to HTTP answers by the caller.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StateError {
-    /// The addressed object does not exist.
-    #[error("{0}")]
-    NotFound(String),
-    /// The change conflicts with the current state.
-    #[error("{0}")]
-    Conflict(String),
-    /// The request is malformed.
-    #[error("{0}")]
-    Invalid(String),
-}
+/// The Workato connector's connection test against the TrackVia state, as
+/// `workato::probe::test_connection` runs it: given by the caller of [`Shared::new`] because
+/// the state sits below the vendor emulators.
+pub type ProbeFn = fn(&TrackviaState, Timestamp, &InputKeys, &Connection) -> Result<(), String>;
 
 impl Shared {
-    /// Builds the shared state from a seed.
-    pub fn new(seed: &Seed, config: Config) -> Result<Arc<Self>, SeedError> {
-        crate::ledger::record_seed(seed);
+    /// Builds the shared state from a seed; seeded connections are tested with `probe`.
+    pub fn new(seed: &Seed, config: Config, probe: ProbeFn) -> Result<Arc<Self>, SeedError> {
+        super::ledger::record_seed(seed);
         let clock = Clock::default();
         let now = clock.now();
         let trackvia = TrackviaState::from_seed(&seed.trackvia, now)?;
-        let workato = WorkatoState::from_seed(&seed.workato, now, &trackvia, &config.trackvia_input_keys)?;
+        let keys = &config.trackvia_input_keys;
+        let workato = WorkatoState::from_seed(&seed.workato, now, &|c| probe(&trackvia, now, keys, c))?;
         Ok(Arc::new(Self {
             config,
             clock,
@@ -79,9 +74,4 @@ impl Shared {
     pub fn world(&self) -> MutexGuard<'_, World> {
         lock(&self.world)
     }
-}
-
-/// Locks a mutex, recovering the data if a previous holder panicked.
-pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
