@@ -18,9 +18,10 @@ bench: ## Benchmarks against Workato's limits, at scale, idle and per reconcile 
 fault-test: ## Reliability campaign: rotations under SIGKILLs, an API server restart, vendor faults; bad input (FAULT_RUNS, FAULT_SEED)
 	scripts/fault-test.sh
 
-lint: ## cargo fmt --check and clippy -D warnings
+lint: ## cargo fmt --check, clippy -D warnings and the layer rules (docs/architecture.md)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	python3 scripts/check-layers.py
 
 crds: ## Regenerate crds/ (and the chart's copy) from the Rust types
 	cargo run --quiet --locked -- crds --out crds

@@ -16,8 +16,9 @@ Checks:
              API, server; a file in none of them fails the check);
   operator   no file under src/controller/<R> (<R>.rs and <R>/) refers to another reconciler
              module <Other> (crate::controller::<Other>, super::<Other>, ...), for R and Other
-             among the five reconcilers; no file under src/domain/ refers to crate::controller
-             (passes when src/domain does not exist).
+             among the five reconcilers; no file under src/domain/ refers to crate::controller,
+             and none under src/reconcile/ to crate::controller or crate::domain (the layers
+             of docs/architecture.md).
 
 Usage: python3 scripts/check-layers.py [--only emulator|operator] [--emulator-src DIR]
        [--operator-src DIR] [--layers] [--graph]
@@ -528,6 +529,8 @@ def check_operator(src: Path) -> tuple[bool, bool]:
     isolation: dict[tuple[str, str], list[int]] = {}  # (file, other reconciler) -> lines
     domain: dict[str, list[int]] = {}  # file -> lines
     domain_dir = src.resolve() / "domain"
+    # Layers below the reconcilers: each may not refer to the layers listed (above it).
+    below = {"domain": ("controller",), "reconcile": ("controller", "domain")}
     for module in sorted(crate.modules.values(), key=lambda m: m.rel):
         rel = Path(module.rel)
         owner = None
@@ -541,8 +544,9 @@ def check_operator(src: Path) -> tuple[bool, bool]:
             seg = ref.segments
             if owner and len(seg) >= 2 and seg[0] == "controller" and seg[1] in RECONCILERS and seg[1] != owner:
                 isolation.setdefault((module.rel, seg[1]), []).append(ref.line)
-            if in_domain and seg[:1] == ("controller",):
-                domain.setdefault(module.rel, []).append(ref.line)
+            layer = rel.parts[0].removesuffix(".rs")
+            if (in_domain or layer in below) and seg[:1] and seg[0] in below.get(layer, ("controller",)):
+                domain.setdefault(f"{module.rel} -> {seg[0]}", []).append(ref.line)
     where = display(src)
     if isolation:
         files = len({f for f, _ in isolation})
@@ -554,11 +558,11 @@ def check_operator(src: Path) -> tuple[bool, bool]:
     if not domain_dir.is_dir():
         print(f"operator domain independence ({where}/domain): OK, no src/domain yet")
     elif domain:
-        print(f"operator domain independence ({where}/domain): FAIL, {len(domain)} file(s) refer to crate::controller")
+        print(f"operator layers below the reconcilers ({where}): FAIL, {len(domain)} reference(s) up")
         for file, lines in sorted(domain.items()):
-            print(f"  {file} -> controller (line {', '.join(map(str, sorted(set(lines))))})")
+            print(f"  {file} (line {', '.join(map(str, sorted(set(lines))))})")
     else:
-        print(f"operator domain independence ({where}/domain): OK, no reference to crate::controller")
+        print(f"operator layers below the reconcilers ({where}): OK, domain does not refer to controller, reconcile to neither")
     return not isolation, not domain
 
 

@@ -14,6 +14,9 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "layers: no reconciler imports another, nothing below imports up, no emulator import cycle"
+python3 scripts/check-layers.py
+
 step "cargo deny (licences, duplicate crates, sources; advisories when a local database exists)"
 scripts/cargo-deny.sh
 
