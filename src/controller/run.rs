@@ -1,33 +1,19 @@
-//! Wiring: one Controller per kind, the watches that map dependencies (Secrets, accounts) back to
-//! the objects that use them, the admin HTTP server, graceful shutdown.
+//! Running the operator: the admin HTTP server, the CRD check, the fingerprint key, leadership,
+//! the controllers (built in [`super::watches`]), readiness and graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ListParams, PostParams};
-use kube::core::PartialObjectMeta;
-use kube::runtime::controller::Controller;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::reflector::{self, Store, reflector, store::Writer};
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
+use kube::{Api, Client, Resource};
 
-use super::{
-    credential_rotation, index, integration_account, leader, trackvia_account, workato_connection,
-    workato_workspace,
-};
-use crate::api::{
-    CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
-};
+use super::leader;
+use super::watches::{Synced, Watches};
+use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoWorkspace};
 use crate::clock::SystemClock;
-use crate::domain::caches::Caches;
-use crate::domain::recipes::Listings;
-use crate::domain::users::Directory;
 use crate::metrics::Metrics;
 use crate::reconcile::{Context, Error, Settings};
 use crate::secret::Sensitive;
@@ -47,28 +33,6 @@ pub struct RunConfig {
     pub leader: Option<leader::LeaseConfig>,
     /// Reconciles of one kind that run at once (0: no limit).
     pub concurrency: u16,
-}
-
-/// A controller whose cache holds each object as [`index::lean`] leaves it.
-fn lean_controller<K>(api: Api<K>) -> Controller<K>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-{
-    indexed_controller(api, index::lean, reflector::store())
-}
-
-/// A controller whose cache (`reader`, filled through `writer`) holds each object as `keep` leaves
-/// it (see [`index`]).
-fn indexed_controller<K>(
-    api: Api<K>,
-    keep: fn(&mut K),
-    (reader, writer): (Store<K>, Writer<K>),
-) -> Controller<K>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-{
-    let stream = reflector(writer, watcher(api, watcher::Config::default()).modify(keep)).applied_objects();
-    Controller::for_stream(stream, reader)
 }
 
 /// Name of the Secret holding the key of the token fingerprints.
@@ -206,254 +170,9 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         config.settings.clone(),
         metrics.clone(),
     ));
-    // The caches other reconcilers read, and the listings several share: made before any
-    // controller starts, handed to the reconcilers that use them.
-    let (ia_store, ia_writer) = reflector::store();
-    let (wc_store, wc_writer) = reflector::store();
-    let (cr_store, cr_writer) = reflector::store();
-    let caches = Caches {
-        integration_accounts: Some(ia_store.clone()),
-        connections: Some(wc_store.clone()),
-        rotations: Some(cr_store.clone()),
-    };
-    let listings = Arc::new(Listings::default());
-
-    // Bounded: each reconcile in flight holds its own requests to the API server (and their
-    // connections); a burst of thousands of objects must not become thousands of them.
-    let controller_config = kube::runtime::controller::Config::default().concurrency(config.concurrency);
-
-    // Secrets are watched metadata-only: a change of any referenced Secret triggers a reconcile,
-    // which then reads just that Secret.
-    let secrets_meta = || api::<PartialObjectMeta<Secret>>(&client, ns);
-
-    let accounts = lean_controller(api::<TrackViaAccount>(&client, ns));
-    let account_store = accounts.store();
-    let synced_accounts = account_store.clone();
-    let accounts = accounts
-        .watches(secrets_meta(), watcher::Config::default(), move |s| {
-            account_store
-                .state()
-                .iter()
-                .filter(|a| {
-                    a.namespace() == s.namespace()
-                        && [
-                            &a.spec.admin_credentials.api_key.name,
-                            &a.spec.admin_credentials.auth_token.name,
-                        ]
-                        .contains(&&s.name_any())
-                })
-                .map(|a| ObjectRef::from_obj(&**a))
-                .collect::<Vec<_>>()
-        })
-        .with_config(controller_config.clone())
-        .graceful_shutdown_on(shutdown_signal())
-        .run(
-            trackvia_account::reconcile,
-            trackvia_account::error_policy,
-            ctx.clone(),
-        )
-        .for_each(|_| async {});
-
-    let workspaces = lean_controller(api::<WorkatoWorkspace>(&client, ns));
-    let workspace_store = workspaces.store();
-    let workspaces = workspaces
-        .watches(secrets_meta(), watcher::Config::default(), move |s| {
-            workspace_store
-                .state()
-                .iter()
-                .filter(|w| w.namespace() == s.namespace() && w.spec.api_token.name == s.name_any())
-                .map(|w| ObjectRef::from_obj(&**w))
-                .collect::<Vec<_>>()
-        })
-        .with_config(controller_config.clone())
-        .graceful_shutdown_on(shutdown_signal())
-        .run(
-            workato_workspace::reconcile,
-            workato_workspace::error_policy,
-            ctx.clone(),
-        )
-        .for_each(|_| async {});
-
-    let integrations = indexed_controller(
-        api::<IntegrationAccount>(&client, ns),
-        index::integration_account,
-        (ia_store.clone(), ia_writer),
-    );
-    let synced_integrations = ia_store.clone();
-    let by_secret = ia_store.clone();
-    let by_account = ia_store.clone();
-    let by_rotation = ia_store.clone();
-    let integrations = integrations
-        .watches(secrets_meta(), watcher::Config::default(), move |s| {
-            by_secret
-                .state()
-                .iter()
-                .filter(|i| {
-                    i.namespace() == s.namespace()
-                        && (i.spec.token_secret_ref.name == s.name_any()
-                            || i.spec.credentials_secret.name == s.name_any())
-                })
-                .map(|i| ObjectRef::from_obj(&**i))
-                .collect::<Vec<_>>()
-        })
-        .watches(
-            api::<TrackViaAccount>(&client, ns),
-            watcher::Config::default(),
-            move |a| {
-                by_account
-                    .state()
-                    .iter()
-                    .filter(|i| i.namespace() == a.namespace() && i.spec.account_ref.name == a.name_any())
-                    .map(|i| ObjectRef::from_obj(&**i))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .watches(
-            api::<CredentialRotation>(&client, ns),
-            watcher::Config::default(),
-            move |r| {
-                by_rotation
-                    .state()
-                    .iter()
-                    .filter(|i| {
-                        i.namespace() == r.namespace() && i.name_any() == r.spec.integration_account_ref.name
-                    })
-                    .map(|i| ObjectRef::from_obj(&**i))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .with_config(controller_config.clone())
-        .graceful_shutdown_on(shutdown_signal())
-        .run(
-            integration_account::reconcile,
-            integration_account::error_policy,
-            Arc::new(integration_account::Ctx {
-                base: ctx.clone(),
-                caches: caches.clone(),
-                directory: Arc::new(Directory::default()),
-            }),
-        )
-        .for_each(|_| async {});
-
-    let connections = indexed_controller(
-        api::<WorkatoConnection>(&client, ns),
-        index::workato_connection,
-        (wc_store.clone(), wc_writer),
-    );
-    let wc_by_ia = wc_store.clone();
-    let wc_by_ws = wc_store;
-    let connections = connections
-        .watches(
-            api::<IntegrationAccount>(&client, ns),
-            watcher::Config::default(),
-            move |i| {
-                wc_by_ia
-                    .state()
-                    .iter()
-                    .filter(|c| {
-                        c.namespace() == i.namespace() && c.spec.integration_account_ref.name == i.name_any()
-                    })
-                    .map(|c| ObjectRef::from_obj(&**c))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .watches(
-            api::<WorkatoWorkspace>(&client, ns),
-            watcher::Config::default(),
-            move |w| {
-                wc_by_ws
-                    .state()
-                    .iter()
-                    .filter(|c| c.namespace() == w.namespace() && c.spec.workspace_ref.name == w.name_any())
-                    .map(|c| ObjectRef::from_obj(&**c))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .with_config(controller_config.clone())
-        .graceful_shutdown_on(shutdown_signal())
-        .run(
-            workato_connection::reconcile,
-            workato_connection::error_policy,
-            Arc::new(workato_connection::Ctx {
-                base: ctx.clone(),
-                caches: caches.clone(),
-                listings: listings.clone(),
-            }),
-        )
-        .for_each(|_| async {});
-
-    let rotations = indexed_controller(
-        api::<CredentialRotation>(&client, ns),
-        index::lean,
-        (cr_store.clone(), cr_writer),
-    );
-    let synced_rotations = cr_store.clone();
-    let rotation_store = cr_store;
-    let ia_for_rotations = ia_store.clone();
-    let rotations = rotations
-        // A rotation waiting for the new token moves the moment the token Secret changes.
-        .watches(secrets_meta(), watcher::Config::default(), move |s| {
-            let accounts: Vec<String> = ia_for_rotations
-                .state()
-                .iter()
-                .filter(|i| i.namespace() == s.namespace() && i.spec.token_secret_ref.name == s.name_any())
-                .map(|i| i.name_any())
-                .collect();
-            rotation_store
-                .state()
-                .iter()
-                .filter(|r| {
-                    r.namespace() == s.namespace() && accounts.contains(&r.spec.integration_account_ref.name)
-                })
-                .filter(|r| {
-                    r.status
-                        .as_ref()
-                        .and_then(|st| st.phase)
-                        .is_none_or(|p| !p.is_terminal())
-                })
-                .map(|r| ObjectRef::from_obj(&**r))
-                .collect::<Vec<_>>()
-        })
-        .with_config(controller_config.clone())
-        .graceful_shutdown_on(shutdown_signal())
-        .run(
-            credential_rotation::reconcile,
-            credential_rotation::error_policy,
-            Arc::new(credential_rotation::Ctx {
-                base: ctx.clone(),
-                caches,
-                listings,
-            }),
-        )
-        .for_each(|_| async {});
-
-    let became_ready = ready.clone();
-    tokio::spawn(async move {
-        // kube's readiness signal wakes one waiter only (the controller's own), so ask again
-        // until every cache has finished its first list.
-        loop {
-            let poll = std::time::Duration::from_millis(200);
-            let synced = tokio::join!(
-                tokio::time::timeout(poll, synced_accounts.wait_until_ready()),
-                tokio::time::timeout(poll, synced_integrations.wait_until_ready()),
-                tokio::time::timeout(poll, synced_rotations.wait_until_ready())
-            );
-            match synced {
-                (Ok(Ok(())), Ok(Ok(())), Ok(Ok(()))) => {
-                    became_ready.store(true, Ordering::SeqCst);
-                    tracing::info!("caches synced; ready");
-                    return;
-                }
-                (Ok(Err(e)), ..) | (_, Ok(Err(e)), _) | (.., Ok(Err(e))) => {
-                    tracing::error!(error = %e, "a cache stopped before it synced");
-                    return;
-                }
-                _ => {}
-            }
-        }
-    });
+    let (controllers, synced) = Watches::new(&client, ns, &config, ctx).controllers();
+    tokio::spawn(mark_ready_when_synced(synced, ready.clone()));
     tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");
-    let controllers = async { tokio::join!(accounts, workspaces, integrations, connections, rotations) };
     let outcome = match &config.leader {
         Some(lease) => tokio::select! {
             _ = controllers => Ok(()),
@@ -470,7 +189,38 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
     outcome
 }
 
-async fn shutdown_signal() {
+/// Turns `/readyz` true once every cache in `synced` has finished its first list.
+async fn mark_ready_when_synced(synced: Synced, ready: Arc<AtomicBool>) {
+    let Synced {
+        accounts,
+        integrations,
+        rotations,
+    } = synced;
+    // kube's readiness signal wakes one waiter only (the controller's own), so ask again
+    // until every cache has finished its first list.
+    loop {
+        let poll = std::time::Duration::from_millis(200);
+        let synced = tokio::join!(
+            tokio::time::timeout(poll, accounts.wait_until_ready()),
+            tokio::time::timeout(poll, integrations.wait_until_ready()),
+            tokio::time::timeout(poll, rotations.wait_until_ready())
+        );
+        match synced {
+            (Ok(Ok(())), Ok(Ok(())), Ok(Ok(()))) => {
+                ready.store(true, Ordering::SeqCst);
+                tracing::info!("caches synced; ready");
+                return;
+            }
+            (Ok(Err(e)), ..) | (_, Ok(Err(e)), _) | (.., Ok(Err(e))) => {
+                tracing::error!(error = %e, "a cache stopped before it synced");
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+pub(super) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

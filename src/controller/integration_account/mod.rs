@@ -109,96 +109,9 @@ async fn apply(ia: &IntegrationAccount, ctx: &Ctx) -> Result<Action, Error> {
 
     match (&decided.step, &material) {
         (Step::CreateUser(new), Some(m)) => {
-            ensure_finalizer(ia, ctx).await?;
-            // Intent first: a crash after the call finds the user by email instead of creating it again.
-            let previous = ia
-                .status
-                .as_ref()
-                .and_then(|s| s.user.clone())
-                .unwrap_or_default();
-            let intent = UserStatus {
-                id: None,
-                state: Some(CREATE_PENDING.to_owned()),
-                created_by_operator: Some(true),
-                create_requested_time: Some(ctx.clock.now_time()),
-                create_failed_time: previous.create_failed_time,
-                create_attempts: previous.create_attempts,
-            };
-            let mut pending = status_from(ia, &decided, ctx);
-            pending.user = Some(intent.clone());
-            apply_status(ctx, ia, &pending).await?;
-            base.status = Some(pending);
-            let uid = m.account.uid().unwrap_or_default();
-            let failure = match m.api.create_user(&m.admin, new).await {
-                Ok(u) => Ok(u),
-                Err(
-                    e @ TrackviaError::Rejected {
-                        status: 400 | 409 | 422,
-                        ..
-                    },
-                ) => {
-                    // "Already exists" only if the user is there now (a create of ours that
-                    // completed before a crash): adopt it. Otherwise TrackVia refused the create.
-                    ctx.directory.forget(&uid);
-                    match ctx
-                        .directory
-                        .find(
-                            &uid,
-                            (&m.api, &m.admin),
-                            &new.email,
-                            ctx.settings.user_poll_interval,
-                            true,
-                        )
-                        .await
-                    {
-                        Ok(Some(u)) => Ok(u),
-                        Ok(None) => Err(e),
-                        Err(lookup) => Err(lookup),
-                    }
-                }
-                Err(e) => Err(e),
-            };
-            let created = match failure {
-                Ok(u) => u,
-                Err(e) => {
-                    // I10: recorded with its time, so the next create waits its backoff however
-                    // often the account is reconciled (its own status write included).
-                    let attempts = ia
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.user.as_ref())
-                        .filter(|u| u.state.as_deref() == Some(plan::CREATE_FAILED))
-                        .and_then(|u| u.create_attempts)
-                        .unwrap_or(0)
-                        + 1;
-                    let failed = UserStatus {
-                        id: None,
-                        state: Some(plan::CREATE_FAILED.to_owned()),
-                        created_by_operator: None,
-                        create_requested_time: intent.create_requested_time.clone(),
-                        create_failed_time: Some(ctx.clock.now_time()),
-                        create_attempts: Some(attempts),
-                    };
-                    base.status.get_or_insert_with(Default::default).user = Some(failed);
-                    observed.user = UserLookup::CreateFailed(e);
-                    let decided = plan(&base, &observed, now, intervals(ctx));
-                    report(ia, &base, ctx, &observed, &decided, material.as_ref(), false).await?;
-                    return Ok(Action::requeue(decided.requeue));
-                }
-            };
-            ctx.directory.forget(&uid);
-            event(
-                ctx,
-                ia,
-                false,
-                "UserCreated",
-                format!(
-                    "created TrackVia user {} {} <{}> (id {})",
-                    created.first_name, created.last_name, created.email, created.id
-                ),
-            )
-            .await;
-            observed.user = UserLookup::Found(created);
+            if let Some(done) = create_user(ia, ctx, (m, new), &decided, &mut base, &mut observed).await? {
+                return Ok(done);
+            }
             decided = plan(&base, &observed, now, intervals(ctx));
         }
         (Step::Publish, Some(m)) => {
@@ -256,6 +169,111 @@ async fn apply(ia: &IntegrationAccount, ctx: &Ctx) -> Result<Action, Error> {
     )
     .await?;
     Ok(Action::requeue(decided.requeue))
+}
+
+/// Creates the TrackVia user, its intent recorded in status first. On a refusal the failure is
+/// recorded and reported, and the returned action ends the reconcile; on success `observed` holds
+/// the new user and `base` the status written before the call.
+async fn create_user(
+    ia: &IntegrationAccount,
+    ctx: &Ctx,
+    (m, new): (&Material, &crate::trackvia::NewUser),
+    decided: &Plan,
+    base: &mut IntegrationAccount,
+    observed: &mut Observed,
+) -> Result<Option<Action>, Error> {
+    let now = ctx.clock.now();
+    ensure_finalizer(ia, ctx).await?;
+    // Intent first: a crash after the call finds the user by email instead of creating it again.
+    let previous = ia
+        .status
+        .as_ref()
+        .and_then(|s| s.user.clone())
+        .unwrap_or_default();
+    let intent = UserStatus {
+        id: None,
+        state: Some(CREATE_PENDING.to_owned()),
+        created_by_operator: Some(true),
+        create_requested_time: Some(ctx.clock.now_time()),
+        create_failed_time: previous.create_failed_time,
+        create_attempts: previous.create_attempts,
+    };
+    let mut pending = status_from(ia, decided, ctx);
+    pending.user = Some(intent.clone());
+    apply_status(ctx, ia, &pending).await?;
+    base.status = Some(pending);
+    let uid = m.account.uid().unwrap_or_default();
+    let failure = match m.api.create_user(&m.admin, new).await {
+        Ok(u) => Ok(u),
+        Err(
+            e @ TrackviaError::Rejected {
+                status: 400 | 409 | 422,
+                ..
+            },
+        ) => {
+            // "Already exists" only if the user is there now (a create of ours that
+            // completed before a crash): adopt it. Otherwise TrackVia refused the create.
+            ctx.directory.forget(&uid);
+            match ctx
+                .directory
+                .find(
+                    &uid,
+                    (&m.api, &m.admin),
+                    &new.email,
+                    ctx.settings.user_poll_interval,
+                    true,
+                )
+                .await
+            {
+                Ok(Some(u)) => Ok(u),
+                Ok(None) => Err(e),
+                Err(lookup) => Err(lookup),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    let created = match failure {
+        Ok(u) => u,
+        Err(e) => {
+            // I10: recorded with its time, so the next create waits its backoff however
+            // often the account is reconciled (its own status write included).
+            let attempts = ia
+                .status
+                .as_ref()
+                .and_then(|s| s.user.as_ref())
+                .filter(|u| u.state.as_deref() == Some(plan::CREATE_FAILED))
+                .and_then(|u| u.create_attempts)
+                .unwrap_or(0)
+                + 1;
+            let failed = UserStatus {
+                id: None,
+                state: Some(plan::CREATE_FAILED.to_owned()),
+                created_by_operator: None,
+                create_requested_time: intent.create_requested_time.clone(),
+                create_failed_time: Some(ctx.clock.now_time()),
+                create_attempts: Some(attempts),
+            };
+            base.status.get_or_insert_with(Default::default).user = Some(failed);
+            observed.user = UserLookup::CreateFailed(e);
+            let decided = plan(base, observed, now, intervals(ctx));
+            report(ia, base, ctx, observed, &decided, Some(m), false).await?;
+            return Ok(Some(Action::requeue(decided.requeue)));
+        }
+    };
+    ctx.directory.forget(&uid);
+    event(
+        ctx,
+        ia,
+        false,
+        "UserCreated",
+        format!(
+            "created TrackVia user {} {} <{}> (id {})",
+            created.first_name, created.last_name, created.email, created.id
+        ),
+    )
+    .await;
+    observed.user = UserLookup::Found(created);
+    Ok(None)
 }
 
 /// The status the plan describes, with conditions merged into the current ones.

@@ -126,21 +126,113 @@ pub struct Intervals {
     pub user_poll: Duration,
 }
 
+/// What the plan accumulates while it goes through the conditions.
+struct Draft {
+    /// When to look again (the soonest of what each condition asks).
+    requeue: Duration,
+    /// The action a person can take, per condition type.
+    actions: Vec<(&'static str, String)>,
+    /// The one step to take.
+    step: Step,
+}
+
+impl Draft {
+    /// Look again within `d`.
+    fn soon(&mut self, d: Duration) {
+        self.requeue = self.requeue.min(d);
+    }
+}
+
+/// What validation and the scope check decided.
+struct Validated {
+    valid: Cond,
+    scoped: Cond,
+    token: Option<TokenStatus>,
+    access: Option<AccessStatus>,
+}
+
 /// Decides.
 pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Intervals) -> Plan {
+    let mut d = Draft {
+        requeue: every.token_check,
+        actions: Vec::new(),
+        step: Step::None,
+    };
+    let (user_cond, user) = user_verified(ia, seen, now, every, &mut d);
+    let provided_cond = token_provided(ia, seen, &mut d);
+    let Validated {
+        valid: valid_cond,
+        scoped: access_cond,
+        mut token,
+        access,
+    } = validation(ia, seen, now, &mut d);
+    let (publish_cond, active) = publication(ia, seen, valid_cond.is_true(), &mut d);
+
+    // Schedule and naming.
+    let (due_cond, due_at) = rotation_due(ia, token.as_ref(), valid_cond.is_true(), now, &mut d);
+    if let Some(t) = token.as_mut() {
+        t.rotation_due_time = due_at.map(Time);
+    }
+    let naming_cond = naming(ia, &seen.user);
+    if d.step == Step::None && active.is_none() && valid_cond.is_true() {
+        d.step = rotation_trigger(ia, seen, &due_cond, now);
+    }
+    let awaiting = seen
+        .rotations
+        .iter()
+        .find(|r| r.phase == Some(RotationPhase::AwaitingApproval));
+    let due_cond = match awaiting {
+        Some(r) if due_cond.is_true() => Cond {
+            message: format!(
+                "{}; CredentialRotation {} waits for a person's approval",
+                due_cond.message, r.name
+            ),
+            ..due_cond
+        },
+        _ => due_cond,
+    };
+    let mut conds = vec![user_cond, provided_cond, valid_cond, access_cond, publish_cond];
+    let ready = conditions::ready(
+        &conds,
+        &[],
+        "the integration user is verified, its token valid and scoped, its credentials published",
+    );
+    conds.extend([due_cond, naming_cond, ready]);
+    // A security finding, not a blocker: after `Ready`, so it never makes the account unready.
+    if let Some(c) = old_token_condition(seen) {
+        conds.push(c);
+    }
+    let next_action = next_action(ia, seen, &conds, &d.actions);
+    if let Some(t) = token.as_ref().and_then(|t| t.last_validated_time.as_ref()) {
+        d.soon(crate::reconcile::until_due(Some(t), every.token_check, now).max(Duration::from_secs(1)));
+    }
+    Plan {
+        conditions: conds,
+        next_action,
+        user,
+        token,
+        access,
+        step: d.step,
+        requeue: d.requeue,
+        rotations: seen.rotations.clone(),
+    }
+}
+
+/// `UserVerified`, and the user's status (possibly the user to create, in `d.step`).
+fn user_verified(
+    ia: &IntegrationAccount,
+    seen: &Observed,
+    now: Timestamp,
+    every: Intervals,
+    d: &mut Draft,
+) -> (Cond, Option<UserStatus>) {
     let status = ia.status.clone().unwrap_or_default();
     let spec = &ia.spec;
     let full_name = format!("{} {LAST_NAME}", spec.system);
-    let mut requeue = every.token_check;
-    let mut soon = |d: Duration| requeue = requeue.min(d);
-    let mut actions: Vec<(&'static str, String)> = Vec::new();
-    let mut step = Step::None;
-
-    // 1. The user.
     let mut user = status.user.clone();
-    let user_cond = match (&seen.account, &seen.claimed_by, &seen.user) {
+    let cond = match (&seen.account, &seen.claimed_by, &seen.user) {
         (AccountState::Missing { name }, ..) => {
-            actions.push((
+            d.actions.push((
                 types::USER_VERIFIED,
                 format!("create TrackViaAccount {name} in this namespace"),
             ));
@@ -157,7 +249,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             },
             ..,
         ) => {
-            actions.push((
+            d.actions.push((
                 types::USER_VERIFIED,
                 format!("fix TrackViaAccount {name} ({reason})"),
             ));
@@ -167,7 +259,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             )
         }
         (_, Some(other), _) => {
-            actions.push((
+            d.actions.push((
                 types::USER_VERIFIED,
                 format!(
                     "delete this IntegrationAccount or give it its own email ({} is {other}'s)",
@@ -184,25 +276,26 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         }
         (_, None, _) if seen.admin_error.is_some() => {
             let e = seen.admin_error.clone().unwrap_or_default();
-            actions.push((
+            d.actions.push((
                 types::USER_VERIFIED,
                 "fix the TrackViaAccount's admin credentials Secret".to_owned(),
             ));
             Cond::unknown(reasons::UserVerified::AdminCredentialsUnreadable, e)
         }
         (_, None, UserLookup::Failed(e)) => {
-            soon(Duration::from_secs(30));
+            d.soon(Duration::from_secs(30));
             Cond::unknown(
                 reasons::UserVerified::LookupFailed,
                 format!("looking up {}: {e}", spec.email),
             )
         }
         (_, None, UserLookup::CreateFailed(e)) => {
-            actions.push((types::USER_VERIFIED, CREATE_FAILED_ACTION.to_owned()));
+            d.actions
+                .push((types::USER_VERIFIED, CREATE_FAILED_ACTION.to_owned()));
             if let Some(at) = user.as_ref().and_then(create_retry_at)
-                && let Ok(d) = Duration::try_from(at.duration_since(now))
+                && let Ok(wait) = Duration::try_from(at.duration_since(now))
             {
-                soon(d.max(Duration::from_secs(1)));
+                d.soon(wait.max(Duration::from_secs(1)));
             }
             Cond::false_(
                 reasons::UserVerified::UserCreateFailed,
@@ -217,11 +310,12 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             )
         }
         (_, None, UserLookup::CreateBackingOff) => {
-            actions.push((types::USER_VERIFIED, CREATE_FAILED_ACTION.to_owned()));
+            d.actions
+                .push((types::USER_VERIFIED, CREATE_FAILED_ACTION.to_owned()));
             if let Some(at) = user.as_ref().and_then(create_retry_at)
-                && let Ok(d) = Duration::try_from(at.duration_since(now))
+                && let Ok(wait) = Duration::try_from(at.duration_since(now))
             {
-                soon(d.max(Duration::from_secs(1)));
+                d.soon(wait.max(Duration::from_secs(1)));
             }
             Cond::carried::<reasons::UserVerified>(&status.common.conditions)
                 .filter(|c| c.is(reasons::UserVerified::UserCreateFailed))
@@ -236,13 +330,13 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 })
         }
         (_, None, UserLookup::NotFound) => {
-            step = Step::CreateUser(NewUser {
+            d.step = Step::CreateUser(NewUser {
                 email: spec.email.clone(),
                 first_name: spec.system.clone(),
                 last_name: LAST_NAME.to_owned(),
                 time_zone: spec.time_zone.clone(),
             });
-            soon(Duration::from_secs(2));
+            d.soon(Duration::from_secs(2));
             Cond::unknown(
                 reasons::UserVerified::UserCreating,
                 format!("creating TrackVia user {full_name} <{}>", spec.email),
@@ -259,7 +353,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 create_failed_time: None,
                 create_attempts: None,
             });
-            user_condition(u, &full_name, &mut actions, &mut soon, every.user_poll)
+            user_condition(u, &full_name, d, every.user_poll)
         }
         (_, None, UserLookup::Skipped) => Cond::true_(
             reasons::UserVerified::Verified,
@@ -267,9 +361,15 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         ),
     };
 
-    // 2. The token Secret.
+    (cond, user)
+}
+
+/// `TokenProvided`, with the steps that put a token in place when there is none.
+fn token_provided(ia: &IntegrationAccount, seen: &Observed, d: &mut Draft) -> Cond {
+    let spec = &ia.spec;
+    let full_name = format!("{} {LAST_NAME}", spec.system);
     let token_ref = &spec.token_secret_ref;
-    let provided_cond = match &seen.token {
+    match &seen.token {
         Ok(_) => Cond::true_(
             reasons::TokenProvided::Provided,
             format!("a token is in Secret {}", token_ref.name),
@@ -290,14 +390,20 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 SecretRefError::Unusable { .. } => reasons::TokenProvided::SecretKeyUnusable,
                 SecretRefError::Api { .. } => reasons::TokenProvided::SecretUnreadable,
             };
-            actions.push((types::TOKEN_PROVIDED, steps));
+            d.actions.push((types::TOKEN_PROVIDED, steps));
             Cond::false_(reason, format!("{e}"))
         }
-    };
+    }
+}
 
-    // 3. Validation and 4. scope.
+/// `TokenValid` and `AccessScoped`, with the token's and the access check's status.
+fn validation(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, d: &mut Draft) -> Validated {
+    let status = ia.status.clone().unwrap_or_default();
+    let spec = &ia.spec;
+    let full_name = format!("{} {LAST_NAME}", spec.system);
+    let token_ref = &spec.token_secret_ref;
     let token_seen = seen.token.as_ref().ok();
-    let mut token = token_status(&status.token, token_seen, &seen.validation, now);
+    let token = token_status(&status.token, token_seen, &seen.validation, now);
     let mut access = status.access.clone();
     let (valid_cond, access_cond) = match (&seen.validation, token_seen) {
         (_, None) => (
@@ -307,9 +413,9 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         (Validation::NotDue, Some(_)) => {
             // Waiting out a backoff after TrackVia failed to answer: look again when it ends.
             if let Some(at) = status.token.as_ref().and_then(validation_retry_at)
-                && let Ok(d) = Duration::try_from(at.duration_since(now))
+                && let Ok(wait) = Duration::try_from(at.duration_since(now))
             {
-                soon(d.max(Duration::from_secs(1)));
+                d.soon(wait.max(Duration::from_secs(1)));
             }
             // Not re-validated: the last verdict stands, and so does what it asked a person to do.
             let valid =
@@ -327,13 +433,13 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                     )
                 });
             if valid.status == Status::False {
-                actions.push((
+                d.actions.push((
                     types::TOKEN_VALID,
                     carried_token_action(&valid, &full_name, token_ref),
                 ));
             }
             if scoped.status == Status::False {
-                actions.push((
+                d.actions.push((
                     types::ACCESS_SCOPED,
                     access_action(&scoped, status.access.as_ref()),
                 ));
@@ -341,7 +447,8 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             (valid, scoped)
         }
         (Validation::LocallyExpired, Some(t)) => {
-            actions.push((types::TOKEN_VALID, replace_token_action(&full_name, token_ref)));
+            d.actions
+                .push((types::TOKEN_VALID, replace_token_action(&full_name, token_ref)));
             (
                 Cond::false_(
                     reasons::TokenValid::TokenExpired,
@@ -354,7 +461,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             )
         }
         (Validation::Valid(reach), Some(_)) => {
-            let (cond, acc) = scope(ia, reach, now, &mut actions);
+            let (cond, acc) = scope(ia, reach, now, d);
             access = Some(acc);
             (
                 Cond::true_(reasons::TokenValid::Valid, "TrackVia accepts the token"),
@@ -368,7 +475,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                 } => format!("{environment} account {name}"),
                 _ => "this account".to_owned(),
             };
-            actions.push((
+            d.actions.push((
                 types::TOKEN_VALID,
                 format!(
                     "put a token of {here} in Secret {} (this one is {environment})",
@@ -385,9 +492,10 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         }
         (Validation::Failed(e), Some(_)) => {
             if e.is_transient() {
-                soon(Duration::from_secs(15));
+                d.soon(Duration::from_secs(15));
             } else {
-                actions.push((types::TOKEN_VALID, failed_token_action(e, &full_name, token_ref)));
+                d.actions
+                    .push((types::TOKEN_VALID, failed_token_action(e, &full_name, token_ref)));
             }
             (
                 failed_token_condition(e),
@@ -396,21 +504,37 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         }
     };
 
-    // 5. Publication.
+    Validated {
+        valid: valid_cond,
+        scoped: access_cond,
+        token,
+        access,
+    }
+}
+
+/// `CredentialsPublished` (possibly the publication or a new-token rotation, in `d.step`), and the
+/// rotation that owns the credentials now, if any.
+fn publication(
+    ia: &IntegrationAccount,
+    seen: &Observed,
+    valid: bool,
+    d: &mut Draft,
+) -> (Cond, Option<String>) {
+    let spec = &ia.spec;
+    let token_fp = seen.token.as_ref().ok().map(|t| t.fingerprint.clone());
     let active = seen
         .rotations
         .iter()
         .find(|r| r.owns_credentials())
         .map(|r| r.name.clone());
-    let token_fp = token_seen.map(|t| t.fingerprint.clone());
     let published_msg = format!(
         "Secret {} holds the current credentials",
         spec.credentials_secret.name
     );
-    let publish_cond = match (&seen.published, valid_cond.is_true(), &active) {
+    let publish_cond = match (&seen.published, valid, &active) {
         (SecretSeen::Foreign, ..) => {
             let name = &spec.credentials_secret.name;
-            actions.push((
+            d.actions.push((
                 types::CREDENTIALS_PUBLISHED,
                 format!("delete or rename Secret {name} (not written by this operator), or choose another credentialsSecret.name"),
             ));
@@ -422,7 +546,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             )
         }
         (_, _, Some(r)) => {
-            soon(Duration::from_secs(5));
+            d.soon(Duration::from_secs(5));
             Cond::unknown(
                 reasons::CredentialsPublished::Rotating,
                 format!("CredentialRotation {r} owns the credentials until it finishes"),
@@ -451,7 +575,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             match seen.rotations.iter().find(|r| r.name == name && r.finished) {
                 Some(failed) => {
                     let outcome = failed.outcome.map(|o| o.to_string()).unwrap_or_default();
-                    actions.push((
+                    d.actions.push((
                         types::CREDENTIALS_PUBLISHED,
                         format!(
                             "see CredentialRotation {name} ({outcome}); fix the cause, then put a new token in Secret {} or create a CredentialRotation to try this token again",
@@ -467,7 +591,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                     )
                 }
                 None => {
-                    step = Step::StartRotation(RotationRequest {
+                    d.step = Step::StartRotation(RotationRequest {
                         name,
                         reason: format!("a new token in Secret {}", spec.token_secret_ref.name),
                         requested_at: None,
@@ -484,50 +608,29 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
             }
         }
         (_, true, None) => {
-            if step == Step::None {
-                step = Step::Publish;
+            if d.step == Step::None {
+                d.step = Step::Publish;
             }
             Cond::true_(reasons::CredentialsPublished::Published, published_msg)
         }
     };
 
-    // 6. Schedule and naming.
-    let (due_cond, due_at) = rotation_due(ia, token.as_ref(), valid_cond.is_true(), now, &mut soon);
-    if let Some(t) = token.as_mut() {
-        t.rotation_due_time = due_at.map(Time);
-    }
-    let naming_cond = naming(ia, &seen.user);
-    if step == Step::None && active.is_none() && valid_cond.is_true() {
-        step = rotation_trigger(ia, seen, &due_cond, now);
-    }
+    (publish_cond, active)
+}
 
+/// The one next action for a person: the first condition in [`READY_ORDER`] that asks for one,
+/// else a pending approval, else the old token's deactivation.
+fn next_action(
+    ia: &IntegrationAccount,
+    seen: &Observed,
+    conds: &[Cond],
+    actions: &[(&'static str, String)],
+) -> Option<String> {
     let awaiting = seen
         .rotations
         .iter()
         .find(|r| r.phase == Some(RotationPhase::AwaitingApproval));
-    let due_cond = match awaiting {
-        Some(r) if due_cond.is_true() => Cond {
-            message: format!(
-                "{}; CredentialRotation {} waits for a person's approval",
-                due_cond.message, r.name
-            ),
-            ..due_cond
-        },
-        _ => due_cond,
-    };
-    let mut conds = vec![user_cond, provided_cond, valid_cond, access_cond, publish_cond];
-    let ready = conditions::ready(
-        &conds,
-        &[],
-        "the integration user is verified, its token valid and scoped, its credentials published",
-    );
-    conds.extend([due_cond, naming_cond, ready]);
-    // A security finding, not a blocker: after `Ready`, so it never makes the account unready.
-    if let Some(c) = old_token_condition(seen) {
-        conds.push(c);
-    }
-
-    let next_action = READY_ORDER
+    READY_ORDER
         .iter()
         .find_map(|t| {
             conds
@@ -556,21 +659,7 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
                     )),
                     _ => None,
                 })
-        });
-    if let Some(t) = token.as_ref().and_then(|t| t.last_validated_time.as_ref()) {
-        soon(crate::reconcile::until_due(Some(t), every.token_check, now).max(Duration::from_secs(1)));
-    }
-
-    Plan {
-        conditions: conds,
-        next_action,
-        user,
-        token,
-        access,
-        step,
-        requeue,
-        rotations: seen.rotations.clone(),
-    }
+        })
 }
 
 /// `OldTokenRevoked` from the newest rotation that published over an old token: a warning that
@@ -674,13 +763,7 @@ fn rotation_trigger(ia: &IntegrationAccount, seen: &Observed, due: &Cond, now: T
     })
 }
 
-fn user_condition(
-    u: &User,
-    full_name: &str,
-    actions: &mut Vec<(&'static str, String)>,
-    soon: &mut impl FnMut(Duration),
-    poll: Duration,
-) -> Cond {
+fn user_condition(u: &User, full_name: &str, d: &mut Draft, poll: Duration) -> Cond {
     let t = types::USER_VERIFIED;
     match u.status.to_ascii_lowercase().as_str() {
         "active" => Cond::true_(
@@ -688,8 +771,8 @@ fn user_condition(
             format!("TrackVia user {} (id {}) is active", u.email, u.id),
         ),
         "unverified" => {
-            soon(poll);
-            actions.push((t, format!(
+            d.soon(poll);
+            d.actions.push((t, format!(
                 "accept the TrackVia invitation sent to {} within 24 h of sending; if it lapsed, resend it: Manage Users -> {full_name} -> Resend verification email",
                 u.email
             )));
@@ -702,8 +785,8 @@ fn user_condition(
             )
         }
         other => {
-            soon(poll);
-            actions.push((
+            d.soon(poll);
+            d.actions.push((
                 t,
                 format!("reactivate the user in TrackVia: Manage Users -> {full_name}"),
             ));
@@ -848,12 +931,7 @@ fn failed_token_action(e: &TrackviaError, full_name: &str, r: &crate::api::Secre
 }
 
 /// Compares what the token reaches with `spec.access`.
-fn scope(
-    ia: &IntegrationAccount,
-    reach: &Reach,
-    now: Timestamp,
-    actions: &mut Vec<(&'static str, String)>,
-) -> (Cond, AccessStatus) {
+fn scope(ia: &IntegrationAccount, reach: &Reach, now: Timestamp, d: &mut Draft) -> (Cond, AccessStatus) {
     let t = types::ACCESS_SCOPED;
     let Some(access) = &ia.spec.access else {
         let acc = AccessStatus {
@@ -904,7 +982,7 @@ fn scope(
         )
     };
     if !cond.is_true() {
-        actions.push((t, access_action(&cond, Some(&acc))));
+        d.actions.push((t, access_action(&cond, Some(&acc))));
     }
     (cond, acc)
 }
@@ -914,7 +992,7 @@ fn rotation_due(
     token: Option<&TokenStatus>,
     valid: bool,
     now: Timestamp,
-    soon: &mut impl FnMut(Duration),
+    d: &mut Draft,
 ) -> (Cond, Option<Timestamp>) {
     let rotation = ia.spec.rotation.clone().unwrap_or_default();
     let renew_before = signed(interval(rotation.renew_before.as_deref(), DEFAULT_RENEW_BEFORE));
@@ -950,8 +1028,8 @@ fn rotation_due(
         ),
         Some((at, reason)) if at <= now => Cond::true_(reason, format!("rotation was due at {at}")),
         Some((at, _)) => {
-            if let Ok(d) = Duration::try_from(at.duration_since(now)) {
-                soon(d);
+            if let Ok(wait) = Duration::try_from(at.duration_since(now)) {
+                d.soon(wait);
             }
             Cond::false_(reasons::RotationDue::NotDue, format!("next rotation due at {at}"))
         }
