@@ -725,7 +725,7 @@ async fn a_lagging_cache_never_lets_an_account_overtake_a_running_rotation() {
     use std::sync::Arc;
     use trackvia_operator::controller::{integration_account, run};
     use trackvia_operator::domain::caches::Caches;
-    use trackvia_operator::reconcile::{Context, Settings};
+    use trackvia_operator::reconcile::{Context, Scoped, Settings};
 
     /// A synced cache holding exactly `objects`, whatever the API server holds.
     fn frozen<K>(objects: Vec<K>) -> Store<K>
@@ -785,14 +785,16 @@ async fn a_lagging_cache_never_lets_an_account_overtake_a_running_rotation() {
             Settings::default(),
             Arc::new(trackvia_operator::metrics::Metrics::new()),
         );
-        let ctx = integration_account::Ctx {
+        let ctx = Scoped {
             base: Arc::new(ctx),
-            caches: Caches {
-                integration_accounts: None,
-                connections: Some(frozen(connections)),
-                rotations: Some(frozen(rotations)),
+            own: integration_account::Own {
+                caches: Caches {
+                    integration_accounts: None,
+                    connections: Some(frozen(connections)),
+                    rotations: Some(frozen(rotations)),
+                },
+                directory: Default::default(),
             },
-            directory: Default::default(),
         };
         integration_account::reconcile(Arc::new(ia.clone()), Arc::new(ctx))
             .await

@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ListParams, PostParams};
-use kube::{Api, Client, Resource};
+use kube::{Api, Client};
 
 use super::leader;
-use super::watches::{Synced, Watches};
+use super::watches::{Synced, Watches, api};
 use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoWorkspace};
 use crate::clock::SystemClock;
 use crate::metrics::Metrics;
@@ -37,16 +37,6 @@ pub struct RunConfig {
 
 /// Name of the Secret holding the key of the token fingerprints.
 pub const FINGERPRINT_KEY_SECRET: &str = "trackvia-operator-fingerprint-key";
-
-fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
 
 /// Reads, or creates once, the key that makes status fingerprints unguessable and stable across
 /// restarts.

@@ -24,7 +24,7 @@ use crate::api::{
 use crate::domain::caches::Caches;
 use crate::domain::recipes::Listings;
 use crate::domain::users::Directory;
-use crate::reconcile::Context;
+use crate::reconcile::{Context, Scoped};
 
 /// The caches whose first list `/readyz` waits for.
 pub struct Synced {
@@ -46,7 +46,8 @@ pub struct Watches {
     listings: Arc<Listings>,
 }
 
-fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+/// The API of a namespaced kind in `namespace`, or in all namespaces.
+pub(super) fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
 {
@@ -189,10 +190,12 @@ impl Watches {
         store: (Store<IntegrationAccount>, Writer<IntegrationAccount>),
     ) -> impl Future<Output = ()> + use<> {
         let (by_secret, by_account, by_rotation) = (store.0.clone(), store.0.clone(), store.0.clone());
-        let ctx = integration_account::Ctx {
+        let ctx = Scoped {
             base: self.ctx.clone(),
-            caches: self.caches.clone(),
-            directory: Arc::new(Directory::default()),
+            own: integration_account::Own {
+                caches: self.caches.clone(),
+                directory: Arc::new(Directory::default()),
+            },
         };
         indexed_controller(
             self.api::<IntegrationAccount>(),
@@ -237,10 +240,12 @@ impl Watches {
         store: (Store<WorkatoConnection>, Writer<WorkatoConnection>),
     ) -> impl Future<Output = ()> + use<> {
         let (by_account, by_workspace) = (store.0.clone(), store.0.clone());
-        let ctx = workato_connection::Ctx {
+        let ctx = Scoped {
             base: self.ctx.clone(),
-            caches: self.caches.clone(),
-            listings: self.listings.clone(),
+            own: workato_connection::Own {
+                caches: self.caches.clone(),
+                listings: self.listings.clone(),
+            },
         };
         indexed_controller(self.api::<WorkatoConnection>(), index::workato_connection, store)
             .watches(
@@ -281,10 +286,12 @@ impl Watches {
             .integration_accounts
             .clone()
             .unwrap_or_else(|| reflector::store().0);
-        let ctx = credential_rotation::Ctx {
+        let ctx = Scoped {
             base: self.ctx.clone(),
-            caches: self.caches.clone(),
-            listings: self.listings.clone(),
+            own: credential_rotation::Own {
+                caches: self.caches.clone(),
+                listings: self.listings.clone(),
+            },
         };
         indexed_controller(self.api::<CredentialRotation>(), index::lean, store)
             // A rotation waiting for the new token moves the moment the token Secret changes.

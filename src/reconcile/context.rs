@@ -1,6 +1,7 @@
 //! What every reconciler shares: the Kubernetes client, the clock, the fingerprint key, the
 //! settings, the metrics and the vendor client registry.
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,5 +97,22 @@ impl Context {
     /// Fingerprint of a credential under the operator's key.
     pub fn fingerprint(&self, value: &str) -> String {
         fingerprint(self.fingerprint_key.expose(), value)
+    }
+}
+
+/// A reconciler's context: the shared [`Context`] (through `Deref`) and what that reconciler alone
+/// reads (`own`: caches of other kinds, listings, a directory), built before the controllers start.
+pub struct Scoped<T> {
+    /// What every reconciler shares.
+    pub base: Arc<Context>,
+    /// What this reconciler alone reads.
+    pub own: T,
+}
+
+impl<T> Deref for Scoped<T> {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.base
     }
 }

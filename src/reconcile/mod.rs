@@ -21,7 +21,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use context::{Context, Settings};
+pub use context::{Context, Scoped, Settings};
 pub use error::Error;
 
 /// Field manager of every write the operator makes.

@@ -305,6 +305,7 @@ async fn list_recipes(t: &Target<'_>) -> Ran {
         let read_now = fresh.insert((ws_uid.clone(), adapter.clone()));
         let recipes = t
             .ctx
+            .own
             .listings
             .recipes(&api, &ws_uid, &adapter, Duration::from_secs(60), read_now)
             .await
@@ -406,6 +407,7 @@ async fn push(t: &Target<'_>, i: usize, fp: &str) -> Ran {
     );
     let list = t
         .ctx
+        .own
         .listings
         .connections(&api, &ws_uid, every, false)
         .await
@@ -431,7 +433,7 @@ async fn push(t: &Target<'_>, i: usize, fp: &str) -> Ran {
         ..Default::default()
     };
     let result = api.update_connection(id, &update).await;
-    t.ctx.listings.forget_connections(&ws_uid);
+    t.ctx.own.listings.forget_connections(&ws_uid);
     match result {
         Ok(conn) => {
             set_pushed(t.ctx, &t.ns(), &c.name, fp)

@@ -22,29 +22,21 @@ use self::effects::Target;
 use self::machine::{Effect, Facts, Note, Outcome};
 use crate::api::IntegrationAccount;
 use crate::api::credential_rotation::{CredentialRotation, CredentialRotationStatus};
-use crate::reconcile::{Context, Error, apply_status, event};
+use crate::reconcile::{Error, Scoped, apply_status, event};
 
 /// Finalizer on every CredentialRotation the operator works on: deleting a rotation (or its
 /// IntegrationAccount) first puts back what it changed and restarts what it stopped (I4).
 pub const FINALIZER: &str = "integrations.trackvia-operator.dev/rotation";
 
-/// What the CredentialRotation reconciler works with: the shared [`Context`] (through `Deref`) and what
-/// it alone needs, built before the controllers start.
-pub struct Ctx {
-    /// What every reconciler shares.
-    pub base: Arc<Context>,
+/// What the CredentialRotation reconciler works with.
+pub type Ctx = Scoped<Own>;
+
+/// What the CredentialRotation reconciler alone reads.
+pub struct Own {
     /// The other controllers' caches.
     pub caches: Caches,
     /// The connection and recipe listings of each workspace.
     pub listings: Arc<Listings>,
-}
-
-impl std::ops::Deref for Ctx {
-    type Target = Context;
-
-    fn deref(&self) -> &Context {
-        &self.base
-    }
 }
 
 /// Reconciles one CredentialRotation.

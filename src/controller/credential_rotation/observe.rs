@@ -60,6 +60,7 @@ pub async fn observe(
         && status.strategy.is_none();
     let terminal = phase.is_some_and(RotationPhase::is_terminal);
     let connections = ctx
+        .own
         .caches
         .connections(
             &ctx.client,
@@ -100,6 +101,7 @@ pub async fn observe(
         taken_over,
     } = if planning || (terminal && holds) {
         let all = ctx
+            .own
             .caches
             .rotations(&ctx.client, &ns, account_name, Source::ApiServer)
             .await?;

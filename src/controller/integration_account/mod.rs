@@ -33,29 +33,21 @@ use crate::domain::credentials::publish_token;
 use crate::domain::naming::LAST_NAME;
 use crate::domain::rotation::{self, Revocation, Trigger};
 use crate::metrics::ObjectLabels;
-use crate::reconcile::{Context, Error, announce, apply_status, event};
+use crate::reconcile::{Error, Scoped, announce, apply_status, event};
 use crate::trackvia::{TrackviaApi, TrackviaError};
 
 /// Finalizer added just before the operator first creates something in TrackVia.
 pub const FINALIZER: &str = "integrations.trackvia-operator.dev/trackvia-user";
 
-/// What the IntegrationAccount reconciler works with: the shared [`Context`] (through `Deref`) and what
-/// it alone needs, built before the controllers start.
-pub struct Ctx {
-    /// What every reconciler shares.
-    pub base: Arc<Context>,
+/// What the IntegrationAccount reconciler works with.
+pub type Ctx = Scoped<Own>;
+
+/// What the IntegrationAccount reconciler alone reads.
+pub struct Own {
     /// The other controllers' caches.
     pub caches: Caches,
     /// The user list of each TrackVia account.
     pub directory: Arc<Directory>,
-}
-
-impl std::ops::Deref for Ctx {
-    type Target = Context;
-
-    fn deref(&self) -> &Context {
-        &self.base
-    }
 }
 
 /// Reconciles one IntegrationAccount.
@@ -213,8 +205,9 @@ async fn create_user(
         ) => {
             // "Already exists" only if the user is there now (a create of ours that
             // completed before a crash): adopt it. Otherwise TrackVia refused the create.
-            ctx.directory.forget(&uid);
+            ctx.own.directory.forget(&uid);
             match ctx
+                .own
                 .directory
                 .find(
                     &uid,
@@ -260,7 +253,7 @@ async fn create_user(
             return Ok(Some(Action::requeue(decided.requeue)));
         }
     };
-    ctx.directory.forget(&uid);
+    ctx.own.directory.forget(&uid);
     event(
         ctx,
         ia,
@@ -486,6 +479,7 @@ async fn cleanup(ia: &IntegrationAccount, ctx: &Ctx) -> Result<Action, Error> {
     }
     let ns = ia.namespace().unwrap_or_default();
     let unfinished: Vec<Arc<CredentialRotation>> = ctx
+        .own
         .caches
         .rotations(&ctx.client, &ns, &ia.name_any(), Source::ApiServer)
         .await?

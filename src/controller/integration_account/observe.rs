@@ -96,7 +96,7 @@ pub async fn observe(
         },
     };
 
-    let claimed_by = ctx.caches.claimant(ia);
+    let claimed_by = ctx.own.caches.claimant(ia);
     let user = match (&material, &claimed_by) {
         (Some(m), None) => lookup_user(ia, ctx, m).await,
         _ => UserLookup::Skipped,
@@ -169,6 +169,7 @@ async fn lookup_user(ia: &IntegrationAccount, ctx: &Ctx, m: &Material) -> UserLo
     let fresh = state == super::plan::CREATE_PENDING;
     let uid = m.account.uid().unwrap_or_default();
     match ctx
+        .own
         .directory
         .find(
             &uid,
@@ -314,6 +315,7 @@ pub async fn published(
 pub async fn pushed_connections(ia: &IntegrationAccount, ctx: &Ctx, source: Source) -> Result<usize, Error> {
     let ns = ia.namespace().unwrap_or_default();
     Ok(ctx
+        .own
         .caches
         .connections(&ctx.client, &ns, &ia.name_any(), source)
         .await?
@@ -331,6 +333,7 @@ pub async fn rotations(
     let ns = ia.namespace().unwrap_or_default();
     let now = ctx.clock.now();
     Ok(ctx
+        .own
         .caches
         .rotations(&ctx.client, &ns, &ia.name_any(), source)
         .await?

@@ -24,27 +24,19 @@ use crate::domain::credentials::published_credentials;
 use crate::domain::recipes::Listings;
 use crate::domain::recipes::dependent;
 use crate::domain::rotation;
-use crate::reconcile::{Context, Error, announce, apply_status, event, interval};
+use crate::reconcile::{Error, Scoped, announce, apply_status, event, interval};
 use crate::secret::Sensitive;
 use crate::workato::{Connection, ConnectionUpdate, HttpWorkato, NewConnection, Recipe, WorkatoApi};
 
-/// What the WorkatoConnection reconciler works with: the shared [`Context`] (through `Deref`) and what
-/// it alone needs, built before the controllers start.
-pub struct Ctx {
-    /// What every reconciler shares.
-    pub base: Arc<Context>,
+/// What the WorkatoConnection reconciler works with.
+pub type Ctx = Scoped<Own>;
+
+/// What the WorkatoConnection reconciler alone reads.
+pub struct Own {
     /// The other controllers' caches.
     pub caches: Caches,
     /// The connection and recipe listings of each workspace.
     pub listings: Arc<Listings>,
-}
-
-impl std::ops::Deref for Ctx {
-    type Target = Context;
-
-    fn deref(&self) -> &Context {
-        &self.base
-    }
 }
 
 /// Reconciles one WorkatoConnection.
@@ -193,6 +185,7 @@ async fn connection(
 ) -> Result<Option<Connection>, Error> {
     let pending = status.create_requested_time.is_some() && status.connection_id.is_none();
     let list = ctx
+        .own
         .listings
         .connections(&ws.api, &ws.uid, ws.every, pending)
         .await?;
@@ -216,7 +209,7 @@ async fn connection(
                 shell: true,
             };
             let created = ws.api.create_connection(&new).await?;
-            ctx.listings.forget_connections(&ws.uid);
+            ctx.own.listings.forget_connections(&ws.uid);
             let note = format!("created connection {} ({name:?})", created.id);
             event(ctx, wc, false, "ConnectionCreated", note).await;
             conds.push(plan::created(created.id, &name));
@@ -262,7 +255,7 @@ async fn credentials(
             };
             let id = current.id;
             current = ws.api.update_connection(id, &update).await?;
-            ctx.listings.forget_connections(&ws.uid);
+            ctx.own.listings.forget_connections(&ws.uid);
             set_pushed(
                 ctx,
                 &wc.namespace().unwrap_or_default(),
@@ -316,6 +309,7 @@ async fn recipes(
 ) -> Result<(), Error> {
     let adapter = provider(wc);
     let all = ctx
+        .own
         .listings
         .recipes(&ws.api, &ws.uid, &adapter, ws.every, false)
         .await?;
@@ -333,7 +327,7 @@ async fn restart_after_task_limit(wc: &WorkatoConnection, ctx: &Ctx, ws: &Worksp
     for r in recipes {
         match ws.api.start_recipe(r.id).await {
             Ok(()) => {
-                ctx.listings.forget_recipes(&ws.uid, &provider(wc));
+                ctx.own.listings.forget_recipes(&ws.uid, &provider(wc));
                 let note = format!("restarted recipe {} ({}) after the task limit", r.name, r.id);
                 event(ctx, wc, false, "RecipeRestarted", note).await;
             }

@@ -69,6 +69,7 @@ pub async fn held_by_rotations(wc: &WorkatoConnection, ctx: &Ctx) -> Result<BTre
     let me = wc.name_any();
     let mut held = BTreeMap::new();
     let rotations = ctx
+        .own
         .caches
         .rotations(
             &ctx.client,
