@@ -11,8 +11,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::chaos::{self, Supervised};
-use support::operator::{Emulators, eventually};
+use support::chaos;
+use support::operator::{Emulators, Operator, eventually};
 use support::sandbox;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
@@ -22,18 +22,16 @@ async fn replicas_wait_out_an_api_server_restart_instead_of_exiting() {
         eprintln!("skipped: FAULT_APISERVER_RESTART=0");
         return;
     }
-    let client = support::client().await;
-    support::install_crds(&client).await;
-    let ns = support::namespace(&client, "away").await;
+    let (client, ns) = support::cluster("away").await;
     let emu = Emulators::start(sandbox::SEED).await;
     sandbox::admin_secret(&client, &ns).await;
     let holder = || sandbox::lease_holder(&client, &ns);
-    let mut a = Supervised::start(&ns, &format!("{ns}-a"), &[]);
+    let mut a = Operator::start_as(&ns, &format!("{ns}-a"));
     eventually(Duration::from_secs(30), "replica a leads", || async {
         (holder().await? == format!("{ns}-a")).then_some(())
     })
     .await;
-    let mut b = Supervised::start(&ns, &format!("{ns}-b"), &[]);
+    let mut b = Operator::start_as(&ns, &format!("{ns}-b"));
     eventually(
         Duration::from_secs(30),
         "replica b waits for leadership",
@@ -43,8 +41,9 @@ async fn replicas_wait_out_an_api_server_restart_instead_of_exiting() {
 
     // The API server goes away for a few seconds. A third replica starts meanwhile.
     let restart = tokio::task::spawn_blocking(chaos::restart_apiserver);
+    // Time is the point: the third replica starts while the API server is away.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut c = Supervised::start(&ns, &format!("{ns}-c"), &[]);
+    let mut c = Operator::start_as(&ns, &format!("{ns}-c"));
     let away = restart.await.unwrap().unwrap_or_else(|e| panic!("{e}"));
     eprintln!("API server away {:.1} s", away.as_secs_f64());
     sandbox::account(&client, &ns, &emu, "after").await;

@@ -256,9 +256,7 @@ fn can_i(kubeconfig: &PathBuf, args: &[&str]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn installs_and_its_rbac_is_sufficient_and_minimal() {
-    let client = support::client().await;
-    support::install_crds(&client).await;
-    let ns = support::namespace(&client, "helm").await;
+    let (client, ns) = support::cluster("helm").await;
 
     // Every rendered object passes the API server's validation, in both modes.
     for mode in [vec![], vec!["--set".to_owned(), format!("watchNamespace={ns}")]] {
@@ -403,12 +401,7 @@ workato:
             "crm Ready under the chart's RBAC",
             || async {
                 let i = ias.get("crm").await.ok()?;
-                i.status?
-                    .common
-                    .conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-                    .then_some(())
+                support::is_ready(&i.status?.common.conditions).then_some(())
             },
         ),
     )

@@ -7,19 +7,17 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use serde_json::json;
-use support::operator::{Emulators, Operator, eventually};
+use support::operator::{Emulators, Operator, eventually, free_port};
 use support::sandbox;
+use support::world::wait_ready;
 use trackvia_operator::api::{CredentialRotation, IntegrationAccount, TrackViaAccount};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn two_replicas_never_reconcile_at_once_and_the_standby_takes_over() {
-    let client = support::client().await;
-    support::install_crds(&client).await;
-    let ns = support::namespace(&client, "leader").await;
+    let (client, ns) = support::cluster("leader").await;
     let emu = Emulators::start(sandbox::SEED).await;
     sandbox::admin_secret(&client, &ns).await;
     let mut a = Operator::start_as(&ns, &format!("{ns}-a"));
@@ -34,7 +32,14 @@ async fn two_replicas_never_reconcile_at_once_and_the_standby_takes_over() {
         sandbox::account_ready(&client, &ns, "first")
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Evidence that the standby has decided not to lead (its only decision) before asserting it
+    // reconciled nothing, while the leader reconciled `first`.
+    eventually(
+        Duration::from_secs(30),
+        "replica b waits for leadership",
+        || async { b.log_text().contains("waiting for leadership").then_some(()) },
+    )
+    .await;
     assert!(
         std::fs::read_to_string(&b.log)
             .unwrap()
@@ -79,36 +84,19 @@ fn cli(args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn the_helpers_show_an_account_and_request_rotations() {
-    let client = support::client().await;
-    support::install_crds(&client).await;
-    let ns = support::namespace(&client, "cli").await;
+    let (client, ns) = support::cluster("cli").await;
     let emu = Emulators::start(sandbox::SEED).await;
     sandbox::admin_secret(&client, &ns).await;
-    Api::<Secret>::namespaced(client.clone(), &ns)
-        .create(
-            &Default::default(),
-            &support::secret("sf-token", &[("token", "sf-token-0000000001")], &[]),
-        )
-        .await
-        .unwrap();
+    support::create_secret(&client, &ns, "sf-token", &[("token", "sf-token-0000000001")]).await;
     sandbox::account(&client, &ns, &emu, "acme").await;
     support::create::<IntegrationAccount>(&client, &ns, json!({
-        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "IntegrationAccount", "metadata": {"name": "sf"},
+        "apiVersion": support::API, "kind": "IntegrationAccount", "metadata": {"name": "sf"},
         "spec": {"accountRef": {"name": "acme"}, "system": "Salesforce", "email": "salesforce.integration@acme.example",
                  "tokenSecretRef": {"name": "sf-token", "key": "token"}, "credentialsSecret": {"name": "sf-credentials"}}
     })).await;
     let _op = Operator::start(&ns);
     let ias: Api<IntegrationAccount> = Api::namespaced(client.clone(), &ns);
-    eventually(Duration::from_secs(60), "sf Ready", || async {
-        let i = ias.get("sf").await.ok()?;
-        i.status?
-            .common
-            .conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-            .then_some(())
-    })
-    .await;
+    wait_ready::<IntegrationAccount>(&client, &ns, "sf").await;
 
     let status = cli(&["status", "sf", "-n", &ns]);
     assert!(
@@ -166,14 +154,8 @@ async fn the_helpers_show_an_account_and_request_rotations() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn probes_and_metrics_are_served_and_ready_follows_the_caches() {
-    let client = support::client().await;
-    support::install_crds(&client).await;
-    let ns = support::namespace(&client, "probes").await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (client, ns) = support::cluster("probes").await;
+    let port = free_port();
     let mut op = Command::new(env!("CARGO_BIN_EXE_trackvia-operator"))
         .args([
             "run",
@@ -219,7 +201,7 @@ async fn probes_and_metrics_are_served_and_ready_follows_the_caches() {
     .await;
     // One reconcile (an account whose Secret is missing) shows up in the metrics.
     support::create::<TrackViaAccount>(&client, &ns, json!({
-        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "TrackViaAccount", "metadata": {"name": "nosecret"},
+        "apiVersion": support::API, "kind": "TrackViaAccount", "metadata": {"name": "nosecret"},
         "spec": {"baseUrl": "https://go.trackvia.com", "environment": "sandbox",
                  "adminCredentials": {"apiKey": {"name": "absent", "key": "apiKey"}, "authToken": {"name": "absent", "key": "authToken"}}}
     })).await;

@@ -4,6 +4,8 @@
 #![allow(dead_code)] // each test binary uses a part of it
 
 pub mod chaos;
+pub mod evidence;
+pub mod internals;
 pub mod operator;
 pub mod sandbox;
 pub mod world;
@@ -17,6 +19,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Client, Config};
+
+/// The API version of every kind of the operator.
+pub const API: &str = "integrations.trackvia-operator.dev/v1alpha1";
 
 /// A client for the test API server named by `KUBECONFIG`. Fails with instructions when there is none.
 pub async fn client() -> Client {
@@ -47,6 +52,20 @@ pub async fn install_crds(client: &Client) {
         .expect("CRD established within 30s")
         .expect("watching CRD");
     }
+}
+
+/// A client, the CRDs installed, and a fresh namespace named after `prefix`: how every test on
+/// the API server starts.
+pub async fn cluster(prefix: &str) -> (Client, String) {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, prefix).await;
+    (client, ns)
+}
+
+/// Whether conditions hold `Ready=True`.
+pub fn is_ready(conds: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> bool {
+    conds.iter().any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 /// Creates a fresh namespace named after the test.
@@ -118,6 +137,14 @@ pub fn secret(
         ),
         ..Default::default()
     }
+}
+
+/// Creates Secret `name` with string `data` in `ns`.
+pub async fn create_secret(client: &Client, ns: &str, name: &str, data: &[(&str, &str)]) {
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &secret(name, data, &[]))
+        .await
+        .expect("creating a Secret");
 }
 
 /// Creates a namespaced object from JSON.

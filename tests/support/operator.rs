@@ -1,9 +1,10 @@
-//! Runs the operator binary as a separate process (so tests can SIGKILL and restart it) and the
-//! emulators in-process, with helpers to drive the emulator's control API and wait on objects.
+//! Runs the operator binary as a separate process (so tests can SIGKILL and restart it, and read
+//! its `/metrics`) and the emulators in-process, with helpers to drive the emulator's control API
+//! and wait on objects.
 
 use std::fs::OpenOptions;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -14,8 +15,24 @@ pub struct Operator {
     child: Option<Child>,
     namespace: String,
     identity: String,
+    extra: Vec<String>,
     env: Vec<(String, String)>,
+    /// Port of `/metrics`, `/healthz`, `/readyz` on 127.0.0.1 (the same across restarts).
+    pub admin_port: u16,
+    /// Its log (appended to across restarts).
     pub log: PathBuf,
+    /// SIGKILLs sent.
+    pub kills: u32,
+    /// Processes started.
+    pub starts: u32,
+}
+
+/// A port free right now on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 impl Operator {
@@ -26,22 +43,33 @@ impl Operator {
 
     /// Starts a replica with its own identity in the leader Lease.
     pub fn start_as(namespace: &str, identity: &str) -> Self {
-        Self::start_with_env(namespace, identity, &[])
+        Self::start_with(namespace, identity, &[], &[])
     }
 
     /// Starts the operator with extra environment (e.g. its own `KUBECONFIG`).
     pub fn start_with_env(namespace: &str, identity: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_with(namespace, identity, &[], env)
+    }
+
+    /// Starts the operator with `extra` flags after the test intervals, and extra environment.
+    pub fn start_with(namespace: &str, identity: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = super::repo_root().join("target/test-logs");
         std::fs::create_dir_all(&dir).expect("creating target/test-logs");
+        let log = dir.join(format!("{identity}.log"));
+        let _ = std::fs::remove_file(&log);
         let mut op = Self {
             child: None,
             namespace: namespace.to_owned(),
             identity: identity.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             env: env
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-            log: dir.join(format!("{identity}.log")),
+            admin_port: free_port(),
+            log,
+            kills: 0,
+            starts: 0,
         };
         op.spawn();
         op
@@ -53,32 +81,35 @@ impl Operator {
             .append(true)
             .open(&self.log)
             .expect("opening operator log");
+        let admin = format!("127.0.0.1:{}", self.admin_port);
+        let mut args: Vec<&str> = vec![
+            "run",
+            "--namespace",
+            &self.namespace,
+            "--operator-namespace",
+            &self.namespace,
+            "--admin-addr",
+            &admin,
+            "--token-check-interval",
+            "10m",
+            "--user-poll-interval",
+            "1s",
+            // Long enough that no periodic account check lands inside a test's
+            // "a no-op reconcile calls no vendor" window, however slow the machine.
+            "--account-check-interval",
+            "10m",
+            "--workspace-check-interval",
+            "5s",
+            "--revocation-probe-interval",
+            "1s",
+            // A restarted process keeps its identity, as a restarted pod keeps its name, so it
+            // takes its own Lease back at once.
+            "--identity",
+            &self.identity,
+        ];
+        args.extend(self.extra.iter().map(String::as_str));
         let child = Command::new(env!("CARGO_BIN_EXE_trackvia-operator"))
-            .args([
-                "run",
-                "--namespace",
-                &self.namespace,
-                "--operator-namespace",
-                &self.namespace,
-                "--admin-addr",
-                "127.0.0.1:0",
-                "--token-check-interval",
-                "10m",
-                "--user-poll-interval",
-                "1s",
-                // Long enough that no periodic account check lands inside a test's
-                // "a no-op reconcile calls no vendor" window, however slow the machine.
-                "--account-check-interval",
-                "10m",
-                "--workspace-check-interval",
-                "5s",
-                "--revocation-probe-interval",
-                "1s",
-                // A restarted process keeps its identity, as a restarted pod keeps its name, so it
-                // takes its own Lease back at once.
-                "--identity",
-                &self.identity,
-            ])
+            .args(&args)
             .env("RUST_LOG", "info,trackvia_operator=debug")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
@@ -87,6 +118,7 @@ impl Operator {
             .spawn()
             .expect("starting the operator");
         self.child = Some(child);
+        self.starts += 1;
     }
 
     /// SIGKILL: no chance to finish anything.
@@ -94,18 +126,74 @@ impl Operator {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+            self.kills += 1;
         }
     }
 
-    /// Starts a fresh process.
+    /// Starts a fresh process (after a kill, or after it died).
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
     }
 
+    /// `Some(status)` when the process ended by itself (not by [`Operator::kill`]).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        Some(status)
+    }
+
     /// Everything the operator logged.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The last `n` lines of its log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = self.log_text();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// `/metrics` now, if it answers.
+    pub async fn metrics(&self) -> Option<String> {
+        let url = format!("http://127.0.0.1:{}/metrics", self.admin_port);
+        let r = reqwest::Client::new()
+            .get(url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        r.status().is_success().then_some(())?;
+        r.text().await.ok()
+    }
+
+    /// Reconciles `controller` (a kind: `IntegrationAccount`, `CredentialRotation`, ...) has
+    /// finished since this process started (`trackvia_operator_reconciles_total`); waits for
+    /// `/metrics` to answer.
+    pub async fn reconciles(&self, controller: &str) -> f64 {
+        let label = format!("controller=\"{controller}\"");
+        eventually(Duration::from_secs(30), "the operator's /metrics", || async {
+            let m = self.metrics().await?;
+            Some(metric_sum(&m, "trackvia_operator_reconciles_total", &[&label]))
+        })
+        .await
+    }
+
+    /// Waits until a reconcile of `controller` has finished after `since` (a value of
+    /// [`Operator::reconciles`] read earlier, in this process); returns the new count.
+    pub async fn reconciled_since(&self, controller: &str, since: f64) -> f64 {
+        let label = format!("controller=\"{controller}\"");
+        eventually(
+            Duration::from_secs(90),
+            &format!("a {controller} reconcile after the {since}th"),
+            || async {
+                let m = self.metrics().await?;
+                let n = metric_sum(&m, "trackvia_operator_reconciles_total", &[&label]);
+                (n > since).then_some(n)
+            },
+        )
+        .await
     }
 }
 
@@ -113,6 +201,20 @@ impl Drop for Operator {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The sum of every sample of `name` whose labels contain all of `labels` (`key="value"`), in
+/// Prometheus/OpenMetrics text. 0 when there is none.
+pub fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            (metric == name && labels.iter().all(|lab| rest.contains(lab)))
+                .then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
 }
 
 /// The emulators with a client for their control API.
@@ -194,18 +296,26 @@ impl Emulators {
             .expect("JSON")
     }
 
-    /// Forgets the vendor calls so far.
-    pub async fn reset_calls(&self) {
-        let url = format!("{}/_emulator/calls", self.trackvia().trim_end_matches('/'));
+    /// DELETEs on the control API (`faults`, `faults/{id}`, `rate-limits`, ...); panics on a
+    /// non-2xx answer.
+    pub async fn delete(&self, path: &str) {
+        let url = format!(
+            "{}/_emulator/{}",
+            self.trackvia().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
         let r = self.http.delete(&url).send().await.expect("control call");
         assert!(r.status().is_success(), "DELETE {url} -> {}", r.status());
     }
 
+    /// Forgets the vendor calls so far.
+    pub async fn reset_calls(&self) {
+        self.delete("calls").await;
+    }
+
     /// Removes every pending fault.
     pub async fn delete_faults(&self) {
-        let url = format!("{}/_emulator/faults", self.trackvia().trim_end_matches('/'));
-        let r = self.http.delete(&url).send().await.expect("control call");
-        assert!(r.status().is_success(), "DELETE {url} -> {}", r.status());
+        self.delete("faults").await;
     }
 
     /// The vendor calls so far.

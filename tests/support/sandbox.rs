@@ -3,7 +3,6 @@
 //! pointing at it; and who holds the leader Lease.
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use serde_json::json;
 use trackvia_operator::api::TrackViaAccount;
@@ -33,31 +32,49 @@ workato:
   workspaces: []
 "#;
 
-/// Creates Secret `tv-admin` with the account's admin credentials.
+/// Creates Secret `tv-admin` with the sandbox account's admin credentials.
 pub async fn admin_secret(client: &Client, ns: &str) {
-    Api::<Secret>::namespaced(client.clone(), ns)
-        .create(
-            &Default::default(),
-            &super::secret(
-                "tv-admin",
-                &[
-                    ("apiKey", "sbx-api-key-0001"),
-                    ("authToken", "sbx-admin-token-0001"),
-                ],
-                &[],
-            ),
-        )
-        .await
-        .unwrap();
+    admin_secret_with(client, ns, "tv-admin", "sbx-api-key-0001", "sbx-admin-token-0001").await;
 }
 
-/// Creates TrackViaAccount `name` on the emulator, with the admin Secret `tv-admin`.
+/// Creates Secret `name` with TrackVia admin credentials under the keys a TrackViaAccount reads.
+pub async fn admin_secret_with(client: &Client, ns: &str, name: &str, api_key: &str, auth_token: &str) {
+    super::create_secret(
+        client,
+        ns,
+        name,
+        &[("apiKey", api_key), ("authToken", auth_token)],
+    )
+    .await;
+}
+
+/// Creates TrackViaAccount `name` on the emulator, sandbox, with the admin Secret `tv-admin`.
 pub async fn account(client: &Client, ns: &str, emu: &Emulators, name: &str) {
-    super::create::<TrackViaAccount>(client, ns, json!({
-        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "TrackViaAccount", "metadata": {"name": name},
-        "spec": {"baseUrl": emu.trackvia(), "environment": "sandbox",
-                 "adminCredentials": {"apiKey": {"name": "tv-admin", "key": "apiKey"}, "authToken": {"name": "tv-admin", "key": "authToken"}}}
-    })).await;
+    trackvia_account(client, ns, emu, name, "sandbox", "tv-admin", None).await;
+}
+
+/// Creates TrackViaAccount `name` on the emulator: environment `env`, admin credentials in Secret
+/// `secret` (keys `apiKey`, `authToken`), and the account id when given.
+pub async fn trackvia_account(
+    client: &Client,
+    ns: &str,
+    emu: &Emulators,
+    name: &str,
+    env: &str,
+    secret: &str,
+    account_id: Option<i64>,
+) {
+    let mut spec = json!({"baseUrl": emu.trackvia(), "environment": env,
+        "adminCredentials": {"apiKey": {"name": secret, "key": "apiKey"}, "authToken": {"name": secret, "key": "authToken"}}});
+    if let Some(id) = account_id {
+        spec["accountId"] = json!(id.to_string());
+    }
+    super::create::<TrackViaAccount>(
+        client,
+        ns,
+        json!({"apiVersion": super::API, "kind": "TrackViaAccount", "metadata": {"name": name}, "spec": spec}),
+    )
+    .await;
 }
 
 /// `Some` once TrackViaAccount `name` is Ready.
@@ -66,12 +83,7 @@ pub async fn account_ready(client: &Client, ns: &str, name: &str) -> Option<()> 
         .get(name)
         .await
         .ok()?;
-    a.status?
-        .common
-        .conditions
-        .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
-        .then_some(())
+    super::is_ready(&a.status?.common.conditions).then_some(())
 }
 
 /// The identity holding the operator's leader Lease in `ns`.

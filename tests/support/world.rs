@@ -12,11 +12,9 @@ use k8s_openapi::api::core::v1::{Event, Secret};
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
-use trackvia_operator::api::{
-    CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
-};
+use trackvia_operator::api::{CredentialRotation, IntegrationAccount, WorkatoConnection, WorkatoWorkspace};
 
-use super::operator::{Emulators, eventually};
+use super::operator::{Emulators, Operator, eventually};
 
 /// The TrackVia sandbox account id.
 pub const SANDBOX: i64 = 21508;
@@ -88,33 +86,20 @@ pub fn seed() -> String {
 /// `spec.rotation`) and WorkatoConnections `conn-1..3` on connections 100..102; waits until every
 /// connection is Ready.
 pub async fn setup_with(client: &Client, ns: &str, emu: &Emulators, rotation: Value) {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let pp = Default::default();
-    for s in [
-        super::secret(
-            "tv-admin",
-            &[
-                ("apiKey", "sbx-api-key-0001"),
-                ("authToken", "sbx-admin-token-0001"),
-            ],
-            &[],
-        ),
-        super::secret("wk-dev", &[("token", WK_DEV_TOKEN)], &[]),
-        super::secret("wk-prod", &[("token", "wk-prod-token-0001")], &[]),
-        super::secret("sf-token", &[("token", OLD)], &[]),
-    ] {
-        secrets.create(&pp, &s).await.unwrap();
-    }
-    super::create::<TrackViaAccount>(client, ns, json!({
-        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "TrackViaAccount", "metadata": {"name": "acme"},
-        "spec": {"baseUrl": emu.trackvia(), "environment": "sandbox",
-                 "adminCredentials": {"apiKey": {"name": "tv-admin", "key": "apiKey"}, "authToken": {"name": "tv-admin", "key": "authToken"}}}
-    })).await;
-    for (name, env, secret) in [("dev", "sandbox", "wk-dev"), ("prod", "production", "wk-prod")] {
-        workspace(client, ns, emu, name, env, secret).await;
-    }
+    super::create_secret(client, ns, "wk-prod", &[("token", "wk-prod-token-0001")]).await;
+    workspace(client, ns, emu, "prod", "production", "wk-prod").await;
+    setup_sandbox_only(client, ns, emu, rotation).await;
+}
+
+/// [`setup_with`] without the PROD workspace (the operator then never calls it).
+pub async fn setup_sandbox_only(client: &Client, ns: &str, emu: &Emulators, rotation: Value) {
+    super::sandbox::admin_secret(client, ns).await;
+    super::create_secret(client, ns, "wk-dev", &[("token", WK_DEV_TOKEN)]).await;
+    super::create_secret(client, ns, "sf-token", &[("token", OLD)]).await;
+    super::sandbox::account(client, ns, emu, "acme").await;
+    workspace(client, ns, emu, "dev", "sandbox", "wk-dev").await;
     super::create::<IntegrationAccount>(client, ns, json!({
-        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "IntegrationAccount", "metadata": {"name": "sf"},
+        "apiVersion": super::API, "kind": "IntegrationAccount", "metadata": {"name": "sf"},
         "spec": {"accountRef": {"name": "acme"}, "system": "Salesforce", "email": USER,
                  "access": {"apps": ["CRM"], "views": [{"name": "Accounts", "app": "CRM"}]},
                  "tokenSecretRef": {"name": "sf-token", "key": "token"}, "credentialsSecret": {"name": "sf-credentials"},
@@ -128,6 +113,35 @@ pub async fn setup_with(client: &Client, ns: &str, emu: &Emulators, rotation: Va
     }
 }
 
+/// A fresh namespace (named after `prefix`) and the emulators, seeded with [`seed`] and with
+/// `latency_ms` added to every vendor call.
+pub async fn emulated(prefix: &str, latency_ms: u64) -> (Client, String, Emulators) {
+    emulated_with_seed(prefix, latency_ms, &seed()).await
+}
+
+/// [`emulated`] with another seed.
+pub async fn emulated_with_seed(prefix: &str, latency_ms: u64, seed: &str) -> (Client, String, Emulators) {
+    let (client, ns) = super::cluster(prefix).await;
+    let emu = Emulators::start_with(seed, Duration::from_millis(latency_ms)).await;
+    (client, ns, emu)
+}
+
+/// [`emulated`], the operator, and the world set up with `rotation` as the account's
+/// `spec.rotation` (long timeouts by default, see [`setup`]).
+pub async fn set_up(
+    prefix: &str,
+    latency_ms: u64,
+    rotation: Option<Value>,
+) -> (Client, String, Emulators, Operator) {
+    let (client, ns, emu) = emulated(prefix, latency_ms).await;
+    let op = Operator::start(&ns);
+    match rotation {
+        Some(r) => setup_with(&client, &ns, &emu, r).await,
+        None => setup(&client, &ns, &emu, None).await,
+    }
+    (client, ns, emu, op)
+}
+
 /// [`setup_with`] with long timeouts and, optionally, a forced strategy.
 pub async fn setup(client: &Client, ns: &str, emu: &Emulators, strategy: Option<&str>) {
     let mut rotation = json!({"newTokenTimeout": "1h", "revocationGracePeriod": "1h"});
@@ -137,10 +151,10 @@ pub async fn setup(client: &Client, ns: &str, emu: &Emulators, strategy: Option<
     setup_with(client, ns, emu, rotation).await;
 }
 
-/// Creates WorkatoWorkspace `name` on the emulator's Workato.
+/// Creates WorkatoWorkspace `name` on the emulator's Workato, its API token in Secret `secret`.
 pub async fn workspace(client: &Client, ns: &str, emu: &Emulators, name: &str, env: &str, secret: &str) {
     super::create::<WorkatoWorkspace>(client, ns, json!({
-        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "WorkatoWorkspace", "metadata": {"name": name},
+        "apiVersion": super::API, "kind": "WorkatoWorkspace", "metadata": {"name": name},
         "spec": {"baseUrl": emu.workato(), "environment": env, "apiToken": {"name": secret, "key": "token"}}
     }))
     .await;
@@ -150,7 +164,7 @@ pub async fn workspace(client: &Client, ns: &str, emu: &Emulators, name: &str, e
 /// selector.
 pub async fn connection(client: &Client, ns: &str, name: &str, connection: Value) {
     super::create::<WorkatoConnection>(client, ns, json!({
-        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "WorkatoConnection", "metadata": {"name": name},
+        "apiVersion": super::API, "kind": "WorkatoConnection", "metadata": {"name": name},
         "spec": {"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"}, "connection": connection}
     }))
     .await;
@@ -165,17 +179,17 @@ where
         + serde::Serialize
         + std::fmt::Debug,
 {
-    let api: Api<K> = Api::namespaced(client.clone(), ns);
-    eventually(WAIT, &format!("{name} Ready"), || async {
-        let o = api.get(name).await.ok()?;
-        (condition(&json_of(&o), "Ready")?.0 == "True").then_some(())
-    })
-    .await;
+    wait_condition::<K>(client, ns, name, "Ready", |c| c.0 == "True").await;
 }
 
 /// An object as JSON.
 pub fn json_of<K: serde::Serialize>(o: &K) -> Value {
     serde_json::to_value(o).unwrap()
+}
+
+/// An object read as JSON, as its Rust type.
+pub fn typed<K: serde::de::DeserializeOwned>(o: Value) -> K {
+    serde_json::from_value(o).unwrap()
 }
 
 /// A condition of an object (as JSON): status, reason, message.
@@ -279,11 +293,6 @@ pub fn states<'a>(r: &'a Value, items: &str) -> Vec<&'a str> {
         .unwrap_or_default()
 }
 
-/// The DEV workspace in the emulator's state.
-async fn dev(emu: &Emulators) -> Value {
-    dev_workspace(&emu.get("state").await)
-}
-
 /// The DEV workspace in a snapshot of the emulator's state.
 pub fn dev_workspace(state: &Value) -> Value {
     state["workato"]["workspaces"]
@@ -295,29 +304,46 @@ pub fn dev_workspace(state: &Value) -> Value {
         .clone()
 }
 
-/// Connection id -> the `access_token` its input holds.
-pub async fn connection_tokens(emu: &Emulators) -> BTreeMap<i64, String> {
-    dev(emu).await["connections"]
+/// Connection id -> (the `access_token` its input holds, its authorization status), in a
+/// snapshot of the emulator's state.
+pub fn connections_in(state: &Value) -> BTreeMap<i64, (String, String)> {
+    dev_workspace(state)["connections"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| {
             (
                 c["id"].as_i64().unwrap(),
-                c["input"]["access_token"].as_str().unwrap_or_default().to_owned(),
+                (
+                    c["input"]["access_token"].as_str().unwrap_or_default().to_owned(),
+                    c["authorizationStatus"].as_str().unwrap_or_default().to_owned(),
+                ),
             )
         })
         .collect()
 }
 
-/// Recipe id -> running.
-pub async fn running(emu: &Emulators) -> BTreeMap<i64, bool> {
-    dev(emu).await["recipes"]
+/// Connection id -> the `access_token` its input holds.
+pub async fn connection_tokens(emu: &Emulators) -> BTreeMap<i64, String> {
+    connections_in(&emu.get("state").await)
+        .into_iter()
+        .map(|(id, (token, _))| (id, token))
+        .collect()
+}
+
+/// Recipe id -> running, in a snapshot of the emulator's state.
+pub fn running_in(state: &Value) -> BTreeMap<i64, bool> {
+    dev_workspace(state)["recipes"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["id"].as_i64().unwrap(), r["running"].as_bool().unwrap()))
+        .map(|r| (r["id"].as_i64().unwrap(), r["running"] == true))
         .collect()
+}
+
+/// Recipe id -> running.
+pub async fn running(emu: &Emulators) -> BTreeMap<i64, bool> {
+    running_in(&emu.get("state").await)
 }
 
 /// The token in the credentials Secret.
@@ -345,13 +371,18 @@ pub async fn recipe_calls(emu: &Emulators, verb: &str) -> BTreeMap<String, usize
     calls_of(emu, &format!("PUT /api/recipes/{{id}}/{verb}")).await
 }
 
-/// Puts `token` into the token Secret.
+/// Puts `token` into the token Secret (retrying for [`WAIT`]: the API server may be restarting).
 pub async fn put_token(client: &Client, ns: &str, token: &str) {
     let patch = json!({"data": {"token": k8s_openapi::ByteString(token.as_bytes().to_vec())}});
-    Api::<Secret>::namespaced(client.clone(), ns)
+    let api = Api::<Secret>::namespaced(client.clone(), ns);
+    let start = std::time::Instant::now();
+    while let Err(e) = api
         .patch("sf-token", &PatchParams::default(), &Patch::Merge(&patch))
         .await
-        .unwrap();
+    {
+        assert!(start.elapsed() < WAIT, "putting the token: {e}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// The person creates a new token for the integration user in TrackVia. Returns it.
@@ -375,11 +406,35 @@ pub async fn regenerate_in_place(client: &Client, ns: &str, emu: &Emulators) -> 
 
 /// The person deactivates the old token (id 2) in TrackVia.
 pub async fn revoke_old(emu: &Emulators) {
+    deactivate_token(emu, 2).await;
+}
+
+/// The person deactivates token `id` of the sandbox account in TrackVia.
+pub async fn deactivate_token(emu: &Emulators, id: i64) {
     emu.control(
-        &format!("trackvia/accounts/{SANDBOX}/tokens/2/deactivate"),
+        &format!("trackvia/accounts/{SANDBOX}/tokens/{id}/deactivate"),
         json!({}),
     )
     .await;
+}
+
+/// Workato's answer to an update of connection `id` whose test fails: the update is not applied,
+/// the answer says the test failed.
+pub fn failed_test(id: i64) -> Value {
+    json!({
+        "service": "workato", "method": "PUT", "route": format!("/api/connections/{id}"), "status": 200, "count": 1,
+        "body": {"id": id, "name": format!("TV {}", id - 99), "provider": "trackvia", "authorization_status": "failed",
+                 "authorization_error": "401 Unauthorized: Invalid access token"}
+    })
+}
+
+/// Workato refuses to start recipe `id` (`success: false` with a config error): the recipe stays
+/// stopped.
+pub fn start_refused(id: i64) -> Value {
+    json!({
+        "service": "workato", "method": "PUT", "route": format!("/api/recipes/{id}/start"), "status": 200, "count": 1,
+        "body": {"success": false, "code_errors": [], "config_errors": [[1, [["TrackVia", 100, "Connection failed"]]]]}
+    })
 }
 
 /// A person starts a recipe in Workato.
@@ -416,10 +471,14 @@ pub async fn findings_clear(client: &Client, ns: &str, rotation: &str, connectio
 pub async fn rotation(client: &Client, ns: &str, name: &str, spec: Value) {
     let mut spec = spec;
     spec["integrationAccountRef"] = json!({"name": "sf"});
-    super::create::<CredentialRotation>(client, ns, json!({
-        "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "CredentialRotation", "metadata": {"name": name},
-        "spec": spec
-    }))
+    super::create::<CredentialRotation>(
+        client,
+        ns,
+        json!({
+            "apiVersion": super::API, "kind": "CredentialRotation", "metadata": {"name": name},
+            "spec": spec
+        }),
+    )
     .await;
 }
 
