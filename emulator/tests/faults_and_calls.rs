@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use trackvia_emulator::Config;
 
-async fn add_fault(env: &Env, fault: Value) -> Value {
+async fn add_fault(env: &Harness, fault: Value) -> Value {
     let resp = env.post("/_emulator/faults", fault).await;
     assert_eq!(resp.status, 201, "{:?}", resp.body);
     resp.body

@@ -32,7 +32,7 @@ pub fn test_config() -> Config {
 }
 
 /// A running emulator and an HTTP client.
-pub struct Env {
+pub struct Harness {
     pub emulator: RunningEmulator,
     pub http: reqwest::Client,
 }
@@ -51,21 +51,21 @@ impl Resp {
     }
 }
 
-pub async fn start() -> Env {
+pub async fn start() -> Harness {
     start_with(fixture_seed(), test_config()).await
 }
 
-pub async fn start_config(config: Config) -> Env {
+pub async fn start_config(config: Config) -> Harness {
     start_with(fixture_seed(), config).await
 }
 
-pub async fn start_with(seed: Seed, config: Config) -> Env {
+pub async fn start_with(seed: Seed, config: Config) -> Harness {
     let emulator = Emulator::start(seed, config).await.expect("emulator starts");
     // Built in one workspace with the operator, reqwest has rustls without a crypto provider of
     // its own (plain http is all these tests use, but building a client needs one).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    Env { emulator, http }
+    Harness { emulator, http }
 }
 
 pub async fn into_resp(response: reqwest::Response) -> Resp {
@@ -80,7 +80,7 @@ pub async fn into_resp(response: reqwest::Response) -> Resp {
     }
 }
 
-impl Env {
+impl Harness {
     /// A TrackVia call with `user_key` and `access_token` query parameters.
     pub async fn tv(&self, method: Method, path: &str, key: Option<&str>, token: Option<&str>) -> Resp {
         self.tv_query(method, path, key, token, &[]).await
