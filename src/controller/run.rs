@@ -160,7 +160,7 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         config.settings.clone(),
         metrics.clone(),
     ));
-    let (controllers, synced) = Watches::new(&client, ns, &config, ctx).controllers();
+    let (controllers, synced) = Watches::new(&client, ns, config.concurrency, ctx).controllers();
     tokio::spawn(mark_ready_when_synced(synced, ready.clone()));
     tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");
     let outcome = match &config.leader {
@@ -207,27 +207,5 @@ async fn mark_ready_when_synced(synced: Synced, ready: Arc<AtomicBool>) {
             }
             _ => {}
         }
-    }
-}
-
-pub(super) async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }

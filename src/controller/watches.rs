@@ -14,7 +14,6 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use super::run::{RunConfig, shutdown_signal};
 use super::{
     credential_rotation, index, integration_account, trackvia_account, workato_connection, workato_workspace,
 };
@@ -87,13 +86,13 @@ where
 
 impl Watches {
     /// From the run's configuration and the shared context.
-    pub fn new(client: &Client, namespace: Option<&str>, run: &RunConfig, ctx: Arc<Context>) -> Self {
+    pub fn new(client: &Client, namespace: Option<&str>, concurrency: u16, ctx: Arc<Context>) -> Self {
         Self {
             client: client.clone(),
             namespace: namespace.map(str::to_owned),
             // Bounded: each reconcile in flight holds its own requests to the API server (and
             // their connections); a burst of thousands of objects must not become thousands.
-            config: controller::Config::default().concurrency(run.concurrency),
+            config: controller::Config::default().concurrency(concurrency),
             ctx,
             caches: Caches::default(),
             listings: Arc::new(Listings::default()),
@@ -318,5 +317,28 @@ impl Watches {
                 Arc::new(ctx),
             )
             .for_each(|_| async {})
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C: each controller stops taking new work and finishes what runs.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
     }
 }
