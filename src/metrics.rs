@@ -119,6 +119,8 @@ pub struct Metrics {
     pub rate_limiter_wait: Family<BudgetLabels, Histogram>,
     /// Requests to the Kubernetes API server, by verb.
     pub kube_requests: Family<KubeRequestLabels, Counter>,
+    /// 1 while this replica leads (holds the leader Lease, or runs without leader election).
+    pub leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -210,6 +212,12 @@ impl Metrics {
             "Rotation duration, by outcome",
             rotation_duration.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica leads: it holds the leader Lease (or runs without leader election) and reconciles",
+            leader.clone(),
+        );
         registry.register(
             "kube_requests",
             "Requests to the Kubernetes API server, by verb (watches count once, when opened)",
@@ -231,6 +239,7 @@ impl Metrics {
             external_request_duration,
             rate_limiter_wait,
             kube_requests,
+            leader,
         }
     }
 

@@ -1,5 +1,7 @@
 //! The admin HTTP server: `/metrics` (Prometheus text), `/healthz` (the process runs) and
-//! `/readyz` (the controllers run).
+//! `/readyz` (this replica can serve: it stands by for the leader Lease, or it leads and its
+//! caches have synced). Readiness never waits for leadership: a rolling update waits for the new
+//! pod to be Ready before it stops the old leader, which then releases the Lease.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -50,6 +50,33 @@ fn the_chart_lints() {
     run(Command::new(helm()).args(["lint", "--strict", &chart()]));
 }
 
+/// The update strategy is the chart's value: by default a new pod before the old one goes (the
+/// standby is Ready, the stopped leader releases the Lease), and `Recreate` when asked.
+#[test]
+fn the_update_strategy_comes_from_the_values() {
+    let strategy = |extra: &[&str]| -> serde_json::Value {
+        render("tvo", extra)
+            .split("\n---")
+            .filter_map(|d| serde_saphyr::from_str::<serde_json::Value>(d).ok())
+            .find(|d| d["kind"] == "Deployment")
+            .unwrap()["spec"]["strategy"]
+            .clone()
+    };
+    assert_eq!(
+        strategy(&[]),
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}})
+    );
+    assert_eq!(
+        strategy(&[
+            "--set",
+            "strategy.type=Recreate",
+            "--set",
+            "strategy.rollingUpdate=null"
+        ]),
+        json!({"type": "Recreate"})
+    );
+}
+
 #[test]
 fn rbac_has_no_wildcard_and_writes_secrets_only_where_it_must() {
     for mode in [vec![], vec!["--set", "watchNamespace=apps"]] {

@@ -68,6 +68,98 @@ async fn two_replicas_never_reconcile_at_once_and_the_standby_takes_over() {
     b.kill();
 }
 
+/// A rolling update starts the new pod and stops the old one only once the new one is Ready. So a
+/// standby is Ready while it waits for the Lease (it can serve: it is up and can take over), and a
+/// leader that is told to stop (SIGTERM) gives the Lease up as it goes, so the standby leads at
+/// once instead of after the Lease expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn a_standby_is_ready_and_a_stopped_leader_hands_the_lease_over() {
+    let (client, ns) = support::cluster("handover").await;
+    let emu = Emulators::start(sandbox::SEED).await;
+    sandbox::admin_secret(&client, &ns).await;
+    let mut a = Operator::start_as(&ns, &format!("{ns}-a"));
+    let holder = || sandbox::lease_holder(&client, &ns);
+    eventually(
+        Duration::from_secs(30),
+        "replica a leads and is Ready",
+        || async { (holder().await? == format!("{ns}-a") && a.readyz().await? == 200).then_some(()) },
+    )
+    .await;
+    let mut b = Operator::start_as(&ns, &format!("{ns}-b"));
+    eventually(
+        Duration::from_secs(30),
+        "replica b waits for leadership",
+        || async { b.log_text().contains("waiting for leadership").then_some(()) },
+    )
+    .await;
+    eventually(Duration::from_secs(30), "the standby is Ready", || async {
+        (b.readyz().await? == 200).then_some(())
+    })
+    .await;
+    let gauge = |m: String| {
+        m.lines()
+            .find(|l| l.starts_with("trackvia_operator_leader "))
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        gauge(a.metrics().await.unwrap()).as_deref(),
+        Some("trackvia_operator_leader 1")
+    );
+    assert_eq!(
+        gauge(b.metrics().await.unwrap()).as_deref(),
+        Some("trackvia_operator_leader 0")
+    );
+
+    // The leader is told to stop: it exits cleanly and the Lease is no longer its own when it is
+    // gone (released, or already taken by b), long before it would have expired.
+    let stopped = std::time::Instant::now();
+    a.terminate();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = a.exited() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replica a did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        status.success(),
+        "a SIGTERM ends the operator cleanly: {status:?}"
+    );
+    assert_ne!(
+        holder().await,
+        Some(format!("{ns}-a")),
+        "the stopped leader still holds the Lease"
+    );
+    assert!(a.log_text().contains("released the leader Lease"));
+    eventually(Duration::from_secs(30), "replica b leads", || async {
+        (holder().await? == format!("{ns}-b")).then_some(())
+    })
+    .await;
+    // A figure, not a bound: the standby's next attempt comes within its 5 s renew period.
+    eprintln!(
+        "handover: SIGTERM to the standby leading in {:.1} s",
+        stopped.elapsed().as_secs_f64()
+    );
+    sandbox::account(&client, &ns, &emu, "after").await;
+    eventually(
+        Duration::from_secs(30),
+        "an account Ready under the new leader",
+        || sandbox::account_ready(&client, &ns, "after"),
+    )
+    .await;
+    let leads = eventually(Duration::from_secs(30), "b's leader gauge", || async {
+        gauge(b.metrics().await?)
+    })
+    .await;
+    assert_eq!(leads, "trackvia_operator_leader 1");
+    b.kill();
+}
+
 fn cli(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_trackvia-operator"))
         .args(args)

@@ -3,6 +3,7 @@
 //! once `duration` has passed since the last renewal. Every write carries the resourceVersion it
 //! read, so two candidates can never both win.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -35,18 +36,22 @@ enum Attempt {
     Busy(String),
 }
 
-/// Waits until this replica holds the Lease.
-pub async fn acquire(client: &Client, cfg: &LeaseConfig) -> Result<(), Error> {
+/// Waits until this replica holds the Lease. While another replica holds it, this one stands by,
+/// and `standing_by` is set: a standby can serve (it is up and can take over), so a rolling
+/// update may go on and stop the old leader.
+pub async fn acquire(client: &Client, cfg: &LeaseConfig, standing_by: &AtomicBool) -> Result<(), Error> {
     let mut logged = false;
     let mut away_since: Option<tokio::time::Instant> = None;
     loop {
         match try_hold(client, cfg).await {
             Ok(Attempt::Held) => {
                 tracing::info!(lease = %cfg.name, identity = %cfg.identity, "leadership acquired");
+                standing_by.store(false, Ordering::SeqCst);
                 return Ok(());
             }
             Ok(Attempt::Busy(holder)) => {
                 away_since = None;
+                standing_by.store(true, Ordering::SeqCst);
                 if !logged {
                     tracing::info!(lease = %cfg.name, %holder, "waiting for leadership");
                     logged = true;
@@ -85,6 +90,35 @@ pub async fn hold(client: &Client, cfg: &LeaseConfig) {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Gives the Lease up, if this replica holds it, as a replica that stops does (SIGTERM): the
+/// standby takes it at its next attempt instead of waiting for it to expire. Best effort: a
+/// failure only means the standby waits for the expiry.
+pub async fn release(client: &Client, cfg: &LeaseConfig) {
+    let api: Api<Lease> = Api::namespaced(client.clone(), &cfg.namespace);
+    let mut lease = match api.get_opt(&cfg.name).await {
+        Ok(Some(lease)) => lease,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the leader Lease to release it");
+            return;
+        }
+    };
+    let spec = lease.spec.get_or_insert_with(Default::default);
+    if spec.holder_identity.as_deref() != Some(cfg.identity.as_str()) {
+        return;
+    }
+    spec.holder_identity = None;
+    spec.lease_duration_seconds = Some(1);
+    spec.renew_time = Some(MicroTime(jiff::Timestamp::now()));
+    // replace() sends the resourceVersion we read: if someone else wrote it since, it is theirs.
+    match api.replace(&cfg.name, &PostParams::default(), &lease).await {
+        Ok(_) => tracing::info!(lease = %cfg.name, identity = %cfg.identity, "released the leader Lease"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not release the leader Lease; the standby waits for it to expire")
         }
     }
 }

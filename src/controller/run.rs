@@ -110,8 +110,8 @@ where
 /// Runs every controller until a termination signal.
 pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Error> {
     let ns = config.namespace.as_deref();
-    // The admin server comes first: liveness holds while a standby waits for leadership; readiness
-    // turns true once the caches are synced and the controllers run.
+    // The admin server comes first. Liveness holds throughout; readiness turns true while this
+    // replica stands by for the Lease, and, once it leads, when its caches have synced.
     let metrics = Arc::new(Metrics::new());
     let client = crate::reconcile::kube_client::counted(kube_config, metrics.clone()).map_err(|source| {
         Error::Kube {
@@ -151,8 +151,9 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
     })
     .await?;
     if let Some(lease) = &config.leader {
-        leader::acquire(&client, lease).await?;
+        leader::acquire(&client, lease, &ready).await?;
     }
+    metrics.leader.set(1);
     let ctx = Arc::new(Context::new(
         client.clone(),
         Arc::new(SystemClock),
@@ -165,7 +166,11 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
     tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");
     let outcome = match &config.leader {
         Some(lease) => tokio::select! {
-            _ = controllers => Ok(()),
+            _ = controllers => {
+                // Stopped by a signal, every reconcile finished: the next replica may lead now.
+                leader::release(&client, lease).await;
+                Ok(())
+            }
             () = leader::hold(&client, lease) => Err(Error::LeadershipLost),
         },
         None => {
@@ -173,6 +178,7 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
             Ok(())
         }
     };
+    metrics.leader.set(0);
     ready.store(false, Ordering::SeqCst);
     server.abort();
     tracing::info!("stopped");

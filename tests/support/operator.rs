@@ -130,6 +130,25 @@ impl Operator {
         }
     }
 
+    /// SIGTERM, as the kubelet sends when it stops a pod: the process may finish what it does.
+    pub fn terminate(&mut self) {
+        if let Some(c) = self.child.as_ref() {
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        }
+    }
+
+    /// The status code of `/readyz` now, if the admin server answers.
+    pub async fn readyz(&self) -> Option<u16> {
+        let url = format!("http://127.0.0.1:{}/readyz", self.admin_port);
+        let r = reqwest::Client::new()
+            .get(url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        Some(r.status().as_u16())
+    }
+
     /// Starts a fresh process (after a kill, or after it died).
     pub fn restart(&mut self) {
         self.kill();
