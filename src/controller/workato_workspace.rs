@@ -83,9 +83,7 @@ fn secret_condition(e: &SecretRefError) -> Cond {
         }
         SecretRefError::Api { .. } => "check the operator's RBAC for Secrets".to_owned(),
     };
-    let reason =
-        reasons::CredentialsValid::parse(e.reason()).unwrap_or(reasons::CredentialsValid::SecretUnreadable);
-    Cond::false_(reason, format!("{e}: {fix}"))
+    Cond::false_(e.reason(), format!("{e}: {fix}"))
 }
 
 fn api_condition(e: &WorkatoError) -> Cond {

@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 
+use super::secret_ref::controlled_by;
 use crate::api::{IntegrationAccount, TrackViaAccount};
 use crate::reconcile::{Context, Error, FIELD_MANAGER};
 use crate::secret::Sensitive;
@@ -111,27 +112,23 @@ pub fn desired_secret(
     })
 }
 
+/// The Secret `ia`'s spec names for its credentials, as it is now (whoever controls it).
+pub async fn credentials_secret(ctx: &Context, ia: &IntegrationAccount) -> Result<Option<Secret>, Error> {
+    Api::<Secret>::namespaced(ctx.client.clone(), &ia.namespace().unwrap_or_default())
+        .get_opt(&ia.spec.credentials_secret.name)
+        .await
+        .map_err(Error::kube("reading the credentials Secret"))
+}
+
 /// Reads the IntegrationAccount's published Secret, if it is there and the operator's own.
 pub async fn published_credentials(
     ctx: &Context,
     ia: &IntegrationAccount,
 ) -> Result<Option<Credentials>, Error> {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ia.namespace().unwrap_or_default());
-    let Some(secret) = api
-        .get_opt(&ia.spec.credentials_secret.name)
-        .await
-        .map_err(Error::kube("reading the credentials Secret"))?
-    else {
-        return Ok(None);
-    };
-    let ours = secret
-        .owner_references()
-        .iter()
-        .any(|o| o.controller == Some(true) && Some(&o.uid) == ia.uid().as_ref());
-    if !ours {
-        return Ok(None);
-    }
-    Ok(published_from(&secret))
+    Ok(credentials_secret(ctx, ia)
+        .await?
+        .filter(|s| controlled_by(s, ia))
+        .and_then(|s| published_from(&s)))
 }
 
 /// The credentials in a published Secret.

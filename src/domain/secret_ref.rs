@@ -1,5 +1,6 @@
 //! Reading one key of a referenced Secret, with errors a person can act on.
 
+use crate::conditions::reasons::CredentialsValid;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -54,13 +55,13 @@ pub enum SecretRefError {
 }
 
 impl SecretRefError {
-    /// Stable reason.
-    pub fn reason(&self) -> &'static str {
+    /// The `CredentialsValid` reason of an admin credentials Secret that cannot be used.
+    pub fn reason(&self) -> CredentialsValid {
         match self {
-            Self::Missing { .. } => "SecretMissing",
-            Self::KeyMissing { .. } => "SecretKeyMissing",
-            Self::Unusable { .. } => "SecretKeyUnusable",
-            Self::Api { .. } => "SecretUnreadable",
+            Self::Missing { .. } => CredentialsValid::SecretMissing,
+            Self::KeyMissing { .. } => CredentialsValid::SecretKeyMissing,
+            Self::Unusable { .. } => CredentialsValid::SecretKeyUnusable,
+            Self::Api { .. } => CredentialsValid::SecretUnreadable,
         }
     }
 }
@@ -130,4 +131,16 @@ pub fn value_of(secret: &Secret, r: &SecretKeyRef) -> Result<SecretValue, Secret
         value: Sensitive::new(text),
         annotations: secret.metadata.annotations.clone().unwrap_or_default(),
     })
+}
+
+/// Whether `secret` is controlled by `owner` (its controller owner reference names `owner`'s uid).
+/// The operator reads as its own, writes and deletes only Secrets that its objects control.
+pub fn controlled_by<K: kube::Resource>(secret: &Secret, owner: &K) -> bool {
+    let uid = owner.meta().uid.as_ref();
+    secret
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.controller == Some(true) && Some(&o.uid) == uid)
 }

@@ -465,15 +465,6 @@ pub fn old_token_secret_name(rot: &CredentialRotation) -> String {
     format!("{base}-old-token-{uid}")
 }
 
-/// Whether `secret` is controlled by `rot` (I8: the operator deletes only Secrets it created).
-fn owned_by(secret: &Secret, rot: &CredentialRotation) -> bool {
-    let uid = rot.uid();
-    secret
-        .owner_references()
-        .iter()
-        .any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref())
-}
-
 async fn keep_old_token(t: &Target<'_>) -> Ran {
     let Some(old) = t.published().await? else {
         return Ok(Outcome::Kept(Err("nothing is published".into())));
@@ -504,7 +495,7 @@ async fn keep_old_token(t: &Target<'_>) -> Ran {
                 .await
                 .map_err(|e| kube_failed("reading the old-token Secret", &e))?;
             match existing {
-                Some(s) if owned_by(&s, t.rot) => Ok(Outcome::Kept(Ok(name))),
+                Some(s) if secret_ref::controlled_by(&s, t.rot) => Ok(Outcome::Kept(Ok(name))),
                 Some(_) => Ok(Outcome::Kept(Err(format!(
                     "Secret {name} exists and is not this rotation's; it is left untouched"
                 )))),
@@ -535,7 +526,7 @@ async fn probe_old_token(t: &Target<'_>) -> Ran {
         .await
         .map_err(|e| kube_failed("reading the old-token Secret", &e))?;
     let token = secret
-        .filter(|s| owned_by(s, t.rot))
+        .filter(|s| secret_ref::controlled_by(s, t.rot))
         .and_then(|s| {
             s.data?
                 .get(OLD_TOKEN_KEY)
@@ -563,7 +554,7 @@ async fn delete_old_token_secret(t: &Target<'_>) -> Ran {
         return Ok(Outcome::Done);
     };
     // I8: only the rotation's own Secret, and exactly the one read (uid precondition).
-    if !owned_by(&existing, t.rot) {
+    if !secret_ref::controlled_by(&existing, t.rot) {
         return Ok(Outcome::Done);
     }
     let dp = DeleteParams {

@@ -2,10 +2,10 @@
 //! active (shared, cached user list), a new or changed token, or the re-validation interval.
 
 use super::Ctx;
-use crate::domain::credentials::desired_secret;
+use crate::domain::credentials::{credentials_secret, desired_secret};
+use crate::domain::secret_ref::controlled_by;
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Resource, ResourceExt};
 
 use super::seen::{AccountState, Observed, RotationSeen, SecretSeen, TokenSeen, UserLookup, Validation};
@@ -269,20 +269,10 @@ pub async fn published(
     ctx: &Ctx,
     m: Option<&Material>,
 ) -> Result<SecretSeen, Error> {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ia.namespace().unwrap_or_default());
-    let Some(existing) = api
-        .get_opt(&ia.spec.credentials_secret.name)
-        .await
-        .map_err(Error::kube("reading the credentials Secret"))?
-    else {
+    let Some(existing) = credentials_secret(ctx, ia).await? else {
         return Ok(SecretSeen::Absent);
     };
-    let uid = ia.uid();
-    let ours = existing
-        .owner_references()
-        .iter()
-        .any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref());
-    if !ours {
+    if !controlled_by(&existing, ia) {
         return Ok(SecretSeen::Foreign);
     }
     let desired = m.and_then(|m| {
