@@ -41,7 +41,6 @@ pub struct Watches {
     namespace: Option<String>,
     config: controller::Config,
     ctx: Arc<Context>,
-    caches: Caches,
     listings: Arc<Listings>,
 }
 
@@ -94,7 +93,6 @@ impl Watches {
             // their connections); a burst of thousands of objects must not become thousands.
             config: controller::Config::default().concurrency(concurrency),
             ctx,
-            caches: Caches::default(),
             listings: Arc::new(Listings::default()),
         }
     }
@@ -113,12 +111,12 @@ impl Watches {
     }
 
     /// Every controller, running until a termination signal, and the caches to wait for.
-    pub fn controllers(mut self) -> (impl Future<Output = ()>, Synced) {
+    pub fn controllers(self) -> (impl Future<Output = ()>, Synced) {
         let accounts = reflector::store();
         let (ia, ia_writer) = reflector::store();
         let (wc, wc_writer) = reflector::store();
         let (cr, cr_writer) = reflector::store();
-        self.caches = Caches {
+        let caches = Caches {
             integration_accounts: Some(ia.clone()),
             connections: Some(wc.clone()),
             rotations: Some(cr.clone()),
@@ -131,9 +129,9 @@ impl Watches {
         let all = futures::future::join5(
             self.trackvia_accounts(accounts),
             self.workato_workspaces(),
-            self.integration_accounts((ia, ia_writer)),
-            self.workato_connections((wc, wc_writer)),
-            self.credential_rotations((cr, cr_writer)),
+            self.credential_rotations((cr, cr_writer), &caches, ia.clone()),
+            self.integration_accounts((ia, ia_writer), &caches),
+            self.workato_connections((wc, wc_writer), &caches),
         );
         (
             async move {
@@ -187,12 +185,13 @@ impl Watches {
     fn integration_accounts(
         &self,
         store: (Store<IntegrationAccount>, Writer<IntegrationAccount>),
+        caches: &Caches,
     ) -> impl Future<Output = ()> + use<> {
         let (by_secret, by_account, by_rotation) = (store.0.clone(), store.0.clone(), store.0.clone());
         let ctx = Scoped {
             base: self.ctx.clone(),
             own: integration_account::Own {
-                caches: self.caches.clone(),
+                caches: caches.clone(),
                 directory: Arc::new(Directory::default()),
             },
         };
@@ -237,12 +236,13 @@ impl Watches {
     fn workato_connections(
         &self,
         store: (Store<WorkatoConnection>, Writer<WorkatoConnection>),
+        caches: &Caches,
     ) -> impl Future<Output = ()> + use<> {
         let (by_account, by_workspace) = (store.0.clone(), store.0.clone());
         let ctx = Scoped {
             base: self.ctx.clone(),
             own: workato_connection::Own {
-                caches: self.caches.clone(),
+                caches: caches.clone(),
                 listings: self.listings.clone(),
             },
         };
@@ -278,17 +278,14 @@ impl Watches {
     fn credential_rotations(
         &self,
         store: (Store<CredentialRotation>, Writer<CredentialRotation>),
+        caches: &Caches,
+        accounts: Store<IntegrationAccount>,
     ) -> impl Future<Output = ()> + use<> {
         let rotations = store.0.clone();
-        let accounts = self
-            .caches
-            .integration_accounts
-            .clone()
-            .unwrap_or_else(|| reflector::store().0);
         let ctx = Scoped {
             base: self.ctx.clone(),
             own: credential_rotation::Own {
-                caches: self.caches.clone(),
+                caches: caches.clone(),
                 listings: self.listings.clone(),
             },
         };

@@ -237,7 +237,8 @@ async fn credentials(
         .map(String::as_str);
     let ia_name = refs.integration.name_any();
     let mut current = connection;
-    match plan::credentials(fingerprint.as_deref(), pushed, current.is_authorized(), &ia_name) {
+    let published_fp = published.as_ref().zip(fingerprint.as_deref());
+    match plan::credentials(published_fp, pushed, current.is_authorized(), &ia_name) {
         plan::Credentials::Report(cond, held) => {
             if held.is_some() {
                 status.token_fingerprint = held;
@@ -245,10 +246,12 @@ async fn credentials(
             conds.push(cond);
         }
         plan::Credentials::TakeOver => conds.push(take_over(wc, ctx, current.id).await?),
-        plan::Credentials::Push { fingerprint } => {
+        plan::Credentials::Push {
+            published: p,
+            fingerprint,
+        } => {
             // `wc` was read at the start of this reconcile (not taken from the cache), so a push
             // of ours is already on it.
-            let Some(p) = &published else { return Ok(()) };
             let update = ConnectionUpdate {
                 input: Some(connection_input(wc, &refs.account, p)),
                 ..Default::default()

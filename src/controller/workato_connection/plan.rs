@@ -155,13 +155,15 @@ pub fn created(id: i64, name: &str) -> Cond {
     )
 }
 
-/// What to do about the connection's credentials.
+/// What to do about the connection's credentials (`P`: the published credentials).
 #[derive(Debug, PartialEq)]
-pub enum Credentials {
+pub enum Credentials<'a, P> {
     /// Nothing: report `CredentialsCurrent` (and the fingerprint the connection holds, if known).
     Report(Cond, Option<String>),
     /// Push the published credentials (first setup of a connection nothing works on yet).
     Push {
+        /// The published credentials.
+        published: &'a P,
         /// Fingerprint of the published token.
         fingerprint: String,
     },
@@ -170,14 +172,14 @@ pub enum Credentials {
     TakeOver,
 }
 
-/// Decides about the credentials from the published token's fingerprint (`None`: nothing
-/// published), the fingerprint recorded as pushed and whether Workato's last test passed.
-pub fn credentials(
-    published: Option<&str>,
+/// Decides about the credentials from the published ones with their token's fingerprint (`None`:
+/// nothing published), the fingerprint recorded as pushed and whether Workato's last test passed.
+pub fn credentials<'a, P>(
+    published: Option<(&'a P, &str)>,
     pushed: Option<&str>,
     authorized: bool,
     account: &str,
-) -> Credentials {
+) -> Credentials<'a, P> {
     match (published, pushed) {
         (None, _) => Credentials::Report(
             Cond::unknown(
@@ -187,11 +189,14 @@ pub fn credentials(
             None,
         ),
         (Some(_), None) if authorized => Credentials::TakeOver,
-        (Some(fp), None) => Credentials::Push {
+        (Some((p, fp)), None) => Credentials::Push {
+            published: p,
             fingerprint: fp.to_owned(),
         },
-        (Some(fp), Some(pushed)) if fp == pushed => Credentials::Report(current(), Some(pushed.to_owned())),
-        (Some(fp), Some(pushed)) => Credentials::Report(
+        (Some((_, fp)), Some(pushed)) if fp == pushed => {
+            Credentials::Report(current(), Some(pushed.to_owned()))
+        }
+        (Some((_, fp)), Some(pushed)) => Credentials::Report(
             Cond::unknown(
                 reasons::CredentialsCurrent::RotationPending,
                 format!(

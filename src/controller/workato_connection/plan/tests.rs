@@ -107,25 +107,29 @@ fn a_name_is_adopted_once_created_when_absent_and_refused_when_ambiguous() {
 #[test]
 fn credentials_are_pushed_once_and_a_live_connection_is_never_overwritten() {
     // Nothing published: wait.
-    let Credentials::Report(c, None) = credentials(None, None, false, "sf") else {
+    let Credentials::Report(c, None) = credentials::<()>(None, None, false, "sf") else {
         panic!()
     };
     assert_eq!((c.reason, c.status), ("CredentialsNotPublished", Status::Unknown));
     // Never pushed, not live: push.
     assert_eq!(
-        credentials(Some("fp1"), None, false, "sf"),
+        credentials(Some((&(), "fp1")), None, false, "sf"),
         Credentials::Push {
+            published: &(),
             fingerprint: "fp1".into()
         }
     );
     // Never pushed, live (I9): take over, never a plain update.
-    assert_eq!(credentials(Some("fp1"), None, true, "sf"), Credentials::TakeOver);
+    assert_eq!(
+        credentials(Some((&(), "fp1")), None, true, "sf"),
+        Credentials::TakeOver
+    );
     // Pushed: current, or a rotation brings them together; never pushed again here.
-    let Credentials::Report(c, Some(held)) = credentials(Some("fp1"), Some("fp1"), true, "sf") else {
+    let Credentials::Report(c, Some(held)) = credentials(Some((&(), "fp1")), Some("fp1"), true, "sf") else {
         panic!()
     };
     assert_eq!((c.reason, held.as_str()), ("Current", "fp1"));
-    let Credentials::Report(c, Some(held)) = credentials(Some("fp2"), Some("fp1"), true, "sf") else {
+    let Credentials::Report(c, Some(held)) = credentials(Some((&(), "fp2")), Some("fp1"), true, "sf") else {
         panic!()
     };
     assert_eq!((c.reason, held.as_str()), ("RotationPending", "fp1"));
