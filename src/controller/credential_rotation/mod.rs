@@ -112,7 +112,7 @@ fn describe(o: &Outcome) -> String {
     }
 }
 
-/// Writes `next` (conditions computed from it), counting a finish once.
+/// Writes `next` (conditions computed from it) after setting its gauges, counting a finish once.
 async fn save(
     ctx: &Ctx,
     rot: &CredentialRotation,
@@ -129,6 +129,9 @@ async fn save(
         &ctx.clock.now_time(),
     );
     status.common.observed_generation = rot.meta().generation;
+    // The gauges first: whoever reads the status (a person, a test, an alert's runbook) and then
+    // scrapes must find the metric agree with it, never behind it.
+    report::metrics(ctx, rot, &status);
     apply_status(ctx, rot, &status).await?;
     let finished_now =
         !before.phase.is_some_and(|p| p.is_terminal()) && status.phase.is_some_and(|p| p.is_terminal());
