@@ -221,6 +221,29 @@ pub struct WorkspaceSeed {
     /// Recipes.
     #[serde(default)]
     pub recipes: Vec<RecipeSeed>,
+    /// Custom connectors (`GET /api/custom_connectors`).
+    #[serde(default)]
+    pub custom_connectors: Vec<CustomConnectorSeed>,
+}
+
+/// A custom connector: its listing, its code, and which of its connection fields hold the
+/// TrackVia API key and auth token (the emulator does not run the code; these stand in for its
+/// `authorization.apply`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomConnectorSeed {
+    /// Id.
+    pub id: u64,
+    /// Name: the provider of its connections and recipes' adapter name.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Its code (Workato connector SDK, Ruby), served by `GET /api/custom_connectors/:id/code`.
+    pub code: String,
+    /// The connection field holding the API key.
+    pub api_key_field: String,
+    /// The connection field holding the auth token.
+    pub auth_token_field: String,
 }
 
 /// An Embedded managed user, pointing at another seeded workspace.

@@ -89,6 +89,7 @@ async fn input_keys_are_configurable() {
         trackvia_input_keys: trackvia_emulator::InputKeys {
             user_key: "api_key".into(),
             access_token: "auth_token".into(),
+            ..Default::default()
         },
         ..test_config()
     };

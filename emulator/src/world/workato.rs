@@ -8,7 +8,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{SeedError, StateError};
-use crate::seed::{ConnectionSeed, ManagedUserSeed, RecipeSeed, WorkatoSeed, WorkspaceSeed, ensure_unique};
+use crate::seed::{
+    ConnectionSeed, CustomConnectorSeed, ManagedUserSeed, RecipeSeed, WorkatoSeed, WorkspaceSeed,
+    ensure_unique,
+};
 
 /// A connection test: `Err` carries the text Workato shows as `authorization_error`.
 pub type ConnectionTest<'a> = dyn Fn(&Connection) -> Result<(), String> + 'a;
@@ -47,6 +50,8 @@ pub struct Workspace {
     pub connections: Vec<Connection>,
     /// Recipes.
     pub recipes: Vec<Recipe>,
+    /// Custom connectors.
+    pub custom_connectors: Vec<CustomConnectorSeed>,
 }
 
 /// A managed user (Embedded customer workspace).
@@ -381,6 +386,7 @@ impl Workspace {
             managed_users,
             connections,
             recipes,
+            custom_connectors: seed.custom_connectors.clone(),
         })
     }
 
