@@ -369,3 +369,47 @@ async fn embedded_requests_address_the_managed_users_workspace() {
         .unwrap();
     assert_eq!(call["path"], "/api/managed_users/Ecust-1/connections");
 }
+
+/// Jobs as Workato documents them (a job `id` is a handle string such as `j-KGAKfhsz-GYoLe`, a
+/// failed job carries `error` and `error_parts`) parse into the client's types, succeeded and
+/// failed alike; recipes and connections in the published schema's shape parse too (a connection
+/// created without a folder lands in the home folder, so `folder_id` is never null).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_recipes_and_connections_in_the_published_shapes_parse() {
+    let emu = Emulators::start(&seed()).await;
+    let api = client(&emu);
+    emu.control("workato/tick", json!({"count": 1})).await;
+    // 1002 runs on connection 100 (working credentials), 1001 on 101 (none).
+    let ok = api.list_jobs(1002).await.unwrap();
+    let failed = api.list_jobs(1001).await.unwrap();
+    assert_eq!((ok.job_succeeded_count, ok.job_failed_count), (1, 0));
+    assert_eq!((failed.job_succeeded_count, failed.job_failed_count), (0, 1));
+    let (ok, failed) = (&ok.items[0], &failed.items[0]);
+    for job in [ok, failed] {
+        let id = job.id.as_str().unwrap_or_default();
+        assert!(id.starts_with("j-") && id.len() > 2, "a job handle: {:?}", job.id);
+        assert!(job.started_at.is_some() && job.completed_at.is_some(), "{job:?}");
+    }
+    assert_ne!(ok.id, failed.id);
+    assert!(!ok.is_error && ok.error.is_none(), "{ok:?}");
+    assert!(failed.is_error && failed.is_poll_error, "{failed:?}");
+    assert!(
+        failed.error.as_deref().is_some_and(|e| !e.is_empty()),
+        "{failed:?}"
+    );
+
+    let recipe = api.get_recipe(1002).await.unwrap();
+    assert!(recipe.running && recipe.stop_cause.is_none() && recipe.stopped_at.is_none());
+    assert!(recipe.folder_id.is_some(), "folder_id is never null: {recipe:?}");
+    let created = api
+        .create_connection(&NewConnection {
+            name: "No folder".into(),
+            provider: "trackvia".into(),
+            folder_id: None,
+            input: input("a", "b"),
+            shell: true,
+        })
+        .await
+        .unwrap();
+    assert!(created.folder_id.is_some(), "{created:?}");
+}

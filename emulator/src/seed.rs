@@ -212,6 +212,17 @@ pub struct WorkspaceSeed {
     /// The `user_id` reported on recipes; default 1.
     #[serde(default)]
     pub user_id: Option<u64>,
+    /// The workspace's home folder: the `folder_id` of connections and recipes seeded or created
+    /// without one (Workato's schema has no null `folder_id`). Default `10000 + <position of the
+    /// workspace in the seed, from 1>`.
+    #[serde(default)]
+    pub home_folder_id: Option<u64>,
+    /// The recipes' `author_name` and `version_author_name`; default `<id> owner`.
+    #[serde(default)]
+    pub owner_name: Option<String>,
+    /// The recipes' `version_author_email`; default `owner@<id>.example`.
+    #[serde(default)]
+    pub owner_email: Option<String>,
     /// Embedded: managed users (customer workspaces) reachable under `/api/managed_users/{id}`.
     #[serde(default)]
     pub managed_users: Vec<ManagedUserSeed>,

@@ -4,6 +4,9 @@
 mod budget;
 mod client;
 mod error;
+#[cfg(test)]
+mod schema_tests;
+mod wire;
 
 use std::future::Future;
 
@@ -17,14 +20,16 @@ pub use error::WorkatoError;
 use crate::secret::Sensitive;
 
 /// A connection as `GET /api/connections` lists it. Workato never returns the `input`.
+/// Decoded through [`wire::ConnectionWire`] (`provider` falls back to `application`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "wire::ConnectionWire")]
 pub struct Connection {
     /// Connection id (recipes refer to it as `config[].account_id`).
     pub id: i64,
     /// Name.
     #[serde(default)]
     pub name: String,
-    /// Connector, e.g. `trackvia`.
+    /// Connector, e.g. `trackvia` (`provider`, else the required `application`).
     #[serde(default)]
     pub provider: Option<String>,
     /// Folder.
