@@ -53,6 +53,8 @@ workato:
       environment: sandbox
       apiTokens: [{TOKEN}]
       managedUsers: [{{id: 9001, externalId: cust-1, workspace: acme-customer}}]
+      customConnectors:
+        - {{id: 8, name: tv_custom, title: TrackVia (custom), apiKeyField: user_key, authTokenField: access_token, code: "{{ title: 'x', connection: {{ fields: [ {{ name: 'auth_type', pick_list: [['OAuth', 'oauth'], ['Auth token', 'auth_token']] }}, {{ name: 'user_key' }}, {{ name: 'access_token' }} ], authorization: {{ type: 'multi' }} }} }}"}}
       connections:
         - {{id: 100, name: TrackVia (Salesforce Integration), provider: trackvia, folderId: 4012, input: {{user_key: sbx-api-key-0001, access_token: sf-token-valid-0001}}, authorizationStatus: success}}
         - {{id: 101, name: TrackVia (Other), provider: trackvia}}
@@ -412,4 +414,34 @@ async fn jobs_recipes_and_connections_in_the_published_shapes_parse() {
         .await
         .unwrap();
     assert!(created.folder_id.is_some(), "{created:?}");
+}
+
+/// The connector lookup the WorkatoConnection does before its first push: a standard connector
+/// by `GET /api/integrations`, a custom one by `GET /api/custom_connectors` and its code (the
+/// fields its `connection` block declares), an unknown provider as missing; all within the
+/// connectors budget, Embedded included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_are_discovered_standard_custom_or_missing() {
+    use trackvia_operator::domain::connector::{ConnectorKind, discover};
+    let emu = Emulators::start(&seed()).await;
+    let api = client(&emu);
+    let standard = discover(&api, "trackvia").await.unwrap();
+    assert_eq!(
+        (standard.kind, standard.oauth, standard.fields),
+        (ConnectorKind::Standard, true, None)
+    );
+    let custom = discover(&api, "tv_custom").await.unwrap();
+    assert_eq!(custom.kind, ConnectorKind::Custom { id: 8 });
+    let fields = custom.fields.unwrap();
+    let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["auth_type", "user_key", "access_token"]);
+    assert_eq!(fields[0].options, ["oauth", "auth_token"]);
+    let missing = discover(&api, "nope").await.unwrap();
+    assert_eq!(missing.kind, ConnectorKind::Missing);
+    assert_eq!(statuses(&emu, "GET /api/integrations").await, [200, 200, 200]);
+    assert_eq!(statuses(&emu, "GET /api/custom_connectors").await, [200, 200]);
+    assert_eq!(
+        statuses(&emu, "GET /api/custom_connectors/{id}/code").await,
+        [200]
+    );
 }
