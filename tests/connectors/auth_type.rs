@@ -14,7 +14,10 @@ use crate::support::world::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn the_auth_token_type_is_set_on_push() {
-    let (client, ns, emu) = world("authtype", "", "", "", true).await;
+    let (client, ns, emu) = world("authtype", "", "", "", |c| {
+        c.trackvia_input_keys.auth_type.default_oauth = true
+    })
+    .await;
     let _op = Operator::start(&ns);
     setup(&client, &ns, &emu, None).await; // waits until conn-1..3 are Ready
     for id in [100, 101, 102] {

@@ -19,7 +19,7 @@ const RECIPES: &str = "        - {id: 1211, name: Custom recipe, running: true, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn custom_connectors_are_discovered_and_a_mismatch_is_refused_with_nothing_pushed() {
-    let (client, ns, emu) = world("custom", CONNECTIONS, RECIPES, CUSTOM, false).await;
+    let (client, ns, emu) = world("custom", CONNECTIONS, RECIPES, CUSTOM, |_| {}).await;
     let _op = Operator::start(&ns);
     setup(&client, &ns, &emu, None).await;
     emu.reset_calls().await;

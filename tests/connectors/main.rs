@@ -16,19 +16,19 @@ use std::time::Duration;
 
 use kube::Client;
 use serde_json::Value;
-use trackvia_emulator::Seed;
+use trackvia_emulator::{Config, Seed};
 
 use support::operator::Emulators;
 use support::world::{dev_workspace, seed_with};
 
 /// A fresh namespace and the emulators with `extra` connections, recipes and custom connectors
-/// in the dev workspace; `oauth_default`: an input that names no authentication type is OAuth.
+/// in the dev workspace, the emulator's configuration changed by `config`.
 async fn world(
     prefix: &str,
     connections: &str,
     recipes: &str,
     custom: &str,
-    oauth_default: bool,
+    config: impl FnOnce(&mut Config),
 ) -> (Client, String, Emulators) {
     let (client, ns) = support::cluster(prefix).await;
     let mut yaml = seed_with(connections, recipes);
@@ -40,10 +40,7 @@ async fn world(
         );
     }
     let seed = Seed::from_yaml_str(&yaml).expect("valid seed");
-    let emu = Emulators::start_configured(seed, Duration::ZERO, |c| {
-        c.trackvia_input_keys.auth_type.default_oauth = oauth_default;
-    })
-    .await;
+    let emu = Emulators::start_configured(seed, Duration::ZERO, config).await;
     (client, ns, emu)
 }
 

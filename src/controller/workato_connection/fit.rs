@@ -126,7 +126,7 @@ pub fn dedicated(wc: &WorkatoConnection, id: i64, pushed: bool, live: bool) -> C
         return Cond::true_(
             reasons::DedicatedCredentials::AuthToken,
             format!(
-                "connection {id} authenticates with the auth token of IntegrationAccount {}",
+                "connection {id} holds the auth token of IntegrationAccount {} (Auth Token type, not an employee's login; Verified says whether Workato's test passes)",
                 wc.spec.integration_account_ref.name
             ),
         );
