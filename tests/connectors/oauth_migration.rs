@@ -10,6 +10,11 @@ use crate::support::evidence::operator_saw_spec;
 use crate::support::operator::Operator;
 use crate::support::world::*;
 
+/// Connection 130, authorized by OAuth in Workato's UI by the admin, an employee.
+const OAUTH: &str = "        - {id: 130, name: TV employee, provider: trackvia, authorizationStatus: success, input: {auth_type: oauth, oauth_user: admin@acme.example}}\n";
+/// Recipe 1301, running on it.
+const RECIPE: &str = "        - {id: 1301, name: Employee recipe, running: true, connections: [130]}\n";
+
 /// Connection 130 was authorized by OAuth in Workato's UI by the admin (an employee); recipe
 /// 1301 runs on it. Stated as OAuth but not opted in: reported (`EmployeeBoundAuth`), nothing
 /// written, the recipe keeps running. Opted in: a takeover rotation stops the recipe, updates
@@ -18,9 +23,7 @@ use crate::support::world::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn an_oauth_connection_is_migrated_in_stages_only_when_opted_in() {
-    let oauth = "        - {id: 130, name: TV employee, provider: trackvia, authorizationStatus: success, input: {auth_type: oauth, oauth_user: admin@acme.example}}\n";
-    let recipes = "        - {id: 1301, name: Employee recipe, running: true, connections: [130]}\n";
-    let (client, ns, emu) = world("oauth", oauth, recipes, "", |_| {}).await;
+    let (client, ns, emu) = world("oauth", OAUTH, RECIPE, "", |_| {}).await;
     let _op = Operator::start(&ns);
     setup(&client, &ns, &emu, None).await;
     emu.reset_calls().await;
@@ -108,17 +111,7 @@ async fn an_oauth_connection_is_migrated_in_stages_only_when_opted_in() {
     assert_eq!(input["auth_type"], "auth_token");
     assert_eq!(input["access_token"], OLD);
     assert!(running(&emu).await[&1301]);
-    let calls = emu.calls().await;
-    let at = |route: &str, path: &str| {
-        calls
-            .iter()
-            .position(|c| c["route"] == route && c["path"] == path)
-            .unwrap_or_else(|| panic!("no {route} {path}"))
-    };
-    let stop = at("PUT /api/recipes/{id}/stop", "/api/recipes/1301/stop");
-    let push = at("PUT /api/connections/{id}", "/api/connections/130");
-    let start = at("PUT /api/recipes/{id}/start", "/api/recipes/1301/start");
-    assert!(stop < push && push < start, "stop, update, start in that order");
+    assert_staged(&emu, 1301, 130).await;
 }
 
 /// The migration's test fails in Workato (here: spec.authType names a value the connector does
@@ -128,9 +121,7 @@ async fn an_oauth_connection_is_migrated_in_stages_only_when_opted_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn a_failed_migration_leaves_the_recipes_stopped_and_named() {
-    let oauth = "        - {id: 130, name: TV employee, provider: trackvia, authorizationStatus: success, input: {auth_type: oauth, oauth_user: admin@acme.example}}\n";
-    let recipes = "        - {id: 1301, name: Employee recipe, running: true, connections: [130]}\n";
-    let (client, ns, emu) = world("oauthfail", oauth, recipes, "", |_| {}).await;
+    let (client, ns, emu) = world("oauthfail", OAUTH, RECIPE, "", |_| {}).await;
     let _op = Operator::start(&ns);
     setup(&client, &ns, &emu, None).await;
     crate::support::create::<WorkatoConnection>(

@@ -501,3 +501,28 @@ pub async fn events(client: &Client, ns: &str, name: &str) -> Vec<(String, Strin
         })
         .collect()
 }
+
+/// Asserts that recipe `recipe` was stopped before connection `connection` was updated, and
+/// started after it (a staged switch), in the emulator's call log.
+pub async fn assert_staged(emu: &Emulators, recipe: i64, connection: i64) {
+    let calls = emu.calls().await;
+    let at = |route: &str, path: String| {
+        calls
+            .iter()
+            .position(|c| c["route"] == route && c["path"] == path.as_str())
+            .unwrap_or_else(|| panic!("no {route} {path}"))
+    };
+    let stop = at(
+        "PUT /api/recipes/{id}/stop",
+        format!("/api/recipes/{recipe}/stop"),
+    );
+    let push = at(
+        "PUT /api/connections/{id}",
+        format!("/api/connections/{connection}"),
+    );
+    let start = at(
+        "PUT /api/recipes/{id}/start",
+        format!("/api/recipes/{recipe}/start"),
+    );
+    assert!(stop < push && push < start, "stop, update, start in that order");
+}

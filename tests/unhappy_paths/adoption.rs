@@ -63,17 +63,7 @@ async fn adoption_never_writes_another_connector_nor_a_live_connection_unstaged(
     wait_ready::<WorkatoConnection>(&client, &ns, "live").await;
     assert_eq!(connection_tokens(&emu).await[&111], OLD);
     assert!(running(&emu).await[&1101]);
-    let calls = emu.calls().await;
-    let at = |route: &str, path: &str| {
-        calls
-            .iter()
-            .position(|c| c["route"] == route && c["path"] == path)
-            .unwrap_or_else(|| panic!("no {route} {path}"))
-    };
-    let stop = at("PUT /api/recipes/{id}/stop", "/api/recipes/1101/stop");
-    let push = at("PUT /api/connections/{id}", "/api/connections/111");
-    let start = at("PUT /api/recipes/{id}/start", "/api/recipes/1101/start");
-    assert!(stop < push && push < start, "stop, update, start in that order");
+    assert_staged(&emu, 1101, 111).await;
     assert!(
         !calls_of(&emu, "PUT /api/connections/{id}")
             .await
