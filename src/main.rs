@@ -98,6 +98,9 @@ struct RunArgs {
     /// How often an account's user list is read while users wait for verification.
     #[arg(long, default_value = "1m", value_parser = duration)]
     user_poll_interval: Duration,
+    /// How often an active user is read again, so that a deactivation in TrackVia is seen.
+    #[arg(long, default_value = "5m", value_parser = duration)]
+    user_recheck_interval: Duration,
     /// Budget of TrackVia calls per account per second (TrackVia publishes none).
     #[arg(long, default_value_t = 5)]
     trackvia_requests_per_second: u32,
@@ -208,6 +211,7 @@ fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
                 workspace_check_interval: args.workspace_check_interval,
                 token_check_interval: args.token_check_interval,
                 user_poll_interval: args.user_poll_interval,
+                user_recheck_interval: args.user_recheck_interval,
                 trackvia_requests_per_second: args.trackvia_requests_per_second,
                 revocation_probe_interval: args.revocation_probe_interval,
                 vendor_request_timeout: args.vendor_request_timeout,

@@ -149,6 +149,96 @@ async fn users_are_listed_across_pages_and_found_by_email() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_paged_until_total_count_when_the_server_cuts_pages_short() {
+    let emu = Emulators::start(&seed()).await;
+    // The server answers at most 2 users a page, whatever `max` asks for (TrackVia documents
+    // a cap for record sets; its value for users is not published).
+    emu.control("trackvia/behaviour", json!({"maxPageSize": 2})).await;
+    let mut config = TrackviaConfig::new(emu.trackvia(), t(API_KEY));
+    config.page_size = 3;
+    let api = HttpTrackvia::new(config).unwrap();
+    let page = api.list_users(&t(ADMIN), 0, 3).await.unwrap();
+    assert_eq!((page.users.len(), page.total), (2, Some(9)));
+    emu.reset_calls().await;
+    let all = api.list_all_users(&t(ADMIN)).await.unwrap();
+    assert_eq!(all.len(), 9, "every user, though each page was short");
+    assert_eq!(
+        count(&emu, "GET /openapi/users").await,
+        5,
+        "9 users in pages of 2"
+    );
+    let last = api
+        .find_user_by_email(&t(ADMIN), "user6@acme.example")
+        .await
+        .unwrap();
+    assert!(last.is_some(), "the last user, on the fifth page, is found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deactivated_user_is_listed_with_the_status_trackvia_shows() {
+    let emu = Emulators::start(&seed()).await;
+    let api = client(&emu, API_KEY);
+    emu.control(
+        "trackvia/accounts/21508/users/sf.integration@acme.example/deactivate",
+        json!({}),
+    )
+    .await;
+    let user = api
+        .find_user_by_email(&t(ADMIN), "sf.integration@acme.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.status, "Inactive");
+    // Where TrackVia leaves inactive users out of the list, the user is simply not there.
+    emu.control("trackvia/behaviour", json!({"inactiveStatus": null}))
+        .await;
+    let all = api.list_all_users(&t(ADMIN)).await.unwrap();
+    assert_eq!(all.len(), 8);
+    assert!(all.iter().all(|u| u.email != "sf.integration@acme.example"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_refusing_the_api_key_reads_as_an_invalid_api_key() {
+    let emu = Emulators::start(&seed()).await;
+    emu.control("trackvia/behaviour", json!({"invalidKey": "gateway"}))
+        .await;
+    let e = client(&emu, "not-a-key-0001")
+        .list_users(&t(ADMIN), 0, 10)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TrackviaError::Unauthorized {
+                status: 403,
+                kind: AuthFailure::ApiKeyInvalid,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_clean(&e, &["not-a-key-0001", ADMIN]);
+    let e = client(&emu, "").list_views(&t(ADMIN)).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TrackviaError::Unauthorized {
+                status: 401,
+                kind: AuthFailure::ApiKeyInvalid,
+                ..
+            }
+        ),
+        "a missing key: {e:?}"
+    );
+    // A role that may not list users still gets TrackVia's own 403.
+    let e = client(&emu, API_KEY)
+        .list_users(&t("sf-token-valid-0001"), 0, 10)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, TrackviaError::Forbidden { .. }), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_created_user_starts_unverified_and_a_duplicate_is_rejected() {
     let emu = Emulators::start(&seed()).await;
     let api = client(&emu, API_KEY);

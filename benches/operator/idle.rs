@@ -127,6 +127,7 @@ pub async fn run(client: &Client, case: Case) -> Outcome {
         ("--workspace-check-interval", 300 / SCALE),
         ("--token-check-interval", 900 / SCALE),
         ("--user-poll-interval", 60 / SCALE),
+        ("--user-recheck-interval", 300 / SCALE),
     ];
     let args: Vec<String> = intervals
         .iter()

@@ -4,6 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::error::Error;
+pub use crate::world::behaviour::{InvalidKeyAnswer, TrackviaBehaviour};
 
 /// How the emulator behaves where the vendors' documentation leaves a choice.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,9 @@ pub struct Config {
     pub workato_retry_after_secs: u64,
     /// `stop_cause` given to recipes stopped because the task limit was reached.
     pub task_limit_stop_cause: String,
+    /// TrackVia behaviour the vendor does not document (bad `user_key` answer, how inactive
+    /// users are listed, largest user page); changeable at run time.
+    pub trackvia_behaviour: TrackviaBehaviour,
 }
 
 /// What the emulated TrackVia connectors read from a connection's input: the built-in
@@ -104,6 +108,7 @@ impl Default for Config {
             trackvia_input_keys: InputKeys::default(),
             workato_retry_after_secs: 1,
             task_limit_stop_cause: "txn_quota_limit".into(),
+            trackvia_behaviour: TrackviaBehaviour::default(),
         }
     }
 }
@@ -122,6 +127,7 @@ impl Config {
                 "the two TrackVia input keys must be distinct and non-empty".into(),
             ));
         }
+        self.trackvia_behaviour.validate().map_err(Error::Config)?;
         if self.task_limit_stop_cause.is_empty() {
             return Err(Error::Config(
                 "the task-limit stop cause must not be empty".into(),

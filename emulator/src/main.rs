@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use trackvia_emulator::{AuthTypeKeys, Config, Emulator, InputKeys, Seed};
+use trackvia_emulator::{
+    AuthTypeKeys, Config, Emulator, InputKeys, InvalidKeyAnswer, Seed, TrackviaBehaviour,
+};
 
 /// Local emulators of the TrackVia and Workato APIs, with a control API under /_emulator/.
 #[derive(Debug, Parser)]
@@ -62,6 +64,19 @@ struct Args {
     /// stop_cause of recipes stopped by the task limit.
     #[arg(long, default_value = "txn_quota_limit")]
     task_limit_stop_cause: String,
+    /// Who answers a missing or unknown TrackVia user_key: `trackvia` (401, JSON) or `gateway`
+    /// (3scale's 403 "Authentication failed" / 401 "Authentication parameters missing", text).
+    #[arg(long, default_value = "trackvia", value_parser = ["trackvia", "gateway"])]
+    trackvia_invalid_key_answer: String,
+    /// Status GET /openapi/users shows for a deactivated user.
+    #[arg(long, default_value = "Inactive")]
+    trackvia_inactive_status: String,
+    /// Leave deactivated users out of GET /openapi/users altogether.
+    #[arg(long)]
+    trackvia_hide_inactive_users: bool,
+    /// Largest page GET /openapi/users answers, whatever `max` asks for.
+    #[arg(long, default_value_t = 1000)]
+    trackvia_max_page_size: usize,
 }
 
 impl Args {
@@ -102,6 +117,16 @@ impl Args {
             },
             workato_retry_after_secs: self.workato_retry_after_secs,
             task_limit_stop_cause: self.task_limit_stop_cause.clone(),
+            trackvia_behaviour: TrackviaBehaviour {
+                invalid_key: if self.trackvia_invalid_key_answer == "gateway" {
+                    InvalidKeyAnswer::Gateway
+                } else {
+                    InvalidKeyAnswer::Trackvia
+                },
+                inactive_status: (!self.trackvia_hide_inactive_users)
+                    .then(|| self.trackvia_inactive_status.clone()),
+                max_page_size: self.trackvia_max_page_size,
+            },
         })
     }
 }

@@ -24,6 +24,11 @@ async fn binary_prints_urls_writes_the_ready_file_and_serves() {
             "0",
             "--trackvia-input-keys",
             "user_key,access_token",
+            "--trackvia-invalid-key-answer",
+            "gateway",
+            "--trackvia-hide-inactive-users",
+            "--trackvia-max-page-size",
+            "7",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -45,6 +50,16 @@ async fn binary_prints_urls_writes_the_ready_file_and_serves() {
         let url = format!("{}/_emulator/health", urls[service].as_str().unwrap());
         assert_eq!(http.get(url).send().await.unwrap().status(), 200);
     }
+    // The TrackVia behaviour flags are the behaviour in force.
+    let url = format!(
+        "{}/_emulator/trackvia/behaviour",
+        urls["trackvia"].as_str().unwrap()
+    );
+    let behaviour: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        behaviour,
+        serde_json::json!({"invalidKey": "gateway", "inactiveStatus": null, "maxPageSize": 7})
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
@@ -77,4 +92,18 @@ fn binary_refuses_non_loopback_addresses_and_bad_seeds() {
         .status()
         .unwrap();
     assert!(!status.success());
+    for bad in [
+        ["--trackvia-max-page-size", "0"],
+        ["--trackvia-invalid-key-answer", "nginx"],
+    ] {
+        let status = Command::new(env!("CARGO_BIN_EXE_emulator"))
+            .arg("--seed")
+            .arg(fixture())
+            .args(bad)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!status.success(), "{bad:?} accepted");
+    }
 }

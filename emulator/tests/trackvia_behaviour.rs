@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use reqwest::Method;
 use serde_json::json;
+use trackvia_emulator::{Config, InvalidKeyAnswer, TrackviaBehaviour};
 
 fn names(body: &serde_json::Value) -> Vec<String> {
     body.as_array()
@@ -391,5 +392,124 @@ async fn state_shows_tokens_with_values() {
     assert_eq!(
         state["workato"]["workspaces"][0]["connections"][0]["input"]["user_key"],
         SBX_KEY
+    );
+}
+
+#[tokio::test]
+async fn a_gateway_in_front_answers_a_bad_user_key_when_configured() {
+    let config = Config {
+        trackvia_behaviour: TrackviaBehaviour {
+            invalid_key: InvalidKeyAnswer::Gateway,
+            ..TrackviaBehaviour::default()
+        },
+        ..test_config()
+    };
+    let env = start_config(config).await;
+    let text = |key: &'static str| {
+        let url = format!("{}/openapi/views", env.emulator.trackvia_url());
+        let http = env.http.clone();
+        async move {
+            let r = http
+                .get(url)
+                .query(&[("user_key", key), ("access_token", ADMIN_TOKEN)])
+                .send()
+                .await
+                .unwrap();
+            let kind = r.headers()["content-type"].to_str().unwrap().to_owned();
+            (r.status().as_u16(), kind, r.text().await.unwrap())
+        }
+    };
+    let (status, kind, body) = text("not-a-key").await;
+    assert_eq!((status, body.as_str()), (403, "Authentication failed"));
+    assert!(kind.starts_with("text/plain"), "{kind}");
+    let (status, _, body) = text("").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (401, "Authentication parameters missing")
+    );
+    // A good key passes the gateway; TrackVia's own answers are unchanged.
+    let ok = env
+        .tv(Method::GET, "/openapi/views", Some(SBX_KEY), Some(ADMIN_TOKEN))
+        .await;
+    assert_eq!(ok.status, 200);
+    // Back to TrackVia answering at run time.
+    let set = env
+        .post("/_emulator/trackvia/behaviour", json!({"invalidKey": "trackvia"}))
+        .await;
+    assert_eq!(set.body["invalidKey"], "trackvia");
+    let refused = env
+        .tv(
+            Method::GET,
+            "/openapi/views",
+            Some("not-a-key"),
+            Some(ADMIN_TOKEN),
+        )
+        .await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.body["name"], "unauthorized");
+    let bad = env
+        .post("/_emulator/trackvia/behaviour", json!({"maxPageSize": 0}))
+        .await;
+    assert_eq!(bad.status, 400);
+}
+
+#[tokio::test]
+async fn deactivated_users_are_listed_as_configured_and_pages_are_capped() {
+    let env = &start().await;
+    let list = |query: &'static [(&'static str, &'static str)]| async move {
+        env.tv_query(
+            Method::GET,
+            "/openapi/users",
+            Some(SBX_KEY),
+            Some(ADMIN_TOKEN),
+            query,
+        )
+        .await
+        .body
+    };
+    let before = list(&[]).await;
+    let email = before["data"][1]["Email"].as_str().unwrap().to_owned();
+    let r = env
+        .post(
+            &format!("/_emulator/trackvia/accounts/{SBX}/users/{email}/deactivate"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let after = list(&[]).await;
+    assert_eq!(after["data"][1]["Status"], "Inactive");
+    env.post(
+        "/_emulator/trackvia/behaviour",
+        json!({"inactiveStatus": "Deactivated", "maxPageSize": 1}),
+    )
+    .await;
+    let page = list(&[("start", "1"), ("max", "5")]).await;
+    assert_eq!(
+        page["data"].as_array().unwrap().len(),
+        1,
+        "cut to the largest page"
+    );
+    assert_eq!(page["data"][0]["Status"], "Deactivated");
+    assert_eq!(page["totalCount"], before["totalCount"]);
+    env.post("/_emulator/trackvia/behaviour", json!({"inactiveStatus": null}))
+        .await;
+    let hidden = list(&[]).await;
+    let inactive = after["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["Status"] == "Inactive")
+        .count() as u64;
+    assert_eq!(inactive, 2, "the seed's inactive user and the one deactivated");
+    assert_eq!(
+        hidden["totalCount"].as_u64().unwrap() + inactive,
+        before["totalCount"].as_u64().unwrap()
+    );
+    assert!(
+        hidden["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["Email"] != email.as_str())
     );
 }

@@ -116,6 +116,8 @@ reasons! {
         AdminUserInactive,
         /// TrackVia: 401 without a recognised cause.
         Unauthorized,
+        /// TrackVia: a 401 or 403 in wording the operator does not know; the message has it.
+        Unrecognised,
         /// TrackVia: the token's user may not list users.
         NotAdmin,
         /// Not found: wrong base URL (or Workato data center / managed user).
@@ -192,6 +194,8 @@ reasons! {
         Pending,
         /// 401 without a recognised cause.
         Unauthorized,
+        /// A 401 or 403 in wording the operator does not know; the message has it.
+        Unrecognised,
         /// 403.
         Forbidden,
         /// 404.

@@ -94,6 +94,10 @@ fn api_condition(e: &TrackviaError) -> Cond {
                     reasons::CredentialsValid::AdminTokenInvalid,
                     "the token is deactivated, deleted or from another account/environment: check baseUrl, accountId and the token",
                 ),
+                AuthFailure::Unrecognised => (
+                    reasons::CredentialsValid::Unrecognised,
+                    "TrackVia's answer (above, as it came) names no cause the operator knows: check the API key, the admin token and baseUrl",
+                ),
                 _ => (
                     reasons::CredentialsValid::Unauthorized,
                     "check the API key and admin token",
@@ -140,7 +144,21 @@ mod tests {
         ));
         assert_eq!(c.reason, "AdminTokenExpired");
         assert!(c.message.contains("API Access"));
-        assert_eq!(api_condition(&e(403, "{}")).reason, "NotAdmin");
+        assert_eq!(
+            api_condition(&e(
+                403,
+                r#"{"errors":[],"message":"Access is denied","name":"accessDenied","code":"403"}"#
+            ))
+            .reason,
+            "NotAdmin"
+        );
+        // The gateway refusing the API key is not a role problem.
+        let c = api_condition(&e(403, "Authentication failed"));
+        assert_eq!(c.reason, "ApiKeyInvalid");
+        assert!(c.message.contains("API key"), "{}", c.message);
+        let c = api_condition(&e(403, "<html>blocked</html>"));
+        assert_eq!(c.reason, "Unrecognised");
+        assert!(c.message.contains("<html>blocked</html>"), "{}", c.message);
         assert_eq!(api_condition(&e(503, "{}")).reason, "Unreachable");
         let c = secret_condition(&SecretRefError::KeyMissing {
             name: "s".into(),

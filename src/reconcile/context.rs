@@ -25,6 +25,10 @@ pub struct Settings {
     /// How often the user list of an account is read while users wait for verification (one
     /// listing per account per interval, shared by every IntegrationAccount of the account).
     pub user_poll_interval: Duration,
+    /// How often an active user is read again (through the same shared list), so that a
+    /// deactivation in TrackVia is seen. Longer than the poll: every active IntegrationAccount is
+    /// reconciled this often.
+    pub user_recheck_interval: Duration,
     /// Budget of TrackVia calls per account per second (TrackVia publishes none).
     pub trackvia_requests_per_second: u32,
     /// How often a rotation probes the old token until TrackVia rejects it.
@@ -40,6 +44,7 @@ impl Default for Settings {
             workspace_check_interval: Duration::from_secs(300),
             token_check_interval: Duration::from_secs(900),
             user_poll_interval: Duration::from_secs(60),
+            user_recheck_interval: Duration::from_secs(300),
             trackvia_requests_per_second: 5,
             revocation_probe_interval: Duration::from_secs(300),
             vendor_request_timeout: None,

@@ -122,7 +122,9 @@ pub trait TrackviaApi: Send + Sync {
         100
     }
 
-    /// Every user of the account, paging through the list.
+    /// Every user of the account, paging through the list: until `totalCount` when the server
+    /// sends it (a server may cut a page shorter than `max` asked for), else until a short page;
+    /// an empty page always ends it.
     fn list_all_users(
         &self,
         admin: &AuthToken,
@@ -134,7 +136,11 @@ pub trait TrackviaApi: Send + Sync {
                 let page = self.list_users(admin, all.len() as u64, max).await?;
                 let n = page.users.len() as u64;
                 all.extend(page.users);
-                if n < max || page.total.is_some_and(|t| all.len() as u64 >= t) {
+                let done = match page.total {
+                    Some(total) => all.len() as u64 >= total,
+                    None => n < max,
+                };
+                if n == 0 || done {
                     return Ok(all);
                 }
             }

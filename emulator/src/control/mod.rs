@@ -32,6 +32,10 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/_emulator/faults/{id}", delete(common::remove_fault))
         .route("/_emulator/clock", get(common::clock).post(common::advance_clock))
         .route("/_emulator/rate-limits", delete(common::reset_rate_limits))
+        .route(
+            "/_emulator/trackvia/behaviour",
+            get(trackvia::behaviour).post(trackvia::set_behaviour),
+        )
         .route(&format!("{users}/verify"), post(trackvia::verify))
         .route(&format!("{users}/api-user"), post(trackvia::api_user))
         .route(&format!("{users}/role"), post(trackvia::role))

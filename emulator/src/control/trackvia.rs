@@ -1,5 +1,5 @@
 //! Control API: the TrackVia UI steps a person does (verify, API-user flag, role, activation,
-//! auth tokens, roles).
+//! auth tokens, roles), and the run's choice of TrackVia's undocumented behaviour.
 
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use super::body::{parse_body, require_body};
 use super::error::ControlError;
 use crate::seed::{RoleSeed, UserRef};
 use crate::world::Shared;
+use crate::world::behaviour::TrackviaBehaviour;
 use crate::world::trackvia::{Account, NewToken, Role, Token, User};
 
 /// `{account}/users/{user}` path parameters.
@@ -201,4 +202,23 @@ pub async fn upsert_role(
     with_account(&shared, p.account, |a, _| {
         a.upsert_role(&seed).map(|r: &Role| Json(json!(r)))
     })
+}
+
+/// `GET /_emulator/trackvia/behaviour`: the undocumented behaviour in force.
+pub async fn behaviour(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!(shared.world().trackvia.behaviour))
+}
+
+/// `POST /_emulator/trackvia/behaviour` `{"invalidKey":"trackvia"|"gateway",
+/// "inactiveStatus":"Inactive"|null,"maxPageSize":1000}`: replaces it (omitted fields take
+/// their defaults).
+pub async fn set_behaviour(
+    State(shared): State<Arc<Shared>>,
+    body: Bytes,
+) -> Result<Json<Value>, ControlError> {
+    let wanted: TrackviaBehaviour = require_body(&body)?;
+    wanted.validate().map_err(ControlError::bad_request)?;
+    let mut world = shared.world();
+    world.trackvia.behaviour = wanted;
+    Ok(Json(json!(world.trackvia.behaviour)))
 }

@@ -14,6 +14,7 @@ use super::errors::TvError;
 use crate::bearer::bearer_token;
 use crate::seed::UserStatus;
 use crate::world::Shared;
+use crate::world::behaviour::InvalidKeyAnswer;
 use crate::world::trackvia::{Account, TrackviaState};
 
 /// Who a request acts as.
@@ -49,12 +50,16 @@ impl Credentials {
     }
 }
 
-/// Step 1: the account of the API key.
+/// Step 1: the account of the API key. A missing or unknown key is answered by TrackVia or by
+/// the gateway in front of it, as the run's behaviour says.
 pub fn resolve_account<'a>(state: &'a TrackviaState, user_key: Option<&str>) -> Result<&'a Account, TvError> {
-    user_key
-        .filter(|key| !key.is_empty())
-        .and_then(|key| state.account_by_key(key))
-        .ok_or(TvError::InvalidUserKey)
+    let key = user_key.filter(|key| !key.is_empty());
+    let refused = match (state.behaviour.invalid_key, key) {
+        (InvalidKeyAnswer::Trackvia, _) => TvError::InvalidUserKey,
+        (InvalidKeyAnswer::Gateway, None) => TvError::GatewayAuthMissing,
+        (InvalidKeyAnswer::Gateway, Some(_)) => TvError::GatewayAuthFailed,
+    };
+    key.and_then(|key| state.account_by_key(key)).ok_or(refused)
 }
 
 /// Steps 2-6: `account-id` header, token presence, validity, expiry and its user.

@@ -59,9 +59,10 @@ pub struct UserRecord {
     /// Email.
     #[serde(rename = "Email")]
     pub email: String,
-    /// `Unverified`, `Active` or `Inactive`.
+    /// `Unverified`, `Active`, or what the run's behaviour shows for a deactivated user
+    /// (default `Inactive`).
     #[serde(rename = "Status")]
-    pub status: &'static str,
+    pub status: String,
     /// Time zone.
     #[serde(rename = "Time Zone")]
     pub time_zone: String,
@@ -81,7 +82,7 @@ impl From<&User> for UserRecord {
             first_name: user.first_name.clone(),
             last_name: user.last_name.clone(),
             email: user.email.clone(),
-            status: user.status.as_str(),
+            status: user.status.as_str().to_owned(),
             time_zone: user.time_zone.clone(),
             created: format_ts(user.created),
             updated: format_ts(user.updated),

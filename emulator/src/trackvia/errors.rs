@@ -13,6 +13,12 @@ pub enum TvError {
     /// `user_key` missing or unknown.
     #[error("invalid user_key")]
     InvalidUserKey,
+    /// The 3scale gateway refused an unknown `user_key` (APIcast's default "auth failed" answer).
+    #[error("gateway: authentication failed")]
+    GatewayAuthFailed,
+    /// The 3scale gateway found no `user_key` (APIcast's default "auth missing" answer).
+    #[error("gateway: authentication parameters missing")]
+    GatewayAuthMissing,
     /// No token in the request.
     #[error("missing token")]
     MissingToken,
@@ -50,12 +56,13 @@ impl TvError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidUserKey
+            | Self::GatewayAuthMissing
             | Self::MissingToken
             | Self::InvalidToken(_)
             | Self::ExpiredToken(_)
             | Self::UserDisabled
             | Self::ViewDenied(_) => StatusCode::UNAUTHORIZED,
-            Self::AccessDenied => StatusCode::FORBIDDEN,
+            Self::AccessDenied | Self::GatewayAuthFailed => StatusCode::FORBIDDEN,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -63,9 +70,21 @@ impl TvError {
         }
     }
 
-    /// The JSON body.
+    /// The gateway's plain-text body, for the answers that come from the gateway.
+    pub fn gateway_text(&self) -> Option<&'static str> {
+        match self {
+            Self::GatewayAuthFailed => Some(GATEWAY_AUTH_FAILED),
+            Self::GatewayAuthMissing => Some(GATEWAY_AUTH_MISSING),
+            _ => None,
+        }
+    }
+
+    /// The body: JSON from TrackVia, a JSON string holding the gateway's text otherwise.
     pub fn body(&self) -> Value {
         let status = self.status();
+        if let Some(text) = self.gateway_text() {
+            return Value::String(text.to_owned());
+        }
         match self {
             Self::InvalidUserKey => {
                 app_error(status, "unauthorized", "Authentication failed: invalid user_key")
@@ -81,6 +100,7 @@ impl TvError {
                 oauth_error("invalid_token", &format!("Access token expired: {token}"))
             }
             Self::UserDisabled => oauth_error("unauthorized", "User is disabled"),
+            Self::GatewayAuthFailed | Self::GatewayAuthMissing => Value::Null,
             Self::AccessDenied => app_error(status, "accessDenied", "Access is denied"),
             Self::ViewDenied(view) => app_error(
                 status,
@@ -99,11 +119,12 @@ impl TvError {
     pub fn describe(&self) -> String {
         let status = self.status();
         let body = self.body();
-        let detail = body
-            .get("error_description")
-            .or_else(|| body.get("message"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let detail = self.gateway_text().unwrap_or_else(|| {
+            body.get("error_description")
+                .or_else(|| body.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        });
         format!(
             "{} {}: {detail}",
             status.as_u16(),
@@ -117,12 +138,26 @@ pub fn app_error(status: StatusCode, name: &str, message: &str) -> Value {
     json!({"errors": [], "message": message, "name": name, "code": status.as_u16().to_string()})
 }
 
+/// APIcast's default body for credentials it refuses (status 403), as 3scale ships it
+/// (docs/vendors.md#trackvia-errors).
+pub const GATEWAY_AUTH_FAILED: &str = "Authentication failed";
+/// APIcast's default body for a request without credentials (status 401).
+pub const GATEWAY_AUTH_MISSING: &str = "Authentication parameters missing";
+
 fn oauth_error(error: &str, description: &str) -> Value {
     json!({"error": error, "error_description": description})
 }
 
 impl IntoResponse for TvError {
     fn into_response(self) -> Response {
+        if let Some(text) = self.gateway_text() {
+            return (
+                self.status(),
+                [(header::CONTENT_TYPE, "text/plain; charset=us-ascii")],
+                text,
+            )
+                .into_response();
+        }
         let mut response = (self.status(), Json(self.body())).into_response();
         if self == Self::TooManyRequests {
             response

@@ -10,15 +10,15 @@ use super::auth::{Principal, TvAuth};
 use super::body::{AppJson, RecordSet, UserRecord, ViewJson, user_structure};
 use super::errors::TvError;
 use crate::error::StateError;
+use crate::seed::UserStatus;
 use crate::world::trackvia::{Account, NewUser, User};
 use crate::world::{Shared, World};
 
 type Params = Query<HashMap<String, String>>;
 
-/// Default and maximum page size of `/openapi/users`.
-const MAX_PAGE: usize = 1000;
-
-/// `GET /openapi/users?start&max` (admin only).
+/// `GET /openapi/users?start&max` (admin only). `max` defaults to, and is cut to, the run's
+/// largest page; `totalCount` counts every listed user. A deactivated user is listed with the
+/// run's inactive status, or not at all.
 pub async fn list_users(
     State(shared): State<Arc<Shared>>,
     TvAuth(principal): TvAuth,
@@ -26,19 +26,28 @@ pub async fn list_users(
 ) -> Result<Json<RecordSet<UserRecord>>, TvError> {
     let world = shared.world();
     let (account, _) = admin(&world, principal)?;
+    let behaviour = &world.trackvia.behaviour;
+    let largest = behaviour.max_page_size.max(1);
     let start = int_param(&params, "start")?.unwrap_or(0);
-    let max = int_param(&params, "max")?.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
-    let data = account
+    let max = int_param(&params, "max")?.unwrap_or(largest).clamp(1, largest);
+    let listed: Vec<UserRecord> = account
         .users
         .iter()
-        .skip(start)
-        .take(max)
-        .map(UserRecord::from)
+        .filter_map(|u| match (u.status, &behaviour.inactive_status) {
+            (UserStatus::Inactive, None) => None,
+            (UserStatus::Inactive, Some(shown)) => Some(UserRecord {
+                status: shown.clone(),
+                ..UserRecord::from(u)
+            }),
+            _ => Some(UserRecord::from(u)),
+        })
         .collect();
+    let total_count = listed.len();
+    let data = listed.into_iter().skip(start).take(max).collect();
     Ok(Json(RecordSet {
         structure: user_structure(),
         data,
-        total_count: account.users.len(),
+        total_count,
     }))
 }
 

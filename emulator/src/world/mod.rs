@@ -3,6 +3,7 @@
 //! pending faults, the rate-limit buckets and the secret ledger, gathered in [`Shared`]. Nothing
 //! here imports the vendor emulators, the control API or the server.
 
+pub mod behaviour;
 pub mod calls;
 pub mod clock;
 pub mod faults;

@@ -56,7 +56,8 @@ impl Shared {
         super::ledger::record_seed(seed);
         let clock = Clock::default();
         let now = clock.now();
-        let trackvia = TrackviaState::from_seed(&seed.trackvia, now)?;
+        let mut trackvia = TrackviaState::from_seed(&seed.trackvia, now)?;
+        trackvia.behaviour = config.trackvia_behaviour.clone();
         let mut config = config;
         config.trackvia_input_keys.custom = seed
             .workato

@@ -6,6 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::behaviour::TrackviaBehaviour;
 use crate::error::{SeedError, StateError};
 use crate::seed::{
     AccountSeed, RoleSeed, TokenSeed, TrackviaSeed, UserRef, UserSeed, UserStatus, ensure_unique,
@@ -20,6 +21,8 @@ pub const MAX_TOKENS_PER_ACCOUNT: usize = 100;
 pub struct TrackviaState {
     /// Accounts, in seed order.
     pub accounts: Vec<Account>,
+    /// The undocumented behaviour chosen for this run.
+    pub behaviour: TrackviaBehaviour,
 }
 
 /// One TrackVia account.
@@ -168,7 +171,10 @@ impl TrackviaState {
             .collect::<Result<Vec<_>, _>>()?;
         ensure_unique(accounts.iter().map(|a| a.id.to_string()), "TrackVia account id")?;
         ensure_unique(accounts.iter().map(|a| a.api_key.clone()), "TrackVia apiKey")?;
-        Ok(Self { accounts })
+        Ok(Self {
+            accounts,
+            behaviour: TrackviaBehaviour::default(),
+        })
     }
 
     /// The account whose API key is `api_key`.

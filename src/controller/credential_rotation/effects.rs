@@ -79,15 +79,12 @@ fn workato_failed(e: &WorkatoError) -> Outcome {
 /// Whether TrackVia's answer rejects the token itself (not the API key, not a role, not a
 /// passing fault): the only answer that counts as "the token does not work".
 pub fn rejects_token(e: &TrackviaError) -> bool {
-    matches!(
-        e.auth_failure(),
-        Some(
-            AuthFailure::TokenExpired
-                | AuthFailure::TokenInvalid
-                | AuthFailure::UserInactive
-                | AuthFailure::Unrecognised
-        )
-    )
+    match e.auth_failure() {
+        Some(AuthFailure::TokenExpired | AuthFailure::TokenInvalid | AuthFailure::UserInactive) => true,
+        // An unknown 401 is TrackVia's; an unknown 403 may be anything in front of it.
+        Some(AuthFailure::Unrecognised) => matches!(e, TrackviaError::Unauthorized { status: 401, .. }),
+        _ => false,
+    }
 }
 
 /// The TrackVia side of the account: its client and API key.

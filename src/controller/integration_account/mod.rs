@@ -68,6 +68,7 @@ fn intervals(ctx: &Ctx) -> Intervals {
     Intervals {
         token_check: ctx.settings.token_check_interval,
         user_poll: ctx.settings.user_poll_interval,
+        user_recheck: ctx.settings.user_recheck_interval,
     }
 }
 

@@ -1,5 +1,6 @@
-//! Reading everything the plan needs. Calls TrackVia only when something is due: a user not yet
-//! active (shared, cached user list), a new or changed token, or the re-validation interval.
+//! Reading everything the plan needs. Calls TrackVia only when something is due: the user list
+//! (shared and cached per account for the user poll interval), a new or changed token, or the
+//! re-validation interval.
 
 use super::Ctx;
 use crate::domain::credentials::{credentials_secret, desired_secret};
@@ -150,12 +151,13 @@ async fn read_token(
     ))
 }
 
+/// The user as the account's user list shows it. An active user is read too, so that a
+/// deactivation in TrackVia is seen: the list (shared by every IntegrationAccount of the account)
+/// is read at most once per user poll interval while the user is not active, once per user
+/// recheck interval once it is, whatever wakes the account.
 async fn lookup_user(ia: &IntegrationAccount, ctx: &Ctx, m: &Material) -> UserLookup {
     let user = ia.status.as_ref().and_then(|s| s.user.as_ref());
     let state = user.and_then(|u| u.state.as_deref()).unwrap_or_default();
-    if state.eq_ignore_ascii_case("active") && user.and_then(|u| u.id).is_some() {
-        return UserLookup::Skipped;
-    }
     // I10: after a failed create, nothing is called again before its backoff has passed (a spec
     // change retries at once), whatever wakes the IntegrationAccount up.
     let spec_changed = ia.status.as_ref().and_then(|s| s.common.observed_generation) != ia.meta().generation;
@@ -167,17 +169,16 @@ async fn lookup_user(ia: &IntegrationAccount, ctx: &Ctx, m: &Material) -> UserLo
     }
     // After a create of ours that may or may not have completed, read the list afresh.
     let fresh = state == super::plan::CREATE_PENDING;
+    let every = if state.eq_ignore_ascii_case("active") {
+        ctx.settings.user_recheck_interval
+    } else {
+        ctx.settings.user_poll_interval
+    };
     let uid = m.account.uid().unwrap_or_default();
     match ctx
         .own
         .directory
-        .find(
-            &uid,
-            (&m.api, &m.admin),
-            &ia.spec.email,
-            ctx.settings.user_poll_interval,
-            fresh,
-        )
+        .find(&uid, (&m.api, &m.admin), &ia.spec.email, every, fresh)
         .await
     {
         Ok(Some(u)) => UserLookup::Found(u),

@@ -28,6 +28,8 @@ pub const CREATE_PENDING: &str = "CreatePending";
 const CREATE_FAILED_ACTION: &str = "check that the TrackViaAccount's admin token belongs to a Super Admin API user, or create the user in TrackVia by hand (the operator adopts it by email)";
 /// State recorded after the operator's create call failed.
 pub const CREATE_FAILED: &str = "CreateFailed";
+/// State recorded when a user the list held is no longer in it.
+pub const GONE: &str = "NotListed";
 /// First wait after a failed create; doubles per failure.
 const CREATE_BACKOFF_BASE: Duration = Duration::from_secs(60);
 /// Longest wait between two create calls.
@@ -122,8 +124,10 @@ pub struct Plan {
 pub struct Intervals {
     /// Token re-validation.
     pub token_check: Duration,
-    /// User list polling while waiting for verification.
+    /// User list polling while waiting for verification (or reactivation).
     pub user_poll: Duration,
+    /// Reading an active user again, to see a deactivation.
+    pub user_recheck: Duration,
 }
 
 /// What the plan accumulates while it goes through the conditions.
@@ -174,7 +178,9 @@ pub fn plan(ia: &IntegrationAccount, seen: &Observed, now: Timestamp, every: Int
         t.rotation_due_time = due_at.map(Time);
     }
     let naming_cond = naming(ia, &seen.user);
-    if d.step == Step::None && active.is_none() && valid_cond.is_true() {
+    // An inactive user's new token could not work: no rotation starts until it is reactivated.
+    let user_inactive = user_cond.is(reasons::UserVerified::UserInactive);
+    if d.step == Step::None && active.is_none() && valid_cond.is_true() && !user_inactive {
         d.step = rotation_trigger(ia, seen, &due_cond, now);
     }
     let awaiting = seen
@@ -284,9 +290,36 @@ fn user_verified(
         }
         (_, None, UserLookup::Failed(e)) => {
             d.soon(Duration::from_secs(30));
-            Cond::unknown(
-                reasons::UserVerified::LookupFailed,
-                format!("looking up {}: {e}", spec.email),
+            // A user seen active stays so until the list says otherwise: a failed re-read is no
+            // reason for a working integration to become unready.
+            Cond::carried::<reasons::UserVerified>(&status.common.conditions)
+                .filter(|c| c.is(reasons::UserVerified::Verified) && was_found(user.as_ref()))
+                .unwrap_or_else(|| {
+                    Cond::unknown(
+                        reasons::UserVerified::LookupFailed,
+                        format!("looking up {}: {e}", spec.email),
+                    )
+                })
+        }
+        (_, None, UserLookup::NotFound)
+            if was_found(user.as_ref()) && status.common.observed_generation == ia.metadata.generation =>
+        {
+            // The user was in the list and is gone: deactivated (where TrackVia leaves inactive
+            // users out of the list) or deleted. Never created again behind a person's back (a
+            // spec change, e.g. a new email, looks again from scratch).
+            let id = user.as_ref().and_then(|u| u.id).unwrap_or_default();
+            d.soon(every.user_poll);
+            d.actions
+                .push((types::USER_VERIFIED, reactivate_action(&full_name)));
+            if let Some(u) = user.as_mut() {
+                u.state = Some(GONE.to_owned());
+            }
+            Cond::false_(
+                reasons::UserVerified::UserInactive,
+                format!(
+                    "TrackVia user {} (id {id}) is no longer in the account's user list: deactivated or deleted",
+                    spec.email
+                ),
             )
         }
         (_, None, UserLookup::CreateFailed(e)) => {
@@ -353,7 +386,7 @@ fn user_verified(
                 create_failed_time: None,
                 create_attempts: None,
             });
-            user_condition(u, &full_name, d, every.user_poll)
+            user_condition(u, &full_name, d, every)
         }
         (_, None, UserLookup::Skipped) => Cond::true_(
             reasons::UserVerified::Verified,
@@ -763,15 +796,31 @@ fn rotation_trigger(ia: &IntegrationAccount, seen: &Observed, due: &Cond, now: T
     })
 }
 
-fn user_condition(u: &User, full_name: &str, d: &mut Draft, poll: Duration) -> Cond {
+/// Whether the status records a user the list once held (not one being created).
+fn was_found(user: Option<&UserStatus>) -> bool {
+    user.is_some_and(|u| u.id.is_some())
+}
+
+/// What a person does about a user that is no longer active.
+fn reactivate_action(full_name: &str) -> String {
+    format!(
+        "reactivate the user in TrackVia: Manage Users -> {full_name} -> Activate, and check Set As API User is still ticked; until then the integration's calls fail and no rotation starts (the credentials Secret is left as it is)"
+    )
+}
+
+fn user_condition(u: &User, full_name: &str, d: &mut Draft, every: Intervals) -> Cond {
     let t = types::USER_VERIFIED;
     match u.status.to_ascii_lowercase().as_str() {
-        "active" => Cond::true_(
-            reasons::UserVerified::Verified,
-            format!("TrackVia user {} (id {}) is active", u.email, u.id),
-        ),
+        "active" => {
+            // Read again, so that a deactivation after it was active is seen.
+            d.soon(every.user_recheck);
+            Cond::true_(
+                reasons::UserVerified::Verified,
+                format!("TrackVia user {} (id {}) is active", u.email, u.id),
+            )
+        }
         "unverified" => {
-            d.soon(poll);
+            d.soon(every.user_poll);
             d.actions.push((t, format!(
                 "accept the TrackVia invitation sent to {} within 24 h of sending; if it lapsed, resend it: Manage Users -> {full_name} -> Resend verification email",
                 u.email
@@ -784,15 +833,15 @@ fn user_condition(u: &User, full_name: &str, d: &mut Draft, poll: Duration) -> C
                 ),
             )
         }
-        other => {
-            d.soon(poll);
-            d.actions.push((
-                t,
-                format!("reactivate the user in TrackVia: Manage Users -> {full_name}"),
-            ));
+        _ => {
+            d.soon(every.user_poll);
+            d.actions.push((t, reactivate_action(full_name)));
             Cond::false_(
                 reasons::UserVerified::UserInactive,
-                format!("TrackVia user {} (id {}) is {other}", u.email, u.id),
+                format!(
+                    "TrackVia user {} (id {}) is no longer active (Status {:?})",
+                    u.email, u.id, u.status
+                ),
             )
         }
     }

@@ -41,7 +41,7 @@ pub enum AccountState {
 /// The TrackVia user, as far as it was looked up.
 #[derive(Debug)]
 pub enum UserLookup {
-    /// Not looked up: the status already knows an active user and nothing asked for a new look.
+    /// Not looked up (no admin credentials to read the list with).
     Skipped,
     /// Found by email.
     Found(User),

@@ -18,6 +18,7 @@ fn every() -> Intervals {
     Intervals {
         token_check: Duration::from_secs(900),
         user_poll: Duration::from_secs(60),
+        user_recheck: Duration::from_secs(300),
     }
 }
 
@@ -611,4 +612,136 @@ fn a_validation_trackvia_did_not_answer_backs_off() {
         every(),
     );
     assert_eq!(p.token.unwrap().validation_failures, None);
+}
+
+/// An IntegrationAccount whose status knows user 7 as active and verified, its token valid.
+fn active_before() -> IntegrationAccount {
+    let mut a = ia();
+    let before = plan(
+        &a,
+        &observed(UserLookup::Found(user("Active")), token(), valid()),
+        now(),
+        every(),
+    );
+    let conditions = conditions::merge(&[], &before.conditions, Some(1), &Time(now()));
+    a.status = Some(IntegrationAccountStatus {
+        common: crate::api::common::CommonStatus {
+            observed_generation: Some(1),
+            conditions,
+        },
+        user: before.user,
+        token: before.token,
+        ..Default::default()
+    });
+    a
+}
+
+#[test]
+fn an_active_user_is_read_again_within_the_user_recheck_interval() {
+    let p = plan(
+        &active_before(),
+        &observed(UserLookup::Found(user("Active")), token(), valid()),
+        now(),
+        every(),
+    );
+    assert!(cond(&p, types::USER_VERIFIED).is_true());
+    assert!(p.requeue <= every().user_recheck, "{:?}", p.requeue);
+}
+
+#[test]
+fn a_user_deactivated_after_it_was_active_is_unready_with_what_to_do() {
+    for status in ["Inactive", "Deactivated", "Disabled"] {
+        let mut o = observed(UserLookup::Found(user(status)), token(), Validation::NotDue);
+        o.published = SecretSeen::Ours {
+            up_to_date: true,
+            fingerprint: Some("hmac-sha256:aa".into()),
+        };
+        let p = plan(&active_before(), &o, now(), every());
+        let c = cond(&p, types::USER_VERIFIED);
+        assert_eq!((c.status, c.reason), (Status::False, "UserInactive"), "{status}");
+        assert!(c.message.contains(status), "{}", c.message);
+        assert_eq!(cond(&p, types::READY).status, Status::False);
+        let next = p.next_action.clone().unwrap();
+        assert!(
+            next.contains("reactivate") && next.contains("Manage Users"),
+            "{next}"
+        );
+        assert_eq!(p.user.as_ref().unwrap().state.as_deref(), Some(status));
+        assert!(p.requeue <= every().user_poll);
+        assert_eq!(
+            p.step,
+            Step::None,
+            "the Secret is left as it is, nothing else is done"
+        );
+    }
+}
+
+#[test]
+fn a_user_gone_from_the_list_is_inactive_and_never_created_again() {
+    let p = plan(
+        &active_before(),
+        &observed(UserLookup::NotFound, token(), Validation::NotDue),
+        now(),
+        every(),
+    );
+    let c = cond(&p, types::USER_VERIFIED);
+    assert_eq!((c.status, c.reason), (Status::False, "UserInactive"));
+    assert!(
+        c.message.contains("no longer in the account's user list"),
+        "{}",
+        c.message
+    );
+    assert!(!matches!(p.step, Step::CreateUser(_)), "{:?}", p.step);
+    assert_eq!(p.user.as_ref().unwrap().id, Some(7), "the user's id is kept");
+    // A new email (a spec change) is looked for, and created, afresh.
+    let mut changed = active_before();
+    changed.spec.email = "sf2.integration@acme.example".into();
+    changed.metadata.generation = Some(2);
+    let p = plan(
+        &changed,
+        &observed(UserLookup::NotFound, token(), Validation::NotDue),
+        now(),
+        every(),
+    );
+    assert!(matches!(p.step, Step::CreateUser(_)), "{:?}", p.step);
+}
+
+#[test]
+fn a_failed_re_read_of_an_active_user_keeps_it_verified() {
+    let e = TrackviaError::from_response("list users", 503, None, "{}", &[]);
+    let p = plan(
+        &active_before(),
+        &observed(UserLookup::Failed(e), token(), Validation::NotDue),
+        now(),
+        every(),
+    );
+    assert!(cond(&p, types::USER_VERIFIED).is_true());
+    assert!(cond(&p, types::READY).is_true());
+}
+
+#[test]
+fn no_rotation_starts_while_the_user_is_inactive() {
+    let mut a = active_before();
+    a.spec.rotation = Some(crate::api::integration_account::RotationPolicy {
+        requested_at: Some(Time(now())),
+        ..Default::default()
+    });
+    let active = plan(
+        &a,
+        &observed(UserLookup::Found(user("Active")), token(), valid()),
+        now(),
+        every(),
+    );
+    assert!(
+        matches!(active.step, Step::StartRotation(_) | Step::Publish),
+        "{:?}",
+        active.step
+    );
+    let mut o = observed(UserLookup::Found(user("Inactive")), token(), valid());
+    o.published = SecretSeen::Ours {
+        up_to_date: true,
+        fingerprint: Some("hmac-sha256:aa".into()),
+    };
+    let inactive = plan(&a, &o, now(), every());
+    assert_eq!(inactive.step, Step::None);
 }
