@@ -73,6 +73,13 @@ pub fn jobs_to_read(mine: &[&Recipe], seen: &[RecipeJobsStatus]) -> Vec<i64> {
     reported
 }
 
+/// A job's time as status keeps it (Kubernetes times have whole seconds): a job is compared
+/// with the cursor at that precision, so a job finished within the cursor's second is not
+/// counted again after the cursor went through status (nor, rarely, a newer one in that second).
+fn whole_second(t: Timestamp) -> Option<Timestamp> {
+    Timestamp::from_second(t.as_second()).ok()
+}
+
 /// What one read of a recipe's jobs found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobsRead {
@@ -113,7 +120,9 @@ pub fn read_jobs(
         ))
     });
     for job in &page.items {
-        let Some(at) = job.time() else { continue };
+        let Some(at) = job.time().and_then(whole_second) else {
+            continue;
+        };
         newest = newest.max(Some(at));
         if !job.is_error {
             newest_success = newest_success.max(Some(at));

@@ -415,6 +415,23 @@ fn auth_failures_are_reported_once_scrubbed_and_cleared_by_a_later_success() {
     assert_eq!((again.auth, again.other), (0, 0));
     assert_eq!(again.entry.auth_failure_time, Some(at(300)));
 
+    // Status keeps whole seconds: a cursor read back from status does not count the job again.
+    let ms = |secs: i64, e: Option<&str>| crate::workato::Job {
+        completed_at: Some(format!(
+            "{}",
+            at(secs)
+                .0
+                .checked_add(jiff::SignedDuration::from_millis(300))
+                .unwrap()
+        )),
+        ..job(secs, e)
+    };
+    let precise = page(vec![ms(300, Some(AUTH))]);
+    let first = read_jobs(&r, None, None, &precise, &now, "trackvia", &[]);
+    let back: RecipeJobsStatus = serde_json::from_value(serde_json::to_value(&first.entry).unwrap()).unwrap();
+    let second = read_jobs(&r, Some(&back), None, &precise, &at(900), "trackvia", &[]);
+    assert_eq!((first.auth, second.auth), (1, 0));
+
     // A later success clears it; the older failures are not counted again.
     let mut later = p.items.clone();
     later.insert(0, job(400, None));
