@@ -367,15 +367,7 @@ async fn recent_jobs(
             match ws.api.list_jobs(id).await {
                 Ok(page) => {
                     let prev = status.recipe_jobs.iter().find(|e| e.id == id);
-                    let read = plan::read_jobs(
-                        recipe,
-                        prev,
-                        status.jobs_checked_time.as_ref(),
-                        &page,
-                        &now,
-                        &adapter,
-                        &secrets,
-                    );
+                    let read = plan::read_jobs(recipe, prev, &page, &now, &adapter, &secrets);
                     auth += read.auth;
                     other += read.other;
                     reads.push(read.entry);

@@ -92,13 +92,13 @@ pub struct JobsRead {
 }
 
 /// Reads a page of `recipe`'s jobs (newest first, as Workato lists them): counts the failures
-/// newer than the cursor (the recipe's newest job seen, else the last check, else
-/// [`FIRST_LOOKBACK`]), and keeps the newest authentication failure unless a later job
-/// succeeded. `secrets` are removed from the error kept.
+/// newer than the cursor (the recipe's newest job seen; never read: [`FIRST_LOOKBACK`], not the
+/// last check, since the listing that showed its first failure may be older than that check),
+/// and keeps the newest authentication failure unless a later job succeeded. `secrets` are
+/// removed from the error kept.
 pub fn read_jobs(
     recipe: &Recipe,
     prev: Option<&RecipeJobsStatus>,
-    checked: Option<&Time>,
     page: &JobPage,
     now: &Time,
     provider: &str,
@@ -107,7 +107,6 @@ pub fn read_jobs(
     let lookback = now.0.checked_sub(FIRST_LOOKBACK).unwrap_or(now.0);
     let cursor: Timestamp = prev
         .and_then(|p| p.newest_job_time.as_ref())
-        .or(checked)
         .map_or(lookback, |t| t.0);
     let mut auth = 0;
     let mut other = 0;

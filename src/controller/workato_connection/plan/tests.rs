@@ -384,7 +384,7 @@ fn auth_failures_are_reported_once_scrubbed_and_cleared_by_a_later_success() {
         job(200, Some("500 Internal Server Error")),
         job(300, Some(AUTH)),
     ]);
-    let read = read_jobs(&r, None, None, &p, &now, "trackvia", &["s3cr3t-token-1234"]);
+    let read = read_jobs(&r, None, &p, &now, "trackvia", &["s3cr3t-token-1234"]);
     assert_eq!((read.auth, read.other), (1, 1));
     assert_eq!(read.entry.auth_failure_time, Some(at(300)));
     assert_eq!(read.entry.newest_job_time, Some(at(300)));
@@ -403,15 +403,7 @@ fn auth_failures_are_reported_once_scrubbed_and_cleared_by_a_later_success() {
     assert!(!c.message.contains("s3cr3t"), "{}", c.message);
 
     // The same page read again: nothing new is counted, the failure stays.
-    let again = read_jobs(
-        &r,
-        Some(&read.entry),
-        s.jobs_checked_time.as_ref(),
-        &p,
-        &at(900),
-        "trackvia",
-        &[],
-    );
+    let again = read_jobs(&r, Some(&read.entry), &p, &at(900), "trackvia", &[]);
     assert_eq!((again.auth, again.other), (0, 0));
     assert_eq!(again.entry.auth_failure_time, Some(at(300)));
 
@@ -427,9 +419,9 @@ fn auth_failures_are_reported_once_scrubbed_and_cleared_by_a_later_success() {
         ..job(secs, e)
     };
     let precise = page(vec![ms(300, Some(AUTH))]);
-    let first = read_jobs(&r, None, None, &precise, &now, "trackvia", &[]);
+    let first = read_jobs(&r, None, &precise, &now, "trackvia", &[]);
     let back: RecipeJobsStatus = serde_json::from_value(serde_json::to_value(&first.entry).unwrap()).unwrap();
-    let second = read_jobs(&r, Some(&back), None, &precise, &at(900), "trackvia", &[]);
+    let second = read_jobs(&r, Some(&back), &precise, &at(900), "trackvia", &[]);
     assert_eq!((first.auth, second.auth), (1, 0));
 
     // A later success clears it; the older failures are not counted again.
@@ -438,7 +430,6 @@ fn auth_failures_are_reported_once_scrubbed_and_cleared_by_a_later_success() {
     let cleared = read_jobs(
         &r,
         Some(&read.entry),
-        None,
         &page_newest_first(later),
         &at(900),
         "trackvia",
@@ -462,7 +453,7 @@ fn other_failures_are_counted_not_alarmed_and_auth_failures_age_out() {
     let r = counted(1004, 1, 0);
     let mine = [&r];
     let p = page(vec![job(100, Some("Salesforce: 503 Service Unavailable"))]);
-    let read = read_jobs(&r, None, None, &p, &at(200), "trackvia", &[]);
+    let read = read_jobs(&r, None, &p, &at(200), "trackvia", &[]);
     assert_eq!((read.auth, read.other), (0, 1));
     let mut s = WorkatoConnectionStatus::default();
     record_jobs(&mut s, &mine, vec![read.entry], true, &at(200));
@@ -471,7 +462,6 @@ fn other_failures_are_counted_not_alarmed_and_auth_failures_age_out() {
     // An auth failure with no job after it: reported for a day, then aged out.
     let failing = read_jobs(
         &r,
-        None,
         None,
         &page(vec![job(100, Some("403 Forbidden"))]),
         &at(200),
