@@ -2,7 +2,8 @@
 # make demo: the operator on a local API server with the TrackVia and Workato emulators. Builds what
 # it needs, applies examples/, plays the person's TrackVia UI steps through the emulator's control
 # API, shows every kind going Ready, runs an Overlap and two StopAndRestart rotations (one by hand,
-# one scheduled that waits for a person's approval), prints the events
+# one scheduled that waits for a person's approval), migrates an employee-bound OAuth connection to
+# the dedicated user (opt-in, in stages), prints the events
 # and metrics that tell the story, and stops everything it started (KEEP=1 leaves it running).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -161,6 +162,34 @@ k -n "$NS" annotate --overwrite secret salesforce-trackvia-token integrations.tr
 wait_for 60 "the approved rotation" phase_is "$SCHEDULED" Succeeded
 k get rot -n "$NS"
 echo; echo "approved at: $(jsonpath "rot/$SCHEDULED" '{.status.approvedTime}'); recipes: $(jsonpath "rot/$SCHEDULED" '{range .status.recipes[*]}{.name} ({.state}); {end}')"
+
+say "An employee-bound OAuth connection, found and migrated to the dedicated user"
+echo "Connection 5003 was authorized by OAuth with Ada's TrackVia login; recipe 7006 runs on it."
+echo "Workato does not show a connection's authentication type, so the person says so:"
+k apply -n "$NS" -f - >/dev/null <<YAML
+apiVersion: integrations.trackvia-operator.dev/v1alpha1
+kind: WorkatoConnection
+metadata: {name: salesforce-legacy}
+spec:
+  workspaceRef: {name: acme-dev}
+  integrationAccountRef: {name: salesforce}
+  connection: {id: 5003}
+  migrateFromOAuth: false
+YAML
+wait_for 60 "the OAuth connection to be reported" sh -c "$ROOT/.cache/bin/kubectl get wkc salesforce-legacy -n $NS -o jsonpath='{.status.conditions[?(@.type==\"DedicatedCredentials\")].reason}' | grep -q EmployeeBoundAuth"
+echo "DedicatedCredentials: $(jsonpath wkc/salesforce-legacy '{.status.conditions[?(@.type=="DedicatedCredentials")].message}')"
+echo "Nothing was written; recipe 7006 runs: $(jsonpath wkc/salesforce-legacy '{range .status.recipes[*]}{.name} (running={.running}); {end}')"
+echo; echo "The person opts in: spec.migrateFromOAuth: true"
+k patch wkc salesforce-legacy -n "$NS" --type merge -p '{"spec":{"migrateFromOAuth":true}}' >/dev/null
+wait_for 90 "the migration" ready wkc/salesforce-legacy
+MIGRATION=$(k get rot -n "$NS" -o jsonpath='{range .items[?(@.spec.takeOver.name=="salesforce-legacy")]}{.metadata.name}{end}')
+k get rot "$MIGRATION" -n "$NS"
+echo; echo "$(jsonpath "rot/$MIGRATION" '{.spec.reason}'): $(jsonpath "rot/$MIGRATION" '{range .status.recipes[*]}{.name} ({.state}); {end}')"
+echo "DedicatedCredentials: $(jsonpath wkc/salesforce-legacy '{.status.conditions[?(@.type=="DedicatedCredentials")].message}')"
+echo "Connection 5003 now holds: $(curl -fsS "$TV/_emulator/state" | python3 -c 'import json,sys
+s=json.load(sys.stdin)["workato"]["workspaces"]
+c=[c for w in s for c in w["connections"] if c["id"]==5003][0]
+print("auth_type =", c["input"].get("auth_type"), "(the key and token: the dedicated user'"'"'s)")')"
 
 say "Events that tell the story (the rotations)"
 k get events -n "$NS" --sort-by=.lastTimestamp -o custom-columns=OBJECT:.involvedObject.kind/.involvedObject.name,TYPE:.type,REASON:.reason,MESSAGE:.message \

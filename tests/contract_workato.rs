@@ -53,6 +53,8 @@ workato:
       environment: sandbox
       apiTokens: [{TOKEN}]
       managedUsers: [{{id: 9001, externalId: cust-1, workspace: acme-customer}}]
+      customConnectors:
+        - {{id: 8, name: tv_custom, title: TrackVia (custom), apiKeyField: user_key, authTokenField: access_token, code: "{{ title: 'x', connection: {{ fields: [ {{ name: 'auth_type', pick_list: [['OAuth', 'oauth'], ['Auth token', 'auth_token']] }}, {{ name: 'user_key' }}, {{ name: 'access_token' }} ], authorization: {{ type: 'multi' }} }} }}"}}
       connections:
         - {{id: 100, name: TrackVia (Salesforce Integration), provider: trackvia, folderId: 4012, input: {{user_key: sbx-api-key-0001, access_token: sf-token-valid-0001}}, authorizationStatus: success}}
         - {{id: 101, name: TrackVia (Other), provider: trackvia}}
@@ -397,4 +399,78 @@ async fn embedded_requests_address_the_managed_users_workspace() {
         .find(|c| c["route"].as_str().unwrap().contains("managed_users"))
         .unwrap();
     assert_eq!(call["path"], "/api/managed_users/Ecust-1/connections");
+}
+
+/// Jobs as Workato documents them (a job `id` is a handle string such as `j-KGAKfhsz-GYoLe`, a
+/// failed job carries `error` and `error_parts`) parse into the client's types, succeeded and
+/// failed alike; recipes and connections in the published schema's shape parse too (a connection
+/// created without a folder lands in the home folder, so `folder_id` is never null).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_recipes_and_connections_in_the_published_shapes_parse() {
+    let emu = Emulators::start(&seed()).await;
+    let api = client(&emu);
+    emu.control("workato/tick", json!({"count": 1})).await;
+    // 1002 runs on connection 100 (working credentials), 1001 on 101 (none).
+    let ok = api.list_jobs(1002).await.unwrap();
+    let failed = api.list_jobs(1001).await.unwrap();
+    assert_eq!((ok.job_succeeded_count, ok.job_failed_count), (1, 0));
+    assert_eq!((failed.job_succeeded_count, failed.job_failed_count), (0, 1));
+    let (ok, failed) = (&ok.items[0], &failed.items[0]);
+    for job in [ok, failed] {
+        let id = job.id.as_str().unwrap_or_default();
+        assert!(id.starts_with("j-") && id.len() > 2, "a job handle: {:?}", job.id);
+        assert!(job.started_at.is_some() && job.completed_at.is_some(), "{job:?}");
+    }
+    assert_ne!(ok.id, failed.id);
+    assert!(!ok.is_error && ok.error.is_none(), "{ok:?}");
+    assert!(failed.is_error && failed.is_poll_error, "{failed:?}");
+    assert!(
+        failed.error.as_deref().is_some_and(|e| !e.is_empty()),
+        "{failed:?}"
+    );
+
+    let recipe = api.get_recipe(1002).await.unwrap();
+    assert!(recipe.running && recipe.stop_cause.is_none() && recipe.stopped_at.is_none());
+    assert!(recipe.folder_id.is_some(), "folder_id is never null: {recipe:?}");
+    let created = api
+        .create_connection(&NewConnection {
+            name: "No folder".into(),
+            provider: "trackvia".into(),
+            folder_id: None,
+            input: input("a", "b"),
+            shell: true,
+        })
+        .await
+        .unwrap();
+    assert!(created.folder_id.is_some(), "{created:?}");
+}
+
+/// The connector lookup the WorkatoConnection does before its first push: a standard connector
+/// by `GET /api/integrations`, a custom one by `GET /api/custom_connectors` and its code (the
+/// fields its `connection` block declares), an unknown provider as missing; all within the
+/// connectors budget, Embedded included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_are_discovered_standard_custom_or_missing() {
+    use trackvia_operator::domain::connector::{ConnectorKind, discover};
+    let emu = Emulators::start(&seed()).await;
+    let api = client(&emu);
+    let standard = discover(&api, "trackvia").await.unwrap();
+    assert_eq!(
+        (standard.kind, standard.oauth, standard.fields),
+        (ConnectorKind::Standard, true, None)
+    );
+    let custom = discover(&api, "tv_custom").await.unwrap();
+    assert_eq!(custom.kind, ConnectorKind::Custom { id: 8 });
+    let fields = custom.fields.unwrap();
+    let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["auth_type", "user_key", "access_token"]);
+    assert_eq!(fields[0].options, ["oauth", "auth_token"]);
+    let missing = discover(&api, "nope").await.unwrap();
+    assert_eq!(missing.kind, ConnectorKind::Missing);
+    assert_eq!(statuses(&emu, "GET /api/integrations").await, [200, 200, 200]);
+    assert_eq!(statuses(&emu, "GET /api/custom_connectors").await, [200, 200]);
+    assert_eq!(
+        statuses(&emu, "GET /api/custom_connectors/{id}/code").await,
+        [200]
+    );
 }

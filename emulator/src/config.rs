@@ -27,13 +27,58 @@ pub struct Config {
     pub task_limit_stop_cause: String,
 }
 
-/// Names of the TrackVia connection input fields.
+/// What the emulated TrackVia connectors read from a connection's input: the built-in
+/// connector's field names and authentication types, and each seeded custom connector's fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputKeys {
     /// Field holding the account API key (default `user_key`).
     pub user_key: String,
     /// Field holding the auth token (default `access_token`).
     pub access_token: String,
+    /// The built-in connector's authentication-type field and values (unpublished: see
+    /// docs/emulator.md).
+    pub auth_type: AuthTypeKeys,
+    /// Custom connectors by provider name (filled from the seed, not from flags).
+    pub custom: Vec<CustomKeys>,
+}
+
+/// The built-in TrackVia connector's authentication-type field. Workato does not publish it;
+/// these defaults follow the convention of its other connectors (docs/decisions.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthTypeKeys {
+    /// Field name (default `auth_type`).
+    pub field: String,
+    /// Value selecting OAuth (default `oauth`).
+    pub oauth: String,
+    /// Value selecting Auth Token (default `auth_token`).
+    pub auth_token: String,
+    /// Whether a connection whose input names no type is OAuth. Unknown for the real connector;
+    /// default `false` (Auth Token, as the seeds and older clients assume). Set it to see what
+    /// an operator that never names the type meets if Workato defaults to OAuth, the only type
+    /// its published metadata shows.
+    pub default_oauth: bool,
+}
+
+/// A custom connector's credential fields (what its code's `connection.fields` declare).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomKeys {
+    /// Provider name (the connector's `name`).
+    pub provider: String,
+    /// Field holding the API key.
+    pub user_key: String,
+    /// Field holding the auth token.
+    pub access_token: String,
+}
+
+impl Default for AuthTypeKeys {
+    fn default() -> Self {
+        Self {
+            field: "auth_type".into(),
+            oauth: "oauth".into(),
+            auth_token: "auth_token".into(),
+            default_oauth: false,
+        }
+    }
 }
 
 impl Default for InputKeys {
@@ -41,6 +86,8 @@ impl Default for InputKeys {
         Self {
             user_key: "user_key".into(),
             access_token: "access_token".into(),
+            auth_type: AuthTypeKeys::default(),
+            custom: Vec::new(),
         }
     }
 }

@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{Config, InputKeys};
+pub use config::{AuthTypeKeys, Config, CustomKeys, InputKeys};
 pub use error::{Error, SeedError};
 pub use seed::Seed;
 pub use world::calls::Service;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use trackvia_emulator::{Config, Emulator, InputKeys, Seed};
+use trackvia_emulator::{AuthTypeKeys, Config, Emulator, InputKeys, Seed};
 
 /// Local emulators of the TrackVia and Workato APIs, with a control API under /_emulator/.
 #[derive(Debug, Parser)]
@@ -44,6 +44,18 @@ struct Args {
         default_value = "user_key,access_token"
     )]
     trackvia_input_keys: Vec<String>,
+    /// The built-in TrackVia connector's authentication-type field and its two values (OAuth,
+    /// Auth Token). Unpublished by Workato: see docs/emulator.md.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        num_args = 1,
+        default_value = "auth_type,oauth,auth_token"
+    )]
+    trackvia_auth_type: Vec<String>,
+    /// The type of a TrackVia connection whose input names none: `oauth` or `auth_token`.
+    #[arg(long, default_value = "auth_token")]
+    trackvia_default_auth_type: String,
     /// Retry-After seconds on Workato 429 answers (0 = send no Retry-After).
     #[arg(long, default_value_t = 1)]
     workato_retry_after_secs: u64,
@@ -57,6 +69,20 @@ impl Args {
         let [user_key, access_token] = self.trackvia_input_keys.as_slice() else {
             return Err("--trackvia-input-keys takes exactly two names, e.g. user_key,access_token".into());
         };
+        let [field, oauth, auth_token] = self.trackvia_auth_type.as_slice() else {
+            return Err(
+                "--trackvia-auth-type takes a field and two values, e.g. auth_type,oauth,auth_token".into(),
+            );
+        };
+        let default_oauth = match self.trackvia_default_auth_type.as_str() {
+            "oauth" => true,
+            "auth_token" => false,
+            other => {
+                return Err(format!(
+                    "--trackvia-default-auth-type: {other:?} is neither oauth nor auth_token"
+                ));
+            }
+        };
         Ok(Config {
             trackvia_addr: self.trackvia_addr,
             workato_addr: self.workato_addr,
@@ -66,6 +92,13 @@ impl Args {
             trackvia_input_keys: InputKeys {
                 user_key: user_key.clone(),
                 access_token: access_token.clone(),
+                auth_type: AuthTypeKeys {
+                    field: field.clone(),
+                    oauth: oauth.clone(),
+                    auth_token: auth_token.clone(),
+                    default_oauth,
+                },
+                custom: Vec::new(),
             },
             workato_retry_after_secs: self.workato_retry_after_secs,
             task_limit_stop_cause: self.task_limit_stop_cause.clone(),

@@ -212,6 +212,17 @@ pub struct WorkspaceSeed {
     /// The `user_id` reported on recipes; default 1.
     #[serde(default)]
     pub user_id: Option<u64>,
+    /// The workspace's home folder: the `folder_id` of connections and recipes seeded or created
+    /// without one (Workato's schema has no null `folder_id`). Default `10000 + <position of the
+    /// workspace in the seed, from 1>`.
+    #[serde(default)]
+    pub home_folder_id: Option<u64>,
+    /// The recipes' `author_name` and `version_author_name`; default `<id> owner`.
+    #[serde(default)]
+    pub owner_name: Option<String>,
+    /// The recipes' `version_author_email`; default `owner@<id>.example`.
+    #[serde(default)]
+    pub owner_email: Option<String>,
     /// Embedded: managed users (customer workspaces) reachable under `/api/managed_users/{id}`.
     #[serde(default)]
     pub managed_users: Vec<ManagedUserSeed>,
@@ -221,6 +232,29 @@ pub struct WorkspaceSeed {
     /// Recipes.
     #[serde(default)]
     pub recipes: Vec<RecipeSeed>,
+    /// Custom connectors (`GET /api/custom_connectors`).
+    #[serde(default)]
+    pub custom_connectors: Vec<CustomConnectorSeed>,
+}
+
+/// A custom connector: its listing, its code, and which of its connection fields hold the
+/// TrackVia API key and auth token (the emulator does not run the code; these stand in for its
+/// `authorization.apply`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomConnectorSeed {
+    /// Id.
+    pub id: u64,
+    /// Name: the provider of its connections and recipes' adapter name.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Its code (Workato connector SDK, Ruby), served by `GET /api/custom_connectors/:id/code`.
+    pub code: String,
+    /// The connection field holding the API key.
+    pub api_key_field: String,
+    /// The connection field holding the auth token.
+    pub auth_token_field: String,
 }
 
 /// An Embedded managed user, pointing at another seeded workspace.

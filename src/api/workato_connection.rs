@@ -76,6 +76,21 @@ pub struct WorkatoConnectionSpec {
     /// built-in connector's auth-token field names, so they are configurable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_keys: Option<InputKeys>,
+    /// The connection's authentication type, set explicitly on every push: TrackVia's connector
+    /// in Workato has an OAuth type (tied to the login of the employee who authorized it) and an
+    /// Auth Token type (API key + auth token of a dedicated API user). Workato does not publish
+    /// the field that selects it; defaults `auth_type` = `auth_token` (docs/decisions.md). When
+    /// the connector declares its fields and none is this one, no type is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_type: Option<AuthTypeSelector>,
+    /// The adopted connection is authorized by OAuth, as an employee. Workato does not show a
+    /// connection's authentication type or who authorized it, so this is the person's statement.
+    /// `true`: migrate it to the Auth Token type with the dedicated user, as a staged switch
+    /// through a CredentialRotation (stop its running recipes, update with the new type and
+    /// credentials, test, restart; a failed test leaves them stopped and reported). `false`:
+    /// report it (`DedicatedCredentials=False`, `EmployeeBoundAuth`) and leave it untouched.
+    #[serde(default, rename = "migrateFromOAuth", skip_serializing_if = "Option::is_none")]
+    pub migrate_from_oauth: Option<bool>,
     /// Which recipes count as depending on this connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipes: Option<RecipeSelection>,
@@ -138,6 +153,20 @@ pub struct InputKeys {
     pub account_id: Option<String>,
 }
 
+/// The `input` field that selects the connection's authentication type, and its value.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthTypeSelector {
+    /// The field's name (default `auth_type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub field: Option<String>,
+    /// The value that selects Auth Token (default `auth_token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub value: Option<String>,
+}
+
 /// Which recipes depend on the connection.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -188,6 +217,9 @@ pub struct WorkatoConnectionStatus {
     /// Workato's `connection_lost_reason`, trimmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_lost_reason: Option<String>,
+    /// The connector, as Workato described it before the first push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<ConnectorStatus>,
     /// Number of recipes depending on the connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipe_count: Option<i32>,
@@ -250,4 +282,24 @@ pub struct RecipeStatus {
     /// The CredentialRotation that stopped the recipe and has not seen it run again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_by: Option<String>,
+}
+
+/// The connector of the connection, as Workato described it. Names only.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorStatus {
+    /// `Standard` (one of Workato's connectors) or `Custom` (the workspace's own).
+    pub kind: String,
+    /// The custom connector's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_connector_id: Option<i64>,
+    /// Whether Workato describes the connector as OAuth.
+    pub oauth: bool,
+    /// The connection fields the connector declares (empty: Workato does not publish them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+    /// The authentication type sent with every push, as `field=value`; absent when the
+    /// connector declares fields and none selects a type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_type: Option<String>,
 }

@@ -37,6 +37,10 @@ pub mod types {
     pub const VERIFIED: &str = "Verified";
     /// The connection holds the credentials currently published.
     pub const CREDENTIALS_CURRENT: &str = "CredentialsCurrent";
+    /// The connector declares fields the configured credentials fill.
+    pub const CONNECTOR_COMPATIBLE: &str = "ConnectorCompatible";
+    /// The connection authenticates as the dedicated API user, not as an employee.
+    pub const DEDICATED_CREDENTIALS: &str = "DedicatedCredentials";
     /// No dependent recipe was stopped by Workato.
     pub const RECIPES_HEALTHY: &str = "RecipesHealthy";
     /// A rotation is in progress (its step is the reason).

@@ -334,6 +334,30 @@ reasons! {
         TakeOverFailed,
     }
 
+    /// `ConnectorCompatible` of WorkatoConnection.
+    ConnectorCompatible for CONNECTOR_COMPATIBLE {
+        /// The connector declares the configured fields.
+        FieldsMatch,
+        /// A standard connector: Workato does not publish its fields; the configured ones are used.
+        FieldsNotPublished,
+        /// The connector declares none of the fields the configured keys need.
+        NoMatchingFields,
+        /// The connector's authentication types do not include the configured one.
+        AuthTypeNotOffered,
+        /// Workato knows no connector of that name.
+        ConnectorNotFound,
+    }
+
+    /// `DedicatedCredentials` of WorkatoConnection.
+    DedicatedCredentials for DEDICATED_CREDENTIALS {
+        /// The operator put the dedicated user's auth token on it.
+        AuthToken,
+        /// Authorized by OAuth as an employee (the person's statement).
+        EmployeeBoundAuth,
+        /// Workato does not show how a connection it did not set up authenticates.
+        AuthNotShown,
+    }
+
     /// `RecipesHealthy` of WorkatoConnection.
     RecipesHealthy for RECIPES_HEALTHY {
         /// None stopped by Workato.

@@ -22,24 +22,68 @@ pub const DEFAULT_API_KEY_FIELD: &str = "user_key";
 /// Default `input` field of the auth token.
 pub const DEFAULT_AUTH_TOKEN_FIELD: &str = "access_token";
 
-/// The connection's `input` for `token`, with the field names of `spec.inputKeys`.
+/// Default field of the authentication type (the name most of Workato's connectors with several
+/// types use; docs/decisions.md).
+pub const DEFAULT_AUTH_TYPE_FIELD: &str = "auth_type";
+/// Default value selecting the Auth Token type (TrackVia's name for it; docs/decisions.md).
+pub const DEFAULT_AUTH_TYPE_VALUE: &str = "auth_token";
+
+/// The authentication type of `spec.authType`, with the defaults: `(field, value)`.
+pub fn configured_auth_type(wc: &WorkatoConnection) -> (String, String) {
+    let a = wc.spec.auth_type.clone().unwrap_or_default();
+    (
+        a.field.unwrap_or_else(|| DEFAULT_AUTH_TYPE_FIELD.into()),
+        a.value.unwrap_or_else(|| DEFAULT_AUTH_TYPE_VALUE.into()),
+    )
+}
+
+/// The authentication type a push sends: what the connector check recorded in status (`None`:
+/// the connector declares no such field), or the configured one before any check.
+pub fn auth_type(wc: &WorkatoConnection) -> Option<(String, String)> {
+    match wc.status.as_ref().and_then(|s| s.connector.as_ref()) {
+        Some(c) => c
+            .auth_type
+            .as_deref()
+            .and_then(|t| t.split_once('='))
+            .map(|(f, v)| (f.to_owned(), v.to_owned())),
+        None => Some(configured_auth_type(wc)),
+    }
+}
+
+/// The connection's `input` for the published credentials, with the field names of
+/// `spec.inputKeys` and the authentication type `auth` (`(field, value)`).
 pub fn connection_input(
     wc: &WorkatoConnection,
     account: &TrackViaAccount,
     p: &Credentials,
+    auth: Option<(String, String)>,
 ) -> ConnectionInput {
-    input_for(wc, account, &p.api_key, &p.value)
+    input_with(wc, account, &p.api_key, &p.value, auth)
 }
 
-/// The connection's `input` for an API key and token.
+/// The connection's `input` for an API key and token, with the authentication type of
+/// [`auth_type`].
 pub fn input_for(
     wc: &WorkatoConnection,
     account: &TrackViaAccount,
     api_key: &Sensitive<String>,
     token: &AuthToken,
 ) -> ConnectionInput {
+    input_with(wc, account, api_key, token, auth_type(wc))
+}
+
+fn input_with(
+    wc: &WorkatoConnection,
+    account: &TrackViaAccount,
+    api_key: &Sensitive<String>,
+    token: &AuthToken,
+    auth: Option<(String, String)>,
+) -> ConnectionInput {
     let keys = wc.spec.input_keys.clone().unwrap_or_default();
     let mut m = Map::new();
+    if let Some((field, value)) = auth {
+        m.insert(field, Value::String(value));
+    }
     m.insert(
         keys.api_key.unwrap_or_else(|| DEFAULT_API_KEY_FIELD.into()),
         Value::String(api_key.expose().clone()),

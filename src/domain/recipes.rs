@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::api::WorkatoConnection;
+use crate::domain::connector::{Connector, discover};
 use crate::reconcile::cache::ListingCache;
 use crate::workato::{Connection, ConnectionFilter, HttpWorkato, Recipe, WorkatoApi, WorkatoError};
 
@@ -33,6 +34,7 @@ pub fn recipes_key(ws_uid: &str, adapter: &str) -> String {
 pub struct Listings {
     connections: ListingCache<Vec<Connection>, WorkatoError>,
     recipes: ListingCache<Vec<Recipe>, WorkatoError>,
+    connectors: ListingCache<Connector, WorkatoError>,
 }
 
 impl Listings {
@@ -62,6 +64,21 @@ impl Listings {
         self.recipes
             .get_or_read(&recipes_key(ws_uid, adapter), every, fresh, || {
                 api.list_all_recipes(adapter)
+            })
+            .await
+    }
+
+    /// The connector `provider` names in the workspace, looked up at most once per `every`.
+    pub async fn connector(
+        &self,
+        api: &HttpWorkato,
+        ws_uid: &str,
+        provider: &str,
+        every: Duration,
+    ) -> Result<std::sync::Arc<Connector>, WorkatoError> {
+        self.connectors
+            .get_or_read(&recipes_key(ws_uid, provider), every, false, || {
+                discover(api, provider)
             })
             .await
     }

@@ -1,6 +1,6 @@
 //! One Workato workspace's documented request budget (docs/vendors.md#workato-rate-limits):
 //! `GET /api/connections`
-//! 60/min; every other connection endpoint 1/s; recipes 60/min; jobs 60/min. Every client of the
+//! 60/min; every other connection endpoint 1/s; recipes 60/min; jobs 60/min; connectors 60/min. Every client of the
 //! workspace shares one budget, so the limits hold however many WorkatoConnections there are.
 
 use std::time::Duration;
@@ -18,6 +18,8 @@ pub enum Bucket {
     Recipe,
     /// Job endpoints.
     Job,
+    /// Connector metadata (`/api/integrations`, `/api/custom_connectors`).
+    Connector,
 }
 
 /// The request budget of one workspace. Cloning shares it.
@@ -27,6 +29,7 @@ pub struct WorkatoBudget {
     connection: RateLimiter,
     recipe: RateLimiter,
     job: RateLimiter,
+    connector: RateLimiter,
 }
 
 impl Default for WorkatoBudget {
@@ -44,6 +47,7 @@ impl WorkatoBudget {
             connection: RateLimiter::new("workato_connection", 1, Duration::from_secs(1)),
             recipe: RateLimiter::new("workato_recipe", 60, minute),
             job: RateLimiter::new("workato_job", 60, minute),
+            connector: RateLimiter::new("workato_connector", 60, minute),
         }
     }
 
@@ -60,6 +64,7 @@ impl WorkatoBudget {
             Bucket::Connection => &self.connection,
             Bucket::Recipe => &self.recipe,
             Bucket::Job => &self.job,
+            Bucket::Connector => &self.connector,
         }
     }
 }

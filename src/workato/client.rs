@@ -8,8 +8,8 @@ use tracing::{debug, warn};
 use super::budget::Bucket;
 use super::error::start_errors;
 use super::{
-    Connection, ConnectionFilter, ConnectionUpdate, JobPage, NewConnection, Recipe, RecipeQuery, WorkatoApi,
-    WorkatoBudget, WorkatoError,
+    Connection, ConnectionFilter, ConnectionUpdate, CustomConnector, JobPage, NewConnection, Recipe,
+    RecipeQuery, StandardConnector, WorkatoApi, WorkatoBudget, WorkatoError,
 };
 use crate::external::http::{self, HttpSettings};
 use crate::external::{Backoff, Idempotence, Observed, RequestObserver};
@@ -400,6 +400,54 @@ impl WorkatoApi for HttpWorkato {
         ))
         .await
     }
+
+    async fn standard_connectors(&self, applications: &str) -> Result<Vec<StandardConnector>, WorkatoError> {
+        #[derive(serde::Deserialize)]
+        struct Items {
+            #[serde(default)]
+            items: Vec<StandardConnector>,
+        }
+        let q = vec![("applications", applications.to_owned())];
+        let req = Req::new("list connectors", Bucket::Connector, Method::GET, "/integrations").query(q);
+        let items: Items = self.call(req).await?;
+        Ok(items.items)
+    }
+
+    async fn custom_connectors(&self) -> Result<Vec<CustomConnector>, WorkatoError> {
+        #[derive(serde::Deserialize)]
+        struct Listing {
+            #[serde(default)]
+            result: Vec<CustomConnector>,
+        }
+        let req = Req::new(
+            "list custom connectors",
+            Bucket::Connector,
+            Method::GET,
+            "/custom_connectors",
+        );
+        let r: Listing = self.call(req).await?;
+        Ok(r.result)
+    }
+
+    async fn custom_connector_code(&self, id: i64) -> Result<String, WorkatoError> {
+        #[derive(serde::Deserialize)]
+        struct Data {
+            data: Code,
+        }
+        #[derive(serde::Deserialize)]
+        struct Code {
+            #[serde(default)]
+            code: String,
+        }
+        let req = Req::new(
+            "read custom connector code",
+            Bucket::Connector,
+            Method::GET,
+            format!("/custom_connectors/{id}/code"),
+        );
+        let d: Data = self.call(req).await?;
+        Ok(d.data.code)
+    }
 }
 
 impl<T: WorkatoApi> WorkatoApi for std::sync::Arc<T> {
@@ -442,5 +490,17 @@ impl<T: WorkatoApi> WorkatoApi for std::sync::Arc<T> {
     }
     fn list_jobs(&self, recipe_id: i64) -> impl Future<Output = Result<JobPage, WorkatoError>> + Send {
         (**self).list_jobs(recipe_id)
+    }
+    fn standard_connectors(
+        &self,
+        applications: &str,
+    ) -> impl Future<Output = Result<Vec<StandardConnector>, WorkatoError>> + Send {
+        (**self).standard_connectors(applications)
+    }
+    fn custom_connectors(&self) -> impl Future<Output = Result<Vec<CustomConnector>, WorkatoError>> + Send {
+        (**self).custom_connectors()
+    }
+    fn custom_connector_code(&self, id: i64) -> impl Future<Output = Result<String, WorkatoError>> + Send {
+        (**self).custom_connector_code(id)
     }
 }

@@ -4,6 +4,9 @@
 mod budget;
 mod client;
 mod error;
+#[cfg(test)]
+mod schema_tests;
+mod wire;
 
 use std::future::Future;
 
@@ -17,14 +20,16 @@ pub use error::WorkatoError;
 use crate::secret::Sensitive;
 
 /// A connection as `GET /api/connections` lists it. Workato never returns the `input`.
+/// Decoded through [`wire::ConnectionWire`] (`provider` falls back to `application`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "wire::ConnectionWire")]
 pub struct Connection {
     /// Connection id (recipes refer to it as `config[].account_id`).
     pub id: i64,
     /// Name.
     #[serde(default)]
     pub name: String,
-    /// Connector, e.g. `trackvia`.
+    /// Connector, e.g. `trackvia` (`provider`, else the required `application`).
     #[serde(default)]
     pub provider: Option<String>,
     /// Folder.
@@ -233,6 +238,37 @@ pub struct JobPage {
     pub items: Vec<Job>,
 }
 
+/// A standard connector as `GET /api/integrations` describes it (the fields the operator reads).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct StandardConnector {
+    /// Provider name, e.g. `trackvia`.
+    pub name: String,
+    /// Title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Whether the connector authenticates with OAuth.
+    #[serde(default)]
+    pub oauth: bool,
+    /// Whether Workato deprecated it.
+    #[serde(default)]
+    pub deprecated: bool,
+}
+
+/// A custom connector as `GET /api/custom_connectors` lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct CustomConnector {
+    /// Id.
+    pub id: i64,
+    /// Name: the provider of its connections.
+    pub name: String,
+    /// Title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Latest released version.
+    #[serde(default)]
+    pub latest_released_version: Option<i64>,
+}
+
 /// The Workato operations the operator uses. One instance serves one workspace (base URL, API
 /// client token, optional Embedded managed user); every call goes through the workspace budget.
 pub trait WorkatoApi: Send + Sync {
@@ -274,6 +310,19 @@ pub trait WorkatoApi: Send + Sync {
 
     /// Stops a recipe (60/min).
     fn stop_recipe(&self, id: i64) -> impl Future<Output = Result<(), WorkatoError>> + Send;
+
+    /// The named standard connectors, as `GET /api/integrations?applications=` describes them;
+    /// unknown names are left out (60/min).
+    fn standard_connectors(
+        &self,
+        applications: &str,
+    ) -> impl Future<Output = Result<Vec<StandardConnector>, WorkatoError>> + Send;
+
+    /// The workspace's custom connectors (60/min).
+    fn custom_connectors(&self) -> impl Future<Output = Result<Vec<CustomConnector>, WorkatoError>> + Send;
+
+    /// A custom connector's code (latest version; 60/min). Never logged: it is the customer's.
+    fn custom_connector_code(&self, id: i64) -> impl Future<Output = Result<String, WorkatoError>> + Send;
 
     /// The latest jobs of a recipe (60/min).
     fn list_jobs(&self, recipe_id: i64) -> impl Future<Output = Result<JobPage, WorkatoError>> + Send;

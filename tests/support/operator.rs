@@ -255,11 +255,17 @@ impl Emulators {
 
     /// Starts both emulators from a seed built in code (large seeds: the YAML reader has a budget).
     pub async fn start_seed(seed: Seed, latency: Duration) -> Self {
-        let config = Config {
+        Self::start_configured(seed, latency, |_| {}).await
+    }
+
+    /// Starts both emulators with the test configuration changed by `change`.
+    pub async fn start_configured(seed: Seed, latency: Duration, change: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config {
             recipe_poll_interval: Duration::ZERO,
             latency,
             ..Config::default()
         };
+        change(&mut config);
         let running = Emulator::start(seed, config).await.expect("emulator starts");
         trackvia_operator::external::http::install_crypto_provider();
         Self {

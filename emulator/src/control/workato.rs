@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 
 use super::body::{parse_body, require_body};
 use super::error::ControlError;
+use crate::error::StateError;
 use crate::seed::RecipeSeed;
-use crate::workato::body::RecipeJson;
+use crate::workato::body::{RecipeJson, RecipeParts};
 use crate::workato::runtime::{TickReport, run_job, run_ticks, set_task_limit};
 use crate::world::Shared;
 
@@ -96,9 +97,20 @@ pub async fn create_recipe(
     };
     let now = shared.clock.now();
     let mut world = shared.world();
-    let user_id = world.workato.workspace(&ws)?.user_id;
-    let recipe = world.workato.create_recipe(&ws, seed, now)?;
-    Ok((StatusCode::CREATED, Json(RecipeJson::new(recipe, user_id, true))))
+    let id = world.workato.create_recipe(&ws, seed, now)?.id;
+    let workspace = world.workato.workspace(&ws)?;
+    let recipe = workspace
+        .recipe(id)
+        .ok_or_else(|| StateError::NotFound(format!("recipe {id}")))?;
+    let json = RecipeJson::new(
+        recipe,
+        workspace,
+        RecipeParts {
+            code: true,
+            tags: false,
+        },
+    );
+    Ok((StatusCode::CREATED, Json(json)))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,10 +1,15 @@
-//! JSON shapes of Workato answers (connections, recipes, jobs).
+//! JSON shapes of Workato answers (connections, recipes, jobs), field for field as Workato
+//! publishes them: `Recipe` and `Connection` from the OpenAPI document `workato-api-spec.yaml`
+//! (github.com/workato-devs/workato-platform-cli), jobs from the documented answer of
+//! `GET /api/recipes/:id/jobs` (docs.workato.com/en/workato-api/jobs.html). A field the schema
+//! requires and does not mark nullable is never null; an optional one is left out rather than
+//! sent as null. `emulator/tests/schema.rs` checks this; `docs/emulator.md#schema-fidelity`.
 
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use crate::world::clock::format_ts;
-use crate::world::workato::{ConfigEntry, Connection, Job, Recipe};
+use crate::world::workato::{ConfigEntry, Connection, Job, Recipe, Workspace};
 
 /// A connection as the Connections API returns it (`input` is never returned).
 #[derive(Debug, Clone, Serialize)]
@@ -29,8 +34,8 @@ pub struct ConnectionJson {
     pub updated_at: String,
     /// External id.
     pub external_id: Option<String>,
-    /// Folder id.
-    pub folder_id: Option<u64>,
+    /// Folder id (the workspace's home folder when none was given; never null).
+    pub folder_id: u64,
     /// When a recipe lost the connection.
     pub connection_lost_at: Option<String>,
     /// Why.
@@ -43,8 +48,9 @@ pub struct ConnectionJson {
     pub tags: Vec<String>,
 }
 
-impl From<&Connection> for ConnectionJson {
-    fn from(c: &Connection) -> Self {
+impl ConnectionJson {
+    /// The JSON of a connection of workspace `ws`.
+    pub fn new(c: &Connection, ws: &Workspace) -> Self {
         Self {
             id: c.id,
             application: c.provider.clone(),
@@ -56,7 +62,7 @@ impl From<&Connection> for ConnectionJson {
             created_at: format_ts(c.created_at),
             updated_at: format_ts(c.updated_at),
             external_id: c.external_id.clone(),
-            folder_id: c.folder_id,
+            folder_id: ws.folder_of(c.folder_id),
             connection_lost_at: c.connection_lost_at.map(format_ts),
             connection_lost_reason: c.connection_lost_reason.clone(),
             parent_id: c.parent_id,
@@ -93,7 +99,7 @@ impl From<&ConfigEntry> for ConfigJson {
     }
 }
 
-/// A recipe as the Recipes API returns it.
+/// A recipe as the Recipes API returns it (`components.schemas.Recipe`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RecipeJson {
     /// Id.
@@ -108,16 +114,23 @@ pub struct RecipeJson {
     pub updated_at: String,
     /// Copies.
     pub copy_count: u64,
-    /// Trigger provider.
+    /// Trigger provider (optional in the schema, not nullable: left out when there is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger_application: Option<String>,
     /// Action providers.
     pub action_applications: Vec<String>,
     /// All providers.
     pub applications: Vec<String>,
-    /// Description.
+    /// Description (`""` when none).
     pub description: String,
-    /// Folder id.
-    pub folder_id: Option<u64>,
+    /// Recipe parameters' schema (callable recipes); always empty here.
+    pub parameters_schema: Vec<Value>,
+    /// Recipe parameters; always empty here.
+    pub parameters: Map<String, Value>,
+    /// Webhook URL of a webhook trigger; null (no webhook triggers are emulated).
+    pub webhook_url: Option<String>,
+    /// Folder id (the workspace's home folder when none was given; never null).
+    pub folder_id: u64,
     /// Running flag.
     pub running: bool,
     /// Succeeded jobs.
@@ -126,9 +139,11 @@ pub struct RecipeJson {
     pub job_failed_count: u64,
     /// Tasks used.
     pub lifetime_task_count: u64,
-    /// Last job.
+    /// Last job (optional, not nullable: left out before the first job).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_run_at: Option<String>,
-    /// Last stop.
+    /// Last stop (optional, not nullable: left out while never stopped or running).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped_at: Option<String>,
     /// Version.
     pub version_no: u64,
@@ -136,29 +151,58 @@ pub struct RecipeJson {
     pub stop_cause: Option<String>,
     /// Applications and their connections.
     pub config: Vec<ConfigJson>,
-    /// Recipe code as a JSON string (omitted with `exclude_code=true`).
+    /// Trigger closure (polling state); null.
+    pub trigger_closure: Option<Value>,
+    /// Recipe code as a JSON string; `""` with `exclude_code=true` (the schema requires the
+    /// field and says it "may be truncated" then).
+    pub code: String,
+    /// The recipe's author (the workspace owner).
+    pub author_name: String,
+    /// Author of the current version.
+    pub version_author_name: String,
+    /// Email of the author of the current version.
+    pub version_author_email: String,
+    /// Comment of the current version; null.
+    pub version_comment: Option<String>,
+    /// Tag handles, only with `includes[]=tags`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// Which optional parts of a recipe an answer carries.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecipeParts {
+    /// The recipe code (not `exclude_code=true`).
+    pub code: bool,
+    /// The `tags` field (`includes[]=tags`).
+    pub tags: bool,
 }
 
 impl RecipeJson {
-    /// The JSON of a recipe owned by `user_id`.
-    pub fn new(recipe: &Recipe, user_id: u64, include_code: bool) -> Self {
+    /// The JSON of a recipe of workspace `ws`.
+    pub fn new(recipe: &Recipe, ws: &Workspace, parts: RecipeParts) -> Self {
         let applications = recipe.applications();
         let trigger = applications.first().cloned();
         Self {
             id: recipe.id,
-            user_id,
+            user_id: ws.user_id,
             name: recipe.name.clone(),
             created_at: format_ts(recipe.created_at),
             updated_at: format_ts(recipe.updated_at),
             copy_count: 0,
             action_applications: applications.iter().skip(1).cloned().collect(),
-            code: include_code.then(|| recipe_code(trigger.as_deref())),
+            code: if parts.code {
+                recipe_code(trigger.as_deref())
+            } else {
+                String::new()
+            },
             trigger_application: trigger,
             applications,
             description: recipe.description.clone().unwrap_or_default(),
-            folder_id: recipe.folder_id,
+            parameters_schema: Vec::new(),
+            parameters: Map::new(),
+            webhook_url: None,
+            folder_id: ws.folder_of(recipe.folder_id),
             running: recipe.running,
             job_succeeded_count: recipe.job_succeeded_count,
             job_failed_count: recipe.job_failed_count,
@@ -168,6 +212,12 @@ impl RecipeJson {
             version_no: recipe.version_no,
             stop_cause: recipe.stop_cause.clone(),
             config: recipe.config.iter().map(ConfigJson::from).collect(),
+            trigger_closure: None,
+            author_name: ws.owner_name.clone(),
+            version_author_name: ws.owner_name.clone(),
+            version_author_email: ws.owner_email.clone(),
+            version_comment: None,
+            tags: parts.tags.then(Vec::new),
         }
     }
 }
@@ -188,8 +238,8 @@ fn recipe_code(trigger: Option<&str>) -> String {
 /// One job item.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobJson {
-    /// Id.
-    pub id: u64,
+    /// Job handle, a string like `j-KGAKfhsz-GYoLe` (see [`job_handle`]).
+    pub id: String,
     /// Flow run id.
     pub flow_run_id: u64,
     /// Start.
@@ -204,12 +254,51 @@ pub struct JobJson {
     pub is_poll_error: bool,
     /// Error message.
     pub error: Option<String>,
+    /// The error in parts; only on failed jobs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_parts: Option<ErrorPartsJson>,
 }
 
-impl From<&Job> for JobJson {
-    fn from(job: &Job) -> Self {
+/// `error_parts` of a failed job.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorPartsJson {
+    /// The connector that failed (the recipe's trigger application).
+    pub adapter: Option<String>,
+    /// The error class, e.g. `401 Unauthorized` (the part of `error` before the first `: `).
+    pub error_type: String,
+    /// The rest of `error`.
+    pub message: String,
+    /// An id for the error (derived from the job id).
+    pub error_id: String,
+    /// When it happened (the job's end).
+    pub error_at: String,
+    /// The failing step's input; null (polls have none).
+    pub input: Option<String>,
+    /// A nested error; null.
+    pub inner_message: Option<String>,
+}
+
+impl JobJson {
+    /// The JSON of a job of `recipe`.
+    pub fn new(job: &Job, recipe: &Recipe) -> Self {
+        let error_parts = job.is_error.then(|| {
+            let error = job.error.clone().unwrap_or_default();
+            let (error_type, message) = match error.split_once(": ") {
+                Some((kind, rest)) => (kind.to_owned(), rest.to_owned()),
+                None => (error.clone(), error.clone()),
+            };
+            ErrorPartsJson {
+                adapter: recipe.applications().into_iter().next(),
+                error_type,
+                message,
+                error_id: format!("00000000-0000-4000-8000-{:012x}", job.id),
+                error_at: format_ts(job.completed_at),
+                input: None,
+                inner_message: None,
+            }
+        });
         Self {
-            id: job.id,
+            id: job_handle(job.id),
             flow_run_id: job.flow_run_id,
             started_at: format_ts(job.started_at),
             completed_at: format_ts(job.completed_at),
@@ -217,8 +306,28 @@ impl From<&Job> for JobJson {
             is_error: job.is_error,
             is_poll_error: job.is_poll_error,
             error: job.error.clone(),
+            error_parts,
         }
     }
+}
+
+/// The job handle Workato shows as a job's `id`: `j-` + 8 + `-` + 6 letters and digits (the
+/// documented example is `j-KGAKfhsz-GYoLe`); here a stable encoding of the emulator's job number.
+pub fn job_handle(id: u64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let encode = |mut n: u64, width: usize| {
+        let mut out = vec![b'A'; width];
+        for slot in out.iter_mut().rev() {
+            *slot = ALPHABET[(n % 62) as usize];
+            n /= 62;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    format!(
+        "j-{}-{}",
+        encode(id, 8),
+        encode(id.wrapping_mul(0x9E37_79B9) % 56_800_235_584, 6)
+    )
 }
 
 /// `GET /api/recipes/{id}/jobs` answer.

@@ -60,7 +60,7 @@ pub async fn list(
                 .get(key)
                 .is_none_or(|want| value.is_some_and(|v| &v.to_string() == want))
         };
-        id_matches("folder_id", c.folder_id)
+        id_matches("folder_id", Some(ws.folder_of(c.folder_id)))
             && id_matches("parent_id", c.parent_id)
             && params
                 .get("external_id")
@@ -71,7 +71,7 @@ pub async fn list(
         ws.connections
             .iter()
             .filter(matches)
-            .map(ConnectionJson::from)
+            .map(|c| ConnectionJson::new(c, ws))
             .collect(),
     ))
 }
@@ -108,10 +108,9 @@ pub async fn create(
         );
         connection.record_test(result, now);
     }
-    let json = ConnectionJson::from(&connection);
-    workspace_mut(&mut world, &scope.workspace)?
-        .connections
-        .push(connection);
+    let ws = workspace_mut(&mut world, &scope.workspace)?;
+    let json = ConnectionJson::new(&connection, ws);
+    ws.connections.push(connection);
     Ok(Json(json))
 }
 
@@ -139,7 +138,8 @@ pub async fn update(
         let result = test_connection(trackvia, now, &shared.config.trackvia_input_keys, connection);
         connection.record_test(result, now);
     }
-    Ok(Json(ConnectionJson::from(&*connection)))
+    let connection = ws.connection(id).ok_or(WkError::NotFound)?;
+    Ok(Json(ConnectionJson::new(connection, ws)))
 }
 
 /// `POST /api/connections/{id}/disconnect`.

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod body;
 pub mod connections;
+pub mod connectors;
 pub mod errors;
 pub mod probe;
 pub mod recipes;
@@ -40,7 +41,16 @@ pub fn router() -> Router<Arc<Shared>> {
             .route(&format!("{prefix}/recipes/{{id}}"), get(recipes::get))
             .route(&format!("{prefix}/recipes/{{id}}/start"), put(recipes::start))
             .route(&format!("{prefix}/recipes/{{id}}/stop"), put(recipes::stop))
-            .route(&format!("{prefix}/recipes/{{id}}/jobs"), get(recipes::jobs));
+            .route(&format!("{prefix}/recipes/{{id}}/jobs"), get(recipes::jobs))
+            .route(&format!("{prefix}/integrations"), get(connectors::integrations))
+            .route(
+                &format!("{prefix}/custom_connectors"),
+                get(connectors::custom_list),
+            )
+            .route(
+                &format!("{prefix}/custom_connectors/{{id}}/code"),
+                get(connectors::custom_code),
+            );
     }
     router
         .fallback(not_found)

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::auth::WkScope;
-use super::body::{JobJson, JobsJson, RecipeJson};
+use super::body::{JobJson, JobsJson, RecipeJson, RecipeParts};
 use super::errors::WkError;
 use super::probe::test_connection;
 use super::request::{IdParam, flag};
@@ -36,29 +36,46 @@ pub async fn list(
     let per_page = number(&params, "per_page")
         .unwrap_or(MAX_PER_PAGE)
         .clamp(1, MAX_PER_PAGE);
-    let include_code = !flag(params.get("exclude_code")).unwrap_or(false);
+    let parts = RecipeParts {
+        code: !flag(params.get("exclude_code")).unwrap_or(false),
+        tags: includes_tags(&params),
+    };
     let items: Vec<RecipeJson> = ws
         .recipes
         .iter()
-        .filter(|r| recipe_matches(r, &params))
+        .filter(|r| recipe_matches(ws, r, &params))
         .skip((page - 1).saturating_mul(per_page))
         .take(per_page)
-        .map(|r| RecipeJson::new(r, ws.user_id, include_code))
+        .map(|r| RecipeJson::new(r, ws, parts))
         .collect();
     Ok(Json(json!({ "items": items })))
 }
 
-/// `GET /api/recipes/{id}`.
+/// `GET /api/recipes/{id}[?includes[]=tags]`.
 pub async fn get(
     State(shared): State<Arc<Shared>>,
     WkScope(scope): WkScope,
     Path(param): Path<IdParam>,
+    Query(params): Params,
 ) -> Result<Json<RecipeJson>, WkError> {
     let id = param.id()?;
     let world = shared.world();
     let ws = workspace(&world, &scope.workspace)?;
     let recipe = ws.recipe(id).ok_or(WkError::NotFound)?;
-    Ok(Json(RecipeJson::new(recipe, ws.user_id, true)))
+    let parts = RecipeParts {
+        code: true,
+        tags: includes_tags(&params),
+    };
+    Ok(Json(RecipeJson::new(recipe, ws, parts)))
+}
+
+/// Whether `includes[]=tags` was asked for.
+fn includes_tags(params: &HashMap<String, String>) -> bool {
+    ["includes[]", "includes"].iter().any(|key| {
+        params
+            .get(*key)
+            .is_some_and(|v| v.split(',').any(|p| p.trim() == "tags"))
+    })
 }
 
 /// `PUT /api/recipes/{id}/start`.
@@ -124,7 +141,7 @@ pub async fn jobs(
             _ => true,
         })
         .take(MAX_JOBS_LISTED)
-        .map(JobJson::from)
+        .map(|job| JobJson::new(job, recipe))
         .collect();
     Ok(Json(JobsJson {
         job_succeeded_count: recipe.job_succeeded_count,
@@ -194,7 +211,7 @@ fn display_name(provider: &str) -> String {
     }
 }
 
-fn recipe_matches(recipe: &Recipe, params: &HashMap<String, String>) -> bool {
+fn recipe_matches(ws: &Workspace, recipe: &Recipe, params: &HashMap<String, String>) -> bool {
     let apps = recipe.applications();
     let names = |key: &str| {
         params
@@ -206,7 +223,7 @@ fn recipe_matches(recipe: &Recipe, params: &HashMap<String, String>) -> bool {
         && flag(params.get("running")).is_none_or(|running| recipe.running == running)
         && params
             .get("folder_id")
-            .is_none_or(|f| recipe.folder_id.is_some_and(|id| &id.to_string() == f))
+            .is_none_or(|f| &ws.folder_of(recipe.folder_id).to_string() == f)
         && params
             .get("stop_cause")
             .is_none_or(|c| recipe.stop_cause.as_ref() == Some(c))

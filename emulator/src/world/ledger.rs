@@ -129,6 +129,13 @@ pub fn record_input(input: Option<&Map<String, Value>>) {
     }
 }
 
+/// Input fields that select or describe, never authenticate: the authentication type (its
+/// default names), the TrackVia host, and the OAuth stand-in's employee email.
+const NOT_CREDENTIALS: [&str; 4] = ["auth_type", "authentication_type", "custom_domain", "oauth_user"];
+
 fn input_values(input: &Map<String, Value>) -> impl Iterator<Item = &str> {
-    input.values().filter_map(Value::as_str)
+    input
+        .iter()
+        .filter(|(k, _)| !NOT_CREDENTIALS.contains(&k.as_str()))
+        .filter_map(|(_, v)| v.as_str())
 }

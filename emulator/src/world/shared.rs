@@ -12,7 +12,7 @@ use super::token_bucket::Buckets;
 use super::trackvia::TrackviaState;
 use super::workato::{Connection, WorkatoState};
 use super::workato_limits::LimitKey;
-use crate::config::{Config, InputKeys};
+use crate::config::{Config, CustomKeys, InputKeys};
 use crate::error::SeedError;
 use crate::seed::Seed;
 
@@ -57,6 +57,18 @@ impl Shared {
         let clock = Clock::default();
         let now = clock.now();
         let trackvia = TrackviaState::from_seed(&seed.trackvia, now)?;
+        let mut config = config;
+        config.trackvia_input_keys.custom = seed
+            .workato
+            .workspaces
+            .iter()
+            .flat_map(|w| &w.custom_connectors)
+            .map(|c| CustomKeys {
+                provider: c.name.clone(),
+                user_key: c.api_key_field.clone(),
+                access_token: c.auth_token_field.clone(),
+            })
+            .collect();
         let keys = &config.trackvia_input_keys;
         let workato = WorkatoState::from_seed(&seed.workato, now, &|c| probe(&trackvia, now, keys, c))?;
         Ok(Arc::new(Self {

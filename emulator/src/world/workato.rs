@@ -8,13 +8,19 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{SeedError, StateError};
-use crate::seed::{ConnectionSeed, ManagedUserSeed, RecipeSeed, WorkatoSeed, WorkspaceSeed, ensure_unique};
+use crate::seed::{
+    ConnectionSeed, CustomConnectorSeed, ManagedUserSeed, RecipeSeed, WorkatoSeed, WorkspaceSeed,
+    ensure_unique,
+};
 
 /// A connection test: `Err` carries the text Workato shows as `authorization_error`.
 pub type ConnectionTest<'a> = dyn Fn(&Connection) -> Result<(), String> + 'a;
 
 /// At most this many jobs are kept per recipe (the counters keep counting).
 pub const MAX_JOBS_KEPT: usize = 1000;
+
+/// Default home folders are numbered from this base (plus the workspace's position in the seed).
+const DEFAULT_HOME_FOLDER_BASE: u64 = 10_000;
 
 /// All Workato workspaces plus the account-wide task-limit switch.
 #[derive(Debug, Clone, Serialize)]
@@ -41,12 +47,20 @@ pub struct Workspace {
     pub api_tokens: Vec<String>,
     /// The `user_id` of its recipes.
     pub user_id: u64,
+    /// The `folder_id` of connections and recipes without one.
+    pub home_folder_id: u64,
+    /// The recipes' `author_name` / `version_author_name`.
+    pub owner_name: String,
+    /// The recipes' `version_author_email`.
+    pub owner_email: String,
     /// Embedded managed users.
     pub managed_users: Vec<ManagedUser>,
     /// Connections.
     pub connections: Vec<Connection>,
     /// Recipes.
     pub recipes: Vec<Recipe>,
+    /// Custom connectors.
+    pub custom_connectors: Vec<CustomConnectorSeed>,
 }
 
 /// A managed user (Embedded customer workspace).
@@ -232,8 +246,8 @@ impl WorkatoState {
             task_limit_reached: false,
             next_job_id: 1,
         };
-        for ws in &seed.workspaces {
-            let workspace = Workspace::from_seed(ws, now, test)?;
+        for (index, ws) in seed.workspaces.iter().enumerate() {
+            let workspace = Workspace::from_seed(ws, index, now, test)?;
             state.workspaces.push(workspace);
         }
         state.check_seed()?;
@@ -355,7 +369,12 @@ impl WorkatoState {
 }
 
 impl Workspace {
-    fn from_seed(seed: &WorkspaceSeed, now: Timestamp, test: &ConnectionTest<'_>) -> Result<Self, SeedError> {
+    fn from_seed(
+        seed: &WorkspaceSeed,
+        index: usize,
+        now: Timestamp,
+        test: &ConnectionTest<'_>,
+    ) -> Result<Self, SeedError> {
         let connections = seed
             .connections
             .iter()
@@ -378,9 +397,21 @@ impl Workspace {
             environment: seed.environment.clone(),
             api_tokens: seed.api_tokens.clone(),
             user_id: seed.user_id.unwrap_or(1),
+            home_folder_id: seed
+                .home_folder_id
+                .unwrap_or(DEFAULT_HOME_FOLDER_BASE + index as u64 + 1),
+            owner_name: seed
+                .owner_name
+                .clone()
+                .unwrap_or_else(|| format!("{} owner", seed.id)),
+            owner_email: seed
+                .owner_email
+                .clone()
+                .unwrap_or_else(|| format!("owner@{}.example", seed.id)),
             managed_users,
             connections,
             recipes,
+            custom_connectors: seed.custom_connectors.clone(),
         })
     }
 
@@ -393,6 +424,11 @@ impl Workspace {
         self.managed_users
             .iter()
             .find(|m| m.external_id.as_deref() == Some(external))
+    }
+
+    /// The folder an object with `folder_id` lives in: its own, else the home folder.
+    pub fn folder_of(&self, folder_id: Option<u64>) -> u64 {
+        folder_id.unwrap_or(self.home_folder_id)
     }
 
     /// The connection with id `id`.

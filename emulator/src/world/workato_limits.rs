@@ -14,6 +14,8 @@ pub enum LimitClass {
     Recipes,
     /// Job endpoints: 60 per minute.
     Jobs,
+    /// Connector endpoints (`/api/integrations`, `/api/custom_connectors`): 60 per minute.
+    Connectors,
 }
 
 /// Bucket key: the workspace the API token belongs to, and the class.
@@ -31,6 +33,8 @@ impl LimitClass {
             Some(Self::Jobs)
         } else if path.starts_with("/api/recipes") {
             Some(Self::Recipes)
+        } else if path.starts_with("/api/integrations") || path.starts_with("/api/custom_connectors") {
+            Some(Self::Connectors)
         } else {
             None
         }
@@ -39,7 +43,7 @@ impl LimitClass {
     /// `(capacity, tokens per second)` of the class's bucket.
     pub fn bucket(self) -> (f64, f64) {
         match self {
-            Self::ListConnections | Self::Recipes | Self::Jobs => (60.0, 1.0),
+            Self::ListConnections | Self::Recipes | Self::Jobs | Self::Connectors => (60.0, 1.0),
             Self::Connection => (1.0, 1.0),
         }
     }

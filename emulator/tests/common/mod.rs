@@ -209,6 +209,7 @@ const TIMESTAMP_KEYS: &[&str] = &[
     "stopped_at",
     "started_at",
     "completed_at",
+    "error_at",
     "at",
 ];
 

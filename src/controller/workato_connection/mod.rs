@@ -3,6 +3,7 @@
 //! test, keep the inventory of dependent recipes and their health. Later credential changes go
 //! through a CredentialRotation, never as a bare update under running recipes.
 
+mod fit;
 mod observe;
 mod plan;
 
@@ -15,7 +16,7 @@ use serde_json::Map;
 
 use crate::api::WorkatoWorkspace;
 use crate::api::common::CommonStatus;
-use crate::api::workato_connection::{AdoptionPolicy, WorkatoConnection, WorkatoConnectionStatus};
+use crate::api::workato_connection::{WorkatoConnection, WorkatoConnectionStatus};
 use crate::conditions::{self, Cond, reasons};
 use crate::domain::accounts::{WorkspaceClient, workspace_client};
 use crate::domain::caches::Caches;
@@ -137,7 +138,14 @@ async fn observe_and_act(
         return Ok(plan::AFTER_UNRESOLVED);
     };
     let id = connection.id;
-    credentials(wc, ctx, &refs, &ws, connection, status, conds).await?;
+    match connector(wc, ctx, &ws, status, conds).await? {
+        Some(auth) => credentials(wc, ctx, &refs, &ws, Usable { connection, auth }, status, conds).await?,
+        None => {
+            // The connector cannot take the credentials: nothing is pushed or taken over.
+            plan::record_connection(status, &connection, &[]);
+            conds.push(plan::verified(&connection, status));
+        }
+    }
     recipes(wc, ctx, &refs, &ws, id, status, conds).await?;
     Ok(ws.every)
 }
@@ -223,6 +231,45 @@ async fn connection(
     }
 }
 
+/// Reads what Workato says of the connector (cached per workspace and provider) and checks it
+/// against the configured keys: `Some(auth type to send)` when it fits, `None` when it refuses.
+async fn connector(
+    wc: &WorkatoConnection,
+    ctx: &Ctx,
+    ws: &Workspace,
+    status: &mut WorkatoConnectionStatus,
+    conds: &mut Vec<Cond>,
+) -> Result<Option<Option<(String, String)>>, Error> {
+    let c = ctx
+        .own
+        .listings
+        .connector(&ws.api, &ws.uid, &provider(wc), ws.every)
+        .await?;
+    match fit::fit(wc, &c) {
+        Ok(f) => {
+            let auth = f
+                .status
+                .auth_type
+                .as_deref()
+                .and_then(|t| t.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()));
+            status.connector = Some(f.status);
+            conds.push(f.cond);
+            Ok(Some(auth))
+        }
+        Err(refused) => {
+            conds.push(refused);
+            Ok(None)
+        }
+    }
+}
+
+/// A connection whose connector can take the credentials, and the authentication type to send.
+struct Usable {
+    connection: Connection,
+    auth: Option<(String, String)>,
+}
+
 /// Pushes the published credentials to a connection nothing works on yet, hands a live one over
 /// to a takeover rotation, or reports where the credentials stand; then records Workato's view.
 async fn credentials(
@@ -230,10 +277,11 @@ async fn credentials(
     ctx: &Ctx,
     refs: &observe::Refs,
     ws: &Workspace,
-    connection: Connection,
+    usable: Usable,
     status: &mut WorkatoConnectionStatus,
     conds: &mut Vec<Cond>,
 ) -> Result<(), Error> {
+    let Usable { connection, auth } = usable;
     let published = published_credentials(ctx, &refs.integration).await?;
     let fingerprint = published.as_ref().map(|p| ctx.fingerprint(p.value.expose()));
     let pushed = wc
@@ -242,6 +290,7 @@ async fn credentials(
         .map(String::as_str);
     let ia_name = refs.integration.name_any();
     let mut current = connection;
+    let mut dedicated = pushed.is_some();
     let published_fp = published.as_ref().zip(fingerprint.as_deref());
     match plan::credentials(published_fp, pushed, current.is_authorized(), &ia_name) {
         plan::Credentials::Report(cond, held) => {
@@ -258,7 +307,7 @@ async fn credentials(
             // `wc` was read at the start of this reconcile (not taken from the cache), so a push
             // of ours is already on it.
             let update = ConnectionUpdate {
-                input: Some(connection_input(wc, &refs.account, p)),
+                input: Some(connection_input(wc, &refs.account, p, auth)),
                 ..Default::default()
             };
             let id = current.id;
@@ -277,8 +326,10 @@ async fn credentials(
             status.token_fingerprint = Some(fingerprint);
             status.last_tested_time = Some(ctx.clock.now_time());
             conds.push(plan::current());
+            dedicated = true;
         }
     }
+    conds.push(fit::dedicated(wc, current.id, dedicated, current.is_authorized()));
     let secrets: Vec<&str> = published.iter().map(|p| p.value.expose().as_str()).collect();
     plan::record_connection(status, &current, &secrets);
     conds.push(plan::verified(&current, status));
@@ -288,7 +339,7 @@ async fn credentials(
 /// Starts the takeover rotation when the plan says so; returns `CredentialsCurrent`.
 async fn take_over(wc: &WorkatoConnection, ctx: &Ctx, id: i64) -> Result<Cond, Error> {
     let name = plan::takeover_name(wc);
-    let existing = if wc.spec.adoption == Some(AdoptionPolicy::StopAndRestart) {
+    let existing = if plan::takes_over(wc) {
         observe::takeover(wc, ctx, &name).await?
     } else {
         None

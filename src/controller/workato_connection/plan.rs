@@ -244,6 +244,12 @@ pub fn takeover_name(wc: &WorkatoConnection) -> String {
     )
 }
 
+/// Whether the spec opts in to taking a live connection over: `spec.adoption: StopAndRestart`,
+/// or `spec.migrateFromOAuth: true` (the same staged switch, to the Auth Token type).
+pub fn takes_over(wc: &WorkatoConnection) -> bool {
+    wc.spec.adoption == Some(AdoptionPolicy::StopAndRestart) || wc.spec.migrate_from_oauth == Some(true)
+}
+
 /// A live connection is taken over only on opt-in (`spec.adoption: StopAndRestart`), through a
 /// CredentialRotation that stops its running recipes, pushes, tests and restarts them.
 /// `existing`: the status of the takeover rotation, if there is one (`Some(None)`: no status yet).
@@ -252,11 +258,11 @@ pub fn take_over(
     id: i64,
     existing: Option<Option<&CredentialRotationStatus>>,
 ) -> TakeOver {
-    if wc.spec.adoption != Some(AdoptionPolicy::StopAndRestart) {
+    if !takes_over(wc) {
         return TakeOver::Report(Cond::false_(
             reasons::CredentialsCurrent::AdoptionPending,
             format!(
-                "connection {id} is live (Workato's last test passed) with credentials the operator did not put there, and it is left untouched; to hand it over, set spec.adoption: StopAndRestart (its running recipes stop while the credentials change and are tested)"
+                "connection {id} is live (Workato's last test passed) with credentials the operator did not put there, and it is left untouched; to hand it over, set spec.adoption: StopAndRestart, or spec.migrateFromOAuth: true if it is an OAuth connection (its running recipes stop while the credentials change and are tested)"
             ),
         ));
     }
@@ -292,9 +298,13 @@ pub fn take_over(
                     name: wc.spec.integration_account_ref.name.clone(),
                 },
                 strategy: Some(RotationStrategy::StopAndRestart),
-                reason: Some(format!(
-                    "take over live connection {id} (spec.adoption: StopAndRestart)"
-                )),
+                reason: Some(if wc.spec.migrate_from_oauth == Some(true) {
+                    format!(
+                        "migrate connection {id} from OAuth to the dedicated user's auth token (spec.migrateFromOAuth)"
+                    )
+                } else {
+                    format!("take over live connection {id} (spec.adoption: StopAndRestart)")
+                }),
                 dry_run: None,
                 take_over: Some(LocalRef { name: wc.name_any() }),
             },

@@ -526,3 +526,116 @@ fn auth_failures_come_after_rotation_holds_and_workato_stops() {
         "TaskLimitReached"
     );
 }
+
+mod connector_fit {
+    use super::wc;
+    use crate::conditions::{Cond, reasons};
+    use crate::controller::workato_connection::fit::{dedicated, fit};
+    use crate::domain::connector::{Connector, ConnectorKind, Field};
+
+    fn custom(fields: &[(&str, &[&str])]) -> Connector {
+        Connector {
+            provider: "tv_custom".into(),
+            kind: ConnectorKind::Custom { id: 8 },
+            oauth: false,
+            fields: Some(
+                fields
+                    .iter()
+                    .map(|(n, o)| Field {
+                        name: (*n).into(),
+                        options: o.iter().map(|s| (*s).into()).collect(),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    fn is(c: &Cond, r: impl crate::conditions::reasons::Reason) -> bool {
+        c.is(r)
+    }
+
+    #[test]
+    fn a_standard_connector_gets_the_configured_fields_and_auth_type() {
+        let c = Connector {
+            provider: "trackvia".into(),
+            kind: ConnectorKind::Standard,
+            oauth: true,
+            fields: None,
+        };
+        let f = fit(&wc(serde_json::json!({})), &c).unwrap();
+        assert!(is(&f.cond, reasons::ConnectorCompatible::FieldsNotPublished));
+        assert_eq!(f.status.auth_type.as_deref(), Some("auth_type=auth_token"));
+        let spec = serde_json::json!({"authType": {"field": "authentication_type", "value": "api_token"}});
+        let f = fit(&wc(spec), &c).unwrap();
+        assert_eq!(
+            f.status.auth_type.as_deref(),
+            Some("authentication_type=api_token")
+        );
+    }
+
+    #[test]
+    fn a_connector_declaring_other_fields_is_refused_and_its_fields_listed() {
+        let refused = fit(
+            &wc(serde_json::json!({})),
+            &custom(&[("api_token", &[]), ("subdomain", &[])]),
+        )
+        .unwrap_err();
+        assert!(is(&refused, reasons::ConnectorCompatible::NoMatchingFields));
+        assert!(
+            refused.message.contains("[api_token, subdomain]"),
+            "{}",
+            refused.message
+        );
+        // Configured to the connector's fields, it fits, and no type is sent (none declared).
+        let spec = serde_json::json!({"inputKeys": {"apiKey": "api_token", "authToken": "subdomain"}});
+        let f = fit(&wc(spec), &custom(&[("api_token", &[]), ("subdomain", &[])])).unwrap();
+        assert!(is(&f.cond, reasons::ConnectorCompatible::FieldsMatch));
+        assert_eq!(f.status.auth_type, None);
+    }
+
+    #[test]
+    fn an_auth_type_the_connector_does_not_offer_is_refused() {
+        let c = custom(&[
+            ("auth_type", &["oauth", "api_key"]),
+            ("user_key", &[]),
+            ("access_token", &[]),
+        ]);
+        let refused = fit(&wc(serde_json::json!({})), &c).unwrap_err();
+        assert!(is(&refused, reasons::ConnectorCompatible::AuthTypeNotOffered));
+        assert!(refused.message.contains("[oauth, api_key]"));
+        let f = fit(&wc(serde_json::json!({"authType": {"value": "api_key"}})), &c).unwrap();
+        assert_eq!(f.status.auth_type.as_deref(), Some("auth_type=api_key"));
+    }
+
+    #[test]
+    fn an_unknown_provider_is_refused() {
+        let c = Connector {
+            provider: "nope".into(),
+            kind: ConnectorKind::Missing,
+            oauth: false,
+            fields: None,
+        };
+        let refused = fit(&wc(serde_json::json!({})), &c).unwrap_err();
+        assert!(is(&refused, reasons::ConnectorCompatible::ConnectorNotFound));
+    }
+
+    #[test]
+    fn dedicated_credentials_say_what_is_known() {
+        let plain = wc(serde_json::json!({}));
+        assert!(is(
+            &dedicated(&plain, 1, true, true),
+            reasons::DedicatedCredentials::AuthToken
+        ));
+        assert!(is(
+            &dedicated(&plain, 1, false, true),
+            reasons::DedicatedCredentials::AuthNotShown
+        ));
+        for migrate in [true, false] {
+            let w = wc(serde_json::json!({"migrateFromOAuth": migrate}));
+            assert!(is(
+                &dedicated(&w, 1, false, true),
+                reasons::DedicatedCredentials::EmployeeBoundAuth
+            ));
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Custom connectors: looked up by provider name, their declared fields checked.
+
+use serde_json::json;
+use trackvia_operator::api::WorkatoConnection;
+
+use super::{input_of, world};
+use crate::support::evidence::operator_saw_spec;
+use crate::support::operator::Operator;
+use crate::support::world::*;
+
+const CUSTOM: &str = "        - {id: 7, name: tv_mismatch, title: TrackVia (other fields), apiKeyField: api_token, authTokenField: subdomain, code: \"{ title: 'x', connection: { fields: [ { name: 'api_token', control_type: 'password' }, { name: 'subdomain' } ], authorization: { type: 'custom_auth' } }, test: lambda { |c| get('/openapi/views') } }\"}\n        - {id: 8, name: tv_custom, title: TrackVia (custom), apiKeyField: user_key, authTokenField: access_token, code: \"{ title: 'TrackVia (custom)', connection: { fields: [ { name: 'user_key', control_type: 'password' }, { name: 'access_token', control_type: 'password' } ], authorization: { type: 'custom_auth', apply: lambda { |c| params(user_key: c['user_key'], access_token: c['access_token']) } } }, test: lambda { |c| get('/openapi/views') } }\"}\n";
+const CONNECTIONS: &str = "        - {id: 120, name: TV other, provider: tv_mismatch}\n        - {id: 121, name: TV custom, provider: tv_custom}\n";
+const RECIPES: &str = "        - {id: 1211, name: Custom recipe, running: true, connections: [121]}\n";
+
+/// A custom connector whose code declares other fields than the configured keys is refused
+/// with the fields it declares listed and nothing pushed; one that declares them is found by
+/// its provider name and used: credentials pushed without an authentication type (it declares
+/// none), Workato's test passes, its recipes are inventoried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn custom_connectors_are_discovered_and_a_mismatch_is_refused_with_nothing_pushed() {
+    let (client, ns, emu) = world("custom", CONNECTIONS, RECIPES, CUSTOM, false).await;
+    let _op = Operator::start(&ns);
+    setup(&client, &ns, &emu, None).await;
+    emu.reset_calls().await;
+    for (name, id, provider) in [("other", 120, "tv_mismatch"), ("custom", 121, "tv_custom")] {
+        crate::support::create::<WorkatoConnection>(
+            &client,
+            &ns,
+            json!({
+                "apiVersion": crate::support::API, "kind": "WorkatoConnection", "metadata": {"name": name},
+                "spec": {"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"},
+                         "connection": {"id": id}, "provider": provider}
+            }),
+        )
+        .await;
+    }
+    let o = wait_condition::<WorkatoConnection>(&client, &ns, "other", "ConnectorCompatible", |c| {
+        c.1 == "NoMatchingFields"
+    })
+    .await;
+    let (status, _, message) = condition(&o, "ConnectorCompatible").unwrap();
+    assert_eq!(status, "False");
+    assert!(message.contains("[api_token, subdomain]"), "{message}");
+    assert!(
+        message.contains("user_key") && message.contains("access_token"),
+        "{message}"
+    );
+    assert_eq!(condition(&o, "Ready").unwrap().0, "False");
+
+    let c = wait_condition::<WorkatoConnection>(&client, &ns, "custom", "Ready", |c| c.0 == "True").await;
+    let (_, reason, _) = condition(&c, "ConnectorCompatible").unwrap();
+    assert_eq!(reason, "FieldsMatch");
+    assert_eq!(c["status"]["connector"]["kind"], "Custom");
+    assert_eq!(c["status"]["connector"]["customConnectorId"], 8);
+    assert_eq!(c["status"]["recipeCount"], 1);
+    let input = input_of(&emu, 121).await;
+    assert_eq!(input["access_token"], OLD);
+    assert!(input.get("auth_type").is_none(), "{input}");
+
+    // Reconciled again after refusing (a spec change it does not act on), still nothing pushed.
+    operator_saw_spec::<WorkatoConnection>(&client, &ns, "other", json!({"folderId": 3})).await;
+    let writes = calls_of(&emu, "PUT /api/connections/{id}").await;
+    assert!(!writes.contains_key("/api/connections/120"), "{writes:?}");
+    assert!(input_of(&emu, 120).await.as_object().is_none_or(|m| m.is_empty()));
+}
