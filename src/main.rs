@@ -108,6 +108,10 @@ struct RunArgs {
     /// probe; 12 an hour per rotation at the default).
     #[arg(long, default_value = "5m", value_parser = duration)]
     revocation_probe_interval: Duration,
+    /// How often a WorkatoConnection reads its dependent recipes' recent jobs, at most (one jobs
+    /// call per recipe whose job counters moved, at most 20 per check; 0s: never).
+    #[arg(long, default_value = "5m", value_parser = duration)]
+    recipe_jobs_interval: Duration,
     /// Reconciles of one kind that run at once (0: no limit). Each holds its own requests to the
     /// API server; Workato's budget, not this, paces the connection updates.
     #[arg(long, default_value_t = 32)]
@@ -215,6 +219,7 @@ fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
                 trackvia_requests_per_second: args.trackvia_requests_per_second,
                 revocation_probe_interval: args.revocation_probe_interval,
                 vendor_request_timeout: args.vendor_request_timeout,
+                recipe_jobs_interval: args.recipe_jobs_interval,
             },
             concurrency: args.max_concurrent_reconciles,
             leader: args.leader_elect.then(|| LeaseConfig {

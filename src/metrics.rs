@@ -33,6 +33,17 @@ pub struct ObjectLabels {
     pub name: String,
 }
 
+/// Labels of a WorkatoConnection's failed recipe jobs.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobFailureLabels {
+    /// Namespace of the WorkatoConnection.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// `auth` (a TrackVia 401/403) or `other`.
+    pub kind: String,
+}
+
 /// Labels of condition transitions.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TransitionLabels {
@@ -109,6 +120,11 @@ pub struct Metrics {
     pub recipes_left_stopped: Family<ObjectLabels, Gauge>,
     /// 1 while a scheduled StopAndRestart waits for a person's approval.
     pub rotation_awaiting_approval: Family<ObjectLabels, Gauge>,
+    /// Failed jobs of a WorkatoConnection's dependent recipes, counted once each, by kind.
+    pub recipe_job_failures: Family<JobFailureLabels, Counter>,
+    /// Dependent recipes of a WorkatoConnection whose recent jobs failed with a TrackVia 401/403
+    /// and have not succeeded since.
+    pub recipes_auth_failing: Family<ObjectLabels, Gauge>,
     /// Rotation duration, start to finish, by outcome.
     pub rotation_duration: Family<RotationLabels, Histogram>,
     /// External requests by system, operation and status.
@@ -144,6 +160,8 @@ impl Metrics {
         let rotations = Family::<RotationLabels, Counter>::default();
         let recipes_left_stopped = Family::<ObjectLabels, Gauge>::default();
         let rotation_awaiting_approval = Family::<ObjectLabels, Gauge>::default();
+        let recipe_job_failures = Family::<JobFailureLabels, Counter>::default();
+        let recipes_auth_failing = Family::<ObjectLabels, Gauge>::default();
         let external_requests = Family::<RequestLabels, Counter>::default();
         let external_request_duration = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.005, 2.0, 14))
@@ -193,6 +211,16 @@ impl Metrics {
             rotation_awaiting_approval.clone(),
         );
         registry.register(
+            "recipe_job_failures",
+            "Failed jobs of a WorkatoConnection's dependent recipes, by kind (auth: a TrackVia 401/403; other)",
+            recipe_job_failures.clone(),
+        );
+        registry.register(
+            "recipes_auth_failing",
+            "Dependent recipes of a WorkatoConnection whose recent jobs failed with a TrackVia 401/403 and have not succeeded since",
+            recipes_auth_failing.clone(),
+        );
+        registry.register(
             "external_requests",
             "Requests to TrackVia and Workato",
             external_requests.clone(),
@@ -234,6 +262,8 @@ impl Metrics {
             rotations,
             recipes_left_stopped,
             rotation_awaiting_approval,
+            recipe_job_failures,
+            recipes_auth_failing,
             rotation_duration,
             external_requests,
             external_request_duration,

@@ -240,6 +240,35 @@ async fn recipes_start_stop_idempotently_and_a_failed_start_says_why() {
     );
 }
 
+/// The jobs and the recipe counters the WorkatoConnection's job monitoring reads: newest first,
+/// times, the error text, and the counters in the recipe listing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_read_newest_first_with_their_errors_and_counted_in_the_listing() {
+    let emu = Emulators::start(&seed()).await;
+    let api = client(&emu);
+    let path = "workato/workspaces/acme-dev/recipes/1001/jobs";
+    emu.control(
+        path,
+        serde_json::json!({"error": "401 Unauthorized: Invalid access token"}),
+    )
+    .await;
+    emu.control(path, serde_json::json!({})).await;
+    let page = api.list_jobs(1001).await.unwrap();
+    assert_eq!((page.job_failed_count, page.job_succeeded_count), (1, 1));
+    let [newest, failed] = &page.items[..] else {
+        panic!("{page:?}")
+    };
+    assert!(!newest.is_error && failed.is_error);
+    assert_eq!(
+        failed.error.as_deref(),
+        Some("401 Unauthorized: Invalid access token")
+    );
+    assert!(newest.time().unwrap() >= failed.time().unwrap());
+    let listed = api.list_all_recipes("trackvia").await.unwrap();
+    let r = listed.iter().find(|r| r.id == 1001).unwrap();
+    assert_eq!((r.job_failed_count, r.job_succeeded_count), (Some(1), Some(1)));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_classes() {
     let emu = Emulators::start(&seed()).await;

@@ -331,6 +331,48 @@ async fn repeated_auth_errors_stop_a_running_recipe() {
 }
 
 #[tokio::test]
+async fn a_person_can_make_a_recipe_job_fail_or_succeed() {
+    let env = start_config(test_config()).await;
+    let path = "/_emulator/workato/workspaces/acme-dev/recipes/500/jobs";
+    let failed = env
+        .post(path, json!({"error": "Salesforce: 503 Service Unavailable"}))
+        .await;
+    assert_eq!(failed.status, 201, "{:?}", failed.body);
+    assert_eq!(failed.body["isError"], true);
+    let ok = env.post(path, json!({})).await;
+    assert_eq!((ok.status, &ok.body["isError"]), (201, &json!(false)));
+
+    let jobs = env
+        .wk(Method::GET, "/api/recipes/500/jobs", Some(DEV_TOKEN), None)
+        .await;
+    let items = jobs.body["items"].as_array().unwrap();
+    // Newest first; an action failure is not a poll error; the counters count both.
+    assert_eq!(items[0]["is_error"], false);
+    assert_eq!(items[1]["error"], "Salesforce: 503 Service Unavailable");
+    assert_eq!(items[1]["is_poll_error"], false);
+    assert_eq!(
+        (
+            jobs.body["job_succeeded_count"].as_u64(),
+            jobs.body["job_failed_count"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let recipe = env.recipe(DEV_TOKEN, 500).await;
+    assert_eq!(
+        (recipe["running"].as_bool(), recipe["job_failed_count"].as_u64()),
+        (Some(true), Some(1)),
+        "a failed job does not stop the recipe"
+    );
+    let missing = env
+        .post(
+            "/_emulator/workato/workspaces/acme-dev/recipes/999/jobs",
+            json!({}),
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+}
+
+#[tokio::test]
 async fn background_poller_stops_a_broken_recipe_by_itself() {
     let config = Config {
         auth_error_stop_threshold: 2,

@@ -229,6 +229,40 @@ pub struct WorkatoConnectionStatus {
     /// When the recipe inventory was last refreshed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipes_refreshed_time: Option<Time>,
+    /// When the dependent recipes' jobs were last read (at most once per
+    /// `--recipe-jobs-interval`, and only for recipes whose job counters moved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs_checked_time: Option<Time>,
+    /// What each dependent recipe's jobs showed when last read: the cursor that keeps a job from
+    /// being counted twice, and a TrackVia authentication failure not yet followed by a success.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipe_jobs: Vec<RecipeJobsStatus>,
+}
+
+/// The jobs of one dependent recipe, as last read.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipeJobsStatus {
+    /// Recipe id.
+    pub id: i64,
+    /// Workato's `job_failed_count` when the jobs were read (the jobs are read again only once it
+    /// moves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_count: Option<i64>,
+    /// Workato's `job_succeeded_count` when the jobs were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeded_count: Option<i64>,
+    /// When the newest job seen finished: a job that finished at or before it is never counted
+    /// again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_job_time: Option<Time>,
+    /// When the newest job failing with a TrackVia 401/403 finished, while no later job of the
+    /// recipe succeeded (cleared by a later success, or 24 hours after it happened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_failure_time: Option<Time>,
+    /// That job's error, trimmed; never contains a credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_failure: Option<String>,
 }
 
 /// One recipe depending on the connection.

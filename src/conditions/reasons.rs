@@ -318,6 +318,8 @@ reasons! {
         NotTested,
         /// Workato could not be asked.
         WorkatoUnavailable,
+        /// Workato lost the connection (`connection_lost_at`) after its last authorization.
+        ConnectionLost,
     }
 
     /// `CredentialsCurrent` of WorkatoConnection.
@@ -370,6 +372,8 @@ reasons! {
         StoppedForRotation,
         /// Stopped by Workato after trigger errors.
         StoppedByErrors,
+        /// Recent jobs failed with a TrackVia 401/403.
+        AuthFailures,
         /// Stopped by Workato at the task limit.
         TaskLimitReached,
     }

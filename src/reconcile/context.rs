@@ -35,6 +35,9 @@ pub struct Settings {
     pub revocation_probe_interval: Duration,
     /// Timeout of each TrackVia and Workato request; `None`: each vendor's default (30 s, 45 s).
     pub vendor_request_timeout: Option<Duration>,
+    /// How often a WorkatoConnection reads its dependent recipes' jobs, at most (only recipes
+    /// whose job counters moved; zero: never).
+    pub recipe_jobs_interval: Duration,
 }
 
 impl Default for Settings {
@@ -48,6 +51,7 @@ impl Default for Settings {
             trackvia_requests_per_second: 5,
             revocation_probe_interval: Duration::from_secs(300),
             vendor_request_timeout: None,
+            recipe_jobs_interval: Duration::from_secs(300),
         }
     }
 }

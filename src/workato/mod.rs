@@ -135,6 +135,13 @@ pub struct Recipe {
     /// The connections it uses.
     #[serde(default)]
     pub config: Vec<RecipeConnection>,
+    /// Jobs that succeeded, over the recipe's life (a recipe whose counters have not moved has
+    /// no new job to read).
+    #[serde(default)]
+    pub job_succeeded_count: Option<u64>,
+    /// Jobs that failed, over the recipe's life.
+    #[serde(default)]
+    pub job_failed_count: Option<u64>,
 }
 
 impl Recipe {
@@ -192,9 +199,29 @@ pub struct Job {
     /// Whether the trigger poll failed.
     #[serde(default)]
     pub is_poll_error: bool,
-    /// The error, if any.
-    #[serde(default)]
+    /// The error, if any. Workato documents a string; an object (as Workato's web UI shows
+    /// structured errors) is kept as its JSON text.
+    #[serde(default, deserialize_with = "error_text")]
     pub error: Option<String>,
+}
+
+impl Job {
+    /// When the job finished (or started, while it runs), if Workato says.
+    pub fn time(&self) -> Option<jiff::Timestamp> {
+        self.completed_at
+            .as_deref()
+            .or(self.started_at.as_deref())
+            .and_then(|t| t.parse().ok())
+    }
+}
+
+/// A job's `error`: a string, or any other JSON value as its text.
+fn error_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(other) => Some(other.to_string()),
+    })
 }
 
 /// A page of jobs with the recipe's counters.

@@ -13,6 +13,7 @@ mod deletion;
 mod guards;
 mod left_stopped;
 mod mid_switch;
+mod monitoring;
 mod outages;
 mod revocation;
 mod unreadable_secret;

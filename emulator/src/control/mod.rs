@@ -63,4 +63,8 @@ pub fn router() -> Router<Arc<Shared>> {
             "/_emulator/workato/workspaces/{ws}/recipes",
             post(workato::create_recipe),
         )
+        .route(
+            "/_emulator/workato/workspaces/{ws}/recipes/{id}/jobs",
+            post(workato::run_recipe_job),
+        )
 }

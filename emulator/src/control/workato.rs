@@ -14,7 +14,7 @@ use super::error::ControlError;
 use crate::error::StateError;
 use crate::seed::RecipeSeed;
 use crate::workato::body::{RecipeJson, RecipeParts};
-use crate::workato::runtime::{TickReport, run_ticks, set_task_limit};
+use crate::workato::runtime::{TickReport, run_job, run_ticks, set_task_limit};
 use crate::world::Shared;
 
 #[derive(Debug, Deserialize)]
@@ -111,4 +111,31 @@ pub async fn create_recipe(
         },
     );
     Ok((StatusCode::CREATED, Json(json)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewJob {
+    /// The error a step failed with; none: the job succeeds.
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// `POST /_emulator/workato/workspaces/{ws}/recipes/{id}/jobs` `{"error":"..."}` -> 201
+/// `{"id","isError","error","completedAt"}`: the recipe runs one job now that fails with that
+/// error in an action step (or, without `error`, succeeds).
+pub async fn run_recipe_job(
+    State(shared): State<Arc<Shared>>,
+    Path((ws, id)): Path<(String, u64)>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ControlError> {
+    let NewJob { error } = parse_body(&body)?;
+    let now = shared.clock.now();
+    let job = run_job(&mut shared.world(), &ws, id, now, error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"id": job.id, "isError": job.is_error, "error": job.error, "completedAt": crate::world::clock::format_ts(job.completed_at)}),
+        ),
+    ))
 }

@@ -12,6 +12,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::probe::test_connection;
 use crate::config::Config;
+use crate::error::StateError;
 use crate::world::trackvia::TrackviaState;
 use crate::world::workato::{Job, Workspace};
 use crate::world::{Shared, World};
@@ -117,19 +118,14 @@ fn apply_outcome(
     let Some(recipe) = ws.recipes.get_mut(index) else {
         return false;
     };
-    let job = |error: Option<String>| Job {
-        id: job_id,
-        flow_run_id: job_id,
-        started_at: now,
-        completed_at: now,
-        title: if error.is_some() {
-            "Trigger poll error".into()
+    let job = |error: Option<String>| {
+        let title = if error.is_some() {
+            "Trigger poll error"
         } else {
-            "New record in TrackVia".into()
-        },
-        is_error: error.is_some(),
-        is_poll_error: error.is_some(),
-        error,
+            "New record in TrackVia"
+        };
+        let poll = error.is_some();
+        new_job(job_id, now, title, error, poll)
     };
     match outcome {
         Ok(()) => {
@@ -151,6 +147,48 @@ fn apply_outcome(
             true
         }
     }
+}
+
+/// A finished job: failed when `error` is set (`poll`: its trigger poll failed).
+fn new_job(id: u64, now: Timestamp, title: &str, error: Option<String>, poll: bool) -> Job {
+    Job {
+        id,
+        flow_run_id: id,
+        started_at: now,
+        completed_at: now,
+        title: title.to_owned(),
+        is_error: error.is_some(),
+        is_poll_error: poll && error.is_some(),
+        error,
+    }
+}
+
+/// Runs one job of recipe `recipe` in `workspace` now, whatever its state, that fails with
+/// `error` in an action step or succeeds without one (what a person sees when a recipe's step
+/// fails against another application, or works again). Counted like any job; the recipe is not
+/// stopped. Returns the job.
+pub fn run_job(
+    world: &mut World,
+    workspace: &str,
+    recipe: u64,
+    now: Timestamp,
+    error: Option<String>,
+) -> Result<Job, StateError> {
+    let id = world.workato.next_job_id;
+    let r = world
+        .workato
+        .workspace_mut(workspace)?
+        .recipe_mut(recipe)
+        .ok_or_else(|| StateError::NotFound(format!("no recipe {recipe} in workspace {workspace}")))?;
+    let title = if error.is_some() {
+        "Action failed"
+    } else {
+        "New record in TrackVia"
+    };
+    let job = new_job(id, now, title, error, false);
+    r.record_job(job.clone());
+    world.workato.next_job_id += 1;
+    Ok(job)
 }
 
 /// Turns the task-limit switch on (every running recipe stops with `cause`) or off (nothing

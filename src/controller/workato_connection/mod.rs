@@ -22,9 +22,11 @@ use crate::domain::accounts::{WorkspaceClient, workspace_client};
 use crate::domain::caches::Caches;
 use crate::domain::connection::{PUSHED_FINGERPRINT_ANNOTATION, connection_input, provider, set_pushed};
 use crate::domain::credentials::published_credentials;
+use crate::domain::jobs::FailureKind;
 use crate::domain::recipes::Listings;
 use crate::domain::recipes::dependent;
 use crate::domain::rotation;
+use crate::metrics::{JobFailureLabels, ObjectLabels};
 use crate::reconcile::{Error, Scoped, announce, apply_status, event, interval};
 use crate::secret::Sensitive;
 use crate::workato::{Connection, ConnectionUpdate, HttpWorkato, NewConnection, Recipe, WorkatoApi};
@@ -45,7 +47,10 @@ pub async fn reconcile(cached: Arc<WorkatoConnection>, ctx: Arc<Ctx>) -> Result<
     crate::reconcile::measured(&ctx, "WorkatoConnection", async {
         match crate::reconcile::latest(&ctx, &*cached).await? {
             Some(wc) => reconcile_inner(&wc, &ctx).await,
-            None => Ok(Action::await_change()),
+            None => {
+                forget_metrics(&ctx, &cached);
+                Ok(Action::await_change())
+            }
         }
     })
     .await
@@ -138,10 +143,10 @@ async fn observe_and_act(
         None => {
             // The connector cannot take the credentials: nothing is pushed or taken over.
             plan::record_connection(status, &connection, &[]);
-            conds.push(plan::verified(&connection, status.authorization_error.as_deref()));
+            conds.push(plan::verified(&connection, status));
         }
     }
-    recipes(wc, ctx, &ws, id, status, conds).await?;
+    recipes(wc, ctx, &refs, &ws, id, status, conds).await?;
     Ok(ws.every)
 }
 
@@ -327,7 +332,7 @@ async fn credentials(
     conds.push(fit::dedicated(wc, current.id, dedicated, current.is_authorized()));
     let secrets: Vec<&str> = published.iter().map(|p| p.value.expose().as_str()).collect();
     plan::record_connection(status, &current, &secrets);
-    conds.push(plan::verified(&current, status.authorization_error.as_deref()));
+    conds.push(plan::verified(&current, status));
     Ok(())
 }
 
@@ -356,6 +361,7 @@ async fn take_over(wc: &WorkatoConnection, ctx: &Ctx, id: i64) -> Result<Cond, E
 async fn recipes(
     wc: &WorkatoConnection,
     ctx: &Ctx,
+    refs: &observe::Refs,
     ws: &Workspace,
     connection_id: i64,
     status: &mut WorkatoConnectionStatus,
@@ -370,9 +376,98 @@ async fn recipes(
     let mine = dependent(wc, connection_id, &all);
     let held = observe::held_by_rotations(wc, ctx).await?;
     plan::record_inventory(status, &mine, &held, ctx.clock.now_time(), ws.every);
-    conds.push(plan::recipes(&mine, &held));
+    recent_jobs(wc, ctx, refs, ws, &mine, status).await?;
+    conds.push(plan::recipes(&mine, &held, &status.recipe_jobs));
     restart_after_task_limit(wc, ctx, ws, &plan::to_restart(wc, &mine)).await;
     Ok(())
+}
+
+/// Reads the recent jobs of the dependent recipes whose job counters moved, when due (at most
+/// once per `--recipe-jobs-interval`, at most 20 calls, each through the
+/// workspace's jobs budget); counts new failures by kind and records TrackVia authentication
+/// failures in status. A jobs call that fails is logged and tried again at the next check: the
+/// rest of the reconcile does not depend on it.
+async fn recent_jobs(
+    wc: &WorkatoConnection,
+    ctx: &Ctx,
+    refs: &observe::Refs,
+    ws: &Workspace,
+    mine: &[&Recipe],
+    status: &mut WorkatoConnectionStatus,
+) -> Result<(), Error> {
+    let now = ctx.clock.now_time();
+    let due = plan::jobs_due(status, &now, ctx.settings.recipe_jobs_interval);
+    let to_read = if due {
+        plan::jobs_to_read(mine, &status.recipe_jobs)
+    } else {
+        Vec::new()
+    };
+    let mut reads = Vec::new();
+    let (mut auth, mut other) = (0, 0);
+    if !to_read.is_empty() {
+        let published = published_credentials(ctx, &refs.integration).await?;
+        let secrets: Vec<&str> = published
+            .iter()
+            .flat_map(|p| [p.value.expose().as_str(), p.api_key.expose().as_str()])
+            .collect();
+        let adapter = provider(wc);
+        for &id in &to_read {
+            let Some(recipe) = mine.iter().find(|r| r.id == id) else {
+                continue;
+            };
+            match ws.api.list_jobs(id).await {
+                Ok(page) => {
+                    let prev = status.recipe_jobs.iter().find(|e| e.id == id);
+                    let read = plan::read_jobs(recipe, prev, &page, &now, &adapter, &secrets);
+                    auth += read.auth;
+                    other += read.other;
+                    reads.push(read.entry);
+                }
+                Err(e) => {
+                    tracing::warn!(recipe = id, error = %e, "could not read the recipe's jobs; trying again at the next check");
+                }
+            }
+        }
+    }
+    let checked = !to_read.is_empty();
+    plan::record_jobs(status, mine, reads, checked, &now);
+    let labels = |kind: FailureKind| JobFailureLabels {
+        namespace: wc.namespace().unwrap_or_default(),
+        name: wc.name_any(),
+        kind: kind.label().to_owned(),
+    };
+    for (kind, n) in [(FailureKind::Auth, auth), (FailureKind::Other, other)] {
+        // Created at zero too, so the series exists before the first failure.
+        ctx.metrics
+            .recipe_job_failures
+            .get_or_create(&labels(kind))
+            .inc_by(n);
+    }
+    let failing = plan::auth_failures(mine, &status.recipe_jobs).len();
+    ctx.metrics
+        .recipes_auth_failing
+        .get_or_create(&object_labels(wc))
+        .set(i64::try_from(failing).unwrap_or(i64::MAX));
+    Ok(())
+}
+
+fn object_labels(wc: &WorkatoConnection) -> ObjectLabels {
+    ObjectLabels {
+        namespace: wc.namespace().unwrap_or_default(),
+        name: wc.name_any(),
+    }
+}
+
+/// Drops the per-object series of a WorkatoConnection that is gone.
+fn forget_metrics(ctx: &Ctx, wc: &WorkatoConnection) {
+    ctx.metrics.recipes_auth_failing.remove(&object_labels(wc));
+    for kind in [FailureKind::Auth, FailureKind::Other] {
+        ctx.metrics.recipe_job_failures.remove(&JobFailureLabels {
+            namespace: wc.namespace().unwrap_or_default(),
+            name: wc.name_any(),
+            kind: kind.label().to_owned(),
+        });
+    }
 }
 
 /// Restarts recipes Workato stopped for the task limit, once the limit is lifted (a start that

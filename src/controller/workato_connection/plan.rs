@@ -10,7 +10,7 @@ use kube::ResourceExt;
 use crate::api::credential_rotation::{CredentialRotationSpec, CredentialRotationStatus};
 use crate::api::integration_account::RotationStrategy;
 use crate::api::workato_connection::{
-    AdoptionPolicy, RecipeStatus, WorkatoConnection, WorkatoConnectionStatus,
+    AdoptionPolicy, RecipeJobsStatus, RecipeStatus, WorkatoConnection, WorkatoConnectionStatus,
 };
 use crate::api::{LocalRef, TrackViaAccount, WorkatoWorkspace};
 use crate::conditions::{self, Cond, reasons, types};
@@ -20,6 +20,9 @@ use crate::external::http::trim_message;
 use crate::reconcile::signed;
 use crate::secret::scrub;
 use crate::workato::{Connection, Recipe};
+
+mod jobs;
+pub use jobs::{auth_failures, jobs_due, jobs_to_read, read_jobs, record_jobs};
 
 /// When to look again after the environment guard refused (nothing a reconcile can change).
 pub const AFTER_MISMATCH: Duration = Duration::from_secs(600);
@@ -326,8 +329,37 @@ pub fn record_connection(status: &mut WorkatoConnectionStatus, c: &Connection, s
     status.connection_lost_reason = c.connection_lost_reason.as_deref().map(safe);
 }
 
-/// `Verified`: Workato's last test of the connection.
-pub fn verified(c: &Connection, error: Option<&str>) -> Cond {
+/// Whether Workato says the connection was lost after its last authorization (Workato keeps
+/// `connection_lost_at` when a connection stops working during recipe runs; an authorization
+/// after it means the connection works again).
+fn lost(c: &Connection) -> Option<String> {
+    let at = c.connection_lost_at.as_deref()?;
+    let lost: Option<jiff::Timestamp> = at.parse().ok();
+    let authorized: Option<jiff::Timestamp> = c.authorized_at.as_deref().and_then(|a| a.parse().ok());
+    match (lost, authorized) {
+        (Some(l), Some(a)) if a > l => None,
+        _ => Some(at.to_owned()),
+    }
+}
+
+/// `Verified`: Workato's last test of the connection, unless Workato has since lost it
+/// (`connection_lost_at`). The messages come from `status`, where they are scrubbed.
+pub fn verified(c: &Connection, status: &WorkatoConnectionStatus) -> Cond {
+    let error = status.authorization_error.as_deref();
+    if c.authorization_status.as_deref() != Some("failed")
+        && let Some(at) = lost(c)
+    {
+        return Cond::false_(
+            reasons::Verified::ConnectionLost,
+            format!(
+                "Workato lost the connection at {at}: {}; check the TrackVia token and user behind it (the IntegrationAccount's TokenValid), then test the connection again (a CredentialRotation does)",
+                status
+                    .connection_lost_reason
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            ),
+        );
+    }
     match c.authorization_status.as_deref() {
         Some("success") => Cond::true_(
             reasons::Verified::Authorized,
@@ -411,8 +443,9 @@ pub fn to_restart<'a>(wc: &WorkatoConnection, mine: &[&'a Recipe]) -> Vec<&'a Re
 }
 
 /// `RecipesHealthy`: recipes left stopped by a rotation first (I1: never silent), then those a
-/// rotation holds, then those Workato stopped.
-pub fn recipes(recipes: &[&Recipe], held: &BTreeMap<i64, Held>) -> Cond {
+/// rotation holds, then those Workato stopped after trigger errors, then those whose recent jobs
+/// failed with a TrackVia 401/403 (`jobs`), then those stopped at the task limit.
+pub fn recipes(recipes: &[&Recipe], held: &BTreeMap<i64, Held>, jobs: &[RecipeJobsStatus]) -> Cond {
     let stopped_by = |causes: &[&str]| -> Vec<String> {
         recipes
             .iter()
@@ -463,6 +496,22 @@ pub fn recipes(recipes: &[&Recipe], held: &BTreeMap<i64, Held>) -> Cond {
             format!(
                 "Workato stopped {} after repeated trigger errors (authentication errors stop a recipe after 60): fix the connection's credentials, then start them",
                 auth.join(", ")
+            ),
+        )
+    } else if let failing @ [_, ..] = auth_failures(recipes, jobs).as_slice() {
+        const NAMED: usize = 5;
+        let more = failing.len().saturating_sub(NAMED);
+        Cond::false_(
+            reasons::RecipesHealthy::AuthFailures,
+            format!(
+                "TrackVia refused the connection's credentials (401/403) in recent jobs of {} recipe(s): {}{}; check the IntegrationAccount's token and user (401) or the role's access (403); clears when a later job of each succeeds",
+                failing.len(),
+                failing[..failing.len().min(NAMED)].join("; "),
+                if more > 0 {
+                    format!("; and {more} more")
+                } else {
+                    String::new()
+                }
             ),
         )
     } else if !quota.is_empty() {

@@ -195,15 +195,18 @@ fn recipes_left_stopped_by_a_rotation_come_before_everything_else() {
             },
         )])
     };
-    assert_eq!(recipes(&mine, &hold(true)).reason, "LeftStoppedByRotation");
-    assert_eq!(recipes(&mine, &hold(false)).reason, "StoppedForRotation");
-    assert_eq!(recipes(&mine, &BTreeMap::new()).reason, "StoppedByErrors");
-    assert_eq!(recipes(&mine[2..], &BTreeMap::new()).reason, "TaskLimitReached");
-    assert_eq!(recipes(&mine[..1], &BTreeMap::new()).reason, "Healthy");
+    assert_eq!(recipes(&mine, &hold(true), &[]).reason, "LeftStoppedByRotation");
+    assert_eq!(recipes(&mine, &hold(false), &[]).reason, "StoppedForRotation");
+    assert_eq!(recipes(&mine, &BTreeMap::new(), &[]).reason, "StoppedByErrors");
+    assert_eq!(
+        recipes(&mine[2..], &BTreeMap::new(), &[]).reason,
+        "TaskLimitReached"
+    );
+    assert_eq!(recipes(&mine[..1], &BTreeMap::new(), &[]).reason, "Healthy");
     // A finished rotation's recipe that runs again is resolved.
     let running = [recipe(1, true, None)];
     let mine: Vec<&Recipe> = running.iter().collect();
-    assert_eq!(recipes(&mine, &hold(true)).reason, "Healthy");
+    assert_eq!(recipes(&mine, &hold(true), &[]).reason, "Healthy");
 }
 
 #[test]
@@ -258,10 +261,270 @@ fn workato_messages_are_scrubbed_of_credentials() {
     };
     let mut s = WorkatoConnectionStatus::default();
     record_connection(&mut s, &c, &["s3cr3t-token"]);
-    assert!(!s.authorization_error.unwrap().contains("s3cr3t"));
-    assert!(!s.connection_lost_reason.unwrap().contains("s3cr3t"));
+    assert!(!s.authorization_error.as_deref().unwrap().contains("s3cr3t"));
+    assert!(!s.connection_lost_reason.as_deref().unwrap().contains("s3cr3t"));
     assert_eq!(s.connection_id, Some(7));
-    assert_eq!(verified(&c, Some("x")).reason, "AuthorizationFailed");
+    assert_eq!(verified(&c, &s).reason, "AuthorizationFailed");
+}
+
+#[test]
+fn a_lost_connection_is_not_verified_until_authorized_again() {
+    let mut c = Connection {
+        id: 7,
+        authorization_status: Some("success".into()),
+        authorized_at: Some("2026-01-01T00:00:00Z".into()),
+        connection_lost_at: Some("2026-01-01T01:00:00Z".into()),
+        connection_lost_reason: Some("401 Unauthorized: Invalid access token: s3cr3t-token".into()),
+        ..Default::default()
+    };
+    let mut s = WorkatoConnectionStatus::default();
+    record_connection(&mut s, &c, &["s3cr3t-token"]);
+    let v = verified(&c, &s);
+    assert_eq!((v.reason, v.status), ("ConnectionLost", Status::False));
+    assert!(v.message.contains("2026-01-01T01:00:00Z"), "{}", v.message);
+    assert!(v.message.contains("401 Unauthorized"), "{}", v.message);
+    assert!(!v.message.contains("s3cr3t"), "scrubbed: {}", v.message);
+    // Authorized again after the loss: verified.
+    c.authorized_at = Some("2026-01-01T02:00:00Z".into());
+    assert_eq!(verified(&c, &s).reason, "Authorized");
+    // A failing test says more than the loss.
+    c.authorization_status = Some("failed".into());
+    c.authorized_at = None;
+    assert_eq!(verified(&c, &s).reason, "AuthorizationFailed");
+    // Lost, never authorized: lost.
+    c.authorization_status = None;
+    assert_eq!(verified(&c, &s).reason, "ConnectionLost");
+}
+
+fn at(secs: i64) -> Time {
+    let t0: Timestamp = "2026-01-01T12:00:00Z".parse().unwrap();
+    Time(t0.checked_add(jiff::SignedDuration::from_secs(secs)).unwrap())
+}
+
+fn job(secs: i64, error: Option<&str>) -> crate::workato::Job {
+    crate::workato::Job {
+        id: json!(format!("j-{secs}")),
+        started_at: Some(at(secs).0.to_string()),
+        completed_at: Some(at(secs).0.to_string()),
+        is_error: error.is_some(),
+        error: error.map(Into::into),
+        ..Default::default()
+    }
+}
+
+fn page(jobs: Vec<crate::workato::Job>) -> crate::workato::JobPage {
+    let mut items = jobs;
+    items.reverse(); // Workato lists the newest first
+    crate::workato::JobPage {
+        items,
+        ..Default::default()
+    }
+}
+
+fn counted(id: i64, failed: u64, succeeded: u64) -> Recipe {
+    Recipe {
+        job_failed_count: Some(failed),
+        job_succeeded_count: Some(succeeded),
+        ..recipe(id, true, None)
+    }
+}
+
+const AUTH: &str = "401 Unauthorized: Invalid access token: s3cr3t-token-1234";
+
+#[test]
+fn jobs_are_read_on_their_interval_and_only_where_counters_moved() {
+    let every = Duration::from_secs(300);
+    let mut s = WorkatoConnectionStatus::default();
+    assert!(jobs_due(&s, &at(0), every), "never read");
+    assert!(!jobs_due(&s, &at(0), Duration::ZERO), "zero: never");
+    s.jobs_checked_time = Some(at(0));
+    assert!(!jobs_due(&s, &at(299), every));
+    assert!(jobs_due(&s, &at(300), every));
+
+    let rs = [counted(1, 0, 5), counted(2, 3, 5), recipe(3, true, None)];
+    let mine: Vec<&Recipe> = rs.iter().collect();
+    // Never read: those with failures, and those whose listing has no counters.
+    assert_eq!(jobs_to_read(&mine, &[]), [2, 3]);
+    let seen = |id, failed, succeeded, failing: bool| RecipeJobsStatus {
+        id,
+        failed_count: Some(failed),
+        succeeded_count: Some(succeeded),
+        auth_failure_time: failing.then(|| at(0)),
+        ..Default::default()
+    };
+    // Nothing moved: nothing read (the recipe without counters is always read).
+    assert_eq!(
+        jobs_to_read(&mine[..2], &[seen(2, 3, 5, false)]),
+        Vec::<i64>::new()
+    );
+    // A new failure: read.
+    assert_eq!(jobs_to_read(&mine[..2], &[seen(2, 2, 5, false)]), [2]);
+    // Only successes, while an auth failure is reported: read (it may be over).
+    assert_eq!(jobs_to_read(&mine[..2], &[seen(2, 3, 4, true)]), [2]);
+    assert_eq!(
+        jobs_to_read(&mine[..2], &[seen(2, 3, 4, false)]),
+        Vec::<i64>::new()
+    );
+    // Bounded per check.
+    let many: Vec<Recipe> = (1..=50).map(|i| counted(i, 1, 0)).collect();
+    let all: Vec<&Recipe> = many.iter().collect();
+    assert_eq!(jobs_to_read(&all, &[]).len(), super::jobs::MAX_JOB_READS);
+}
+
+#[test]
+fn auth_failures_are_reported_once_scrubbed_and_cleared_by_a_later_success() {
+    let r = counted(1001, 2, 1);
+    let mine = [&r];
+    let now = at(600);
+    // First read: an old success, a recent auth failure, a recent other failure, and an auth
+    // failure older than the first read's lookback (history, not counted).
+    let p = page(vec![
+        job(-7200, Some(AUTH)),
+        job(100, None),
+        job(200, Some("500 Internal Server Error")),
+        job(300, Some(AUTH)),
+    ]);
+    let read = read_jobs(&r, None, &p, &now, "trackvia", &["s3cr3t-token-1234"]);
+    assert_eq!((read.auth, read.other), (1, 1));
+    assert_eq!(read.entry.auth_failure_time, Some(at(300)));
+    assert_eq!(read.entry.newest_job_time, Some(at(300)));
+    let excerpt = read.entry.auth_failure.clone().unwrap();
+    assert!(
+        excerpt.starts_with("401 Unauthorized") && !excerpt.contains("s3cr3t"),
+        "{excerpt}"
+    );
+
+    let mut s = WorkatoConnectionStatus::default();
+    record_jobs(&mut s, &mine, vec![read.entry.clone()], true, &now);
+    assert_eq!(s.jobs_checked_time, Some(now.clone()));
+    let c = recipes(&mine, &BTreeMap::new(), &s.recipe_jobs);
+    assert_eq!((c.reason, c.status), ("AuthFailures", Status::False));
+    assert!(c.message.contains("r1001 (1001)"), "{}", c.message);
+    assert!(!c.message.contains("s3cr3t"), "{}", c.message);
+
+    // The same page read again: nothing new is counted, the failure stays.
+    let again = read_jobs(&r, Some(&read.entry), &p, &at(900), "trackvia", &[]);
+    assert_eq!((again.auth, again.other), (0, 0));
+    assert_eq!(again.entry.auth_failure_time, Some(at(300)));
+
+    // Status keeps whole seconds: a cursor read back from status does not count the job again.
+    let ms = |secs: i64, e: Option<&str>| crate::workato::Job {
+        completed_at: Some(format!(
+            "{}",
+            at(secs)
+                .0
+                .checked_add(jiff::SignedDuration::from_millis(300))
+                .unwrap()
+        )),
+        ..job(secs, e)
+    };
+    let precise = page(vec![ms(300, Some(AUTH))]);
+    let first = read_jobs(&r, None, &precise, &now, "trackvia", &[]);
+    let back: RecipeJobsStatus = serde_json::from_value(serde_json::to_value(&first.entry).unwrap()).unwrap();
+    let second = read_jobs(&r, Some(&back), &precise, &at(900), "trackvia", &[]);
+    assert_eq!((first.auth, second.auth), (1, 0));
+
+    // A later success clears it; the older failures are not counted again.
+    let mut later = p.items.clone();
+    later.insert(0, job(400, None));
+    let cleared = read_jobs(
+        &r,
+        Some(&read.entry),
+        &page_newest_first(later),
+        &at(900),
+        "trackvia",
+        &[],
+    );
+    assert_eq!((cleared.auth, cleared.other), (0, 0));
+    assert_eq!(cleared.entry.auth_failure_time, None);
+    record_jobs(&mut s, &mine, vec![cleared.entry], true, &at(900));
+    assert_eq!(recipes(&mine, &BTreeMap::new(), &s.recipe_jobs).reason, "Healthy");
+}
+
+fn page_newest_first(items: Vec<crate::workato::Job>) -> crate::workato::JobPage {
+    crate::workato::JobPage {
+        items,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn other_failures_are_counted_not_alarmed_and_auth_failures_age_out() {
+    let r = counted(1004, 1, 0);
+    let mine = [&r];
+    let p = page(vec![job(100, Some("Salesforce: 503 Service Unavailable"))]);
+    let read = read_jobs(&r, None, &p, &at(200), "trackvia", &[]);
+    assert_eq!((read.auth, read.other), (0, 1));
+    let mut s = WorkatoConnectionStatus::default();
+    record_jobs(&mut s, &mine, vec![read.entry], true, &at(200));
+    assert_eq!(recipes(&mine, &BTreeMap::new(), &s.recipe_jobs).reason, "Healthy");
+
+    // An auth failure with no job after it: reported for a day, then aged out.
+    let failing = read_jobs(
+        &r,
+        None,
+        &page(vec![job(100, Some("403 Forbidden"))]),
+        &at(200),
+        "trackvia",
+        &[],
+    );
+    record_jobs(&mut s, &mine, vec![failing.entry], true, &at(200));
+    assert_eq!(
+        recipes(&mine, &BTreeMap::new(), &s.recipe_jobs).reason,
+        "AuthFailures"
+    );
+    record_jobs(&mut s, &mine, Vec::new(), false, &at(100 + 24 * 3600 - 1));
+    assert_eq!(
+        recipes(&mine, &BTreeMap::new(), &s.recipe_jobs).reason,
+        "AuthFailures"
+    );
+    record_jobs(&mut s, &mine, Vec::new(), false, &at(100 + 24 * 3600 + 1));
+    assert_eq!(recipes(&mine, &BTreeMap::new(), &s.recipe_jobs).reason, "Healthy");
+    assert_eq!(
+        s.jobs_checked_time,
+        Some(at(200)),
+        "no read: the check time stays"
+    );
+    // A recipe that no longer depends on the connection is forgotten.
+    record_jobs(&mut s, &[], Vec::new(), false, &at(0));
+    assert!(s.recipe_jobs.is_empty());
+}
+
+#[test]
+fn auth_failures_come_after_rotation_holds_and_workato_stops() {
+    let rs = [
+        counted(1, 1, 0),
+        recipe(2, false, Some("trigger_errors_limit")),
+        recipe(3, false, Some("txn_quota_limit")),
+    ];
+    let failing = [RecipeJobsStatus {
+        id: 1,
+        auth_failure_time: Some(at(0)),
+        auth_failure: Some("401 Unauthorized".into()),
+        ..Default::default()
+    }];
+    let mine: Vec<&Recipe> = rs.iter().collect();
+    let held = BTreeMap::from([(
+        3,
+        Held {
+            rotation: "rot".into(),
+            left: true,
+        },
+    )]);
+    assert_eq!(recipes(&mine, &held, &failing).reason, "LeftStoppedByRotation");
+    assert_eq!(
+        recipes(&mine, &BTreeMap::new(), &failing).reason,
+        "StoppedByErrors"
+    );
+    let no_errors: Vec<&Recipe> = [&rs[0], &rs[2]].into();
+    assert_eq!(
+        recipes(&no_errors, &BTreeMap::new(), &failing).reason,
+        "AuthFailures"
+    );
+    assert_eq!(
+        recipes(&no_errors, &BTreeMap::new(), &[]).reason,
+        "TaskLimitReached"
+    );
 }
 
 mod connector_fit {
