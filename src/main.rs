@@ -121,6 +121,14 @@ struct RunArgs {
     /// This replica's identity in the Lease (default: POD_NAME, else host name and pid).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// How long the leader Lease lasts without renewal: a leader that dies without releasing it
+    /// is replaced after this.
+    #[arg(long, default_value = "15s", value_parser = duration)]
+    lease_duration: Duration,
+    /// How often the leader renews the Lease, and how often a standby tries to take it (shorter
+    /// than --lease-duration).
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    lease_renew_interval: Duration,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -195,6 +203,13 @@ where
 }
 
 fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if args.lease_renew_interval.is_zero() || args.lease_renew_interval >= args.lease_duration {
+        return Err(format!(
+            "--lease-renew-interval ({:?}) must be above 0 and shorter than --lease-duration ({:?})",
+            args.lease_renew_interval, args.lease_duration
+        )
+        .into());
+    }
     init_logging(&args.log, args.log_json)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -217,8 +232,8 @@ fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
                 name: args.lease_name.clone(),
                 namespace: args.operator_namespace.clone(),
                 identity: args.identity.clone().unwrap_or_else(default_identity),
-                duration: Duration::from_secs(15),
-                renew: Duration::from_secs(5),
+                duration: args.lease_duration,
+                renew: args.lease_renew_interval,
             }),
         };
         run(kube_config, config).await?;
