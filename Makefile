@@ -1,7 +1,7 @@
 # trackvia-operator: the README's commands. `make help` lists them.
 SHELL := /usr/bin/env bash
 
-.PHONY: help demo test bench fault-test lint crds tools cluster-up cluster-down static
+.PHONY: help demo test bench fault-test lint crds tools cluster-up cluster-down static chart-readme
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -18,10 +18,11 @@ bench: ## Benchmarks against Workato's limits, at scale, idle and per reconcile 
 fault-test: ## Reliability campaign: rotations under SIGKILLs, an API server restart, vendor faults; bad input (FAULT_RUNS, FAULT_SEED)
 	scripts/fault-test.sh
 
-lint: ## cargo fmt --check, clippy -D warnings and the layer rules (docs/architecture.md)
+lint: ## cargo fmt --check, clippy -D warnings, the layer rules (docs/architecture.md), the chart README against values.yaml
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	python3 scripts/check-layers.py
+	python3 scripts/chart-readme.py --check
 
 crds: ## Regenerate crds/ (and the chart's copy) from the Rust types
 	cargo run --quiet --locked -- crds --out crds
@@ -38,3 +39,6 @@ cluster-down: ## Stop exactly what cluster-up started
 
 static: ## Build the static release binary the Dockerfile ships and check that it runs
 	scripts/static-check.sh
+
+chart-readme: ## Regenerate charts/trackvia-operator/README.md from the comments of its values.yaml
+	python3 scripts/chart-readme.py

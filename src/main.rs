@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the controllers.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Request a rotation of an IntegrationAccount (creates a CredentialRotation).
     Rotate {
         /// The IntegrationAccount.
@@ -128,6 +128,14 @@ struct RunArgs {
     /// This replica's identity in the Lease (default: POD_NAME, else host name and pid).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// How long the leader Lease lasts without renewal: a leader that dies without releasing it
+    /// is replaced after this.
+    #[arg(long, default_value = "15s", value_parser = duration)]
+    lease_duration: Duration,
+    /// How often the leader renews the Lease, and how often a standby tries to take it (shorter
+    /// than --lease-duration).
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    lease_renew_interval: Duration,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -140,7 +148,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crds { out } => crds(out),
-        Command::Run(args) => serve(args),
+        Command::Run(args) => serve(*args),
         Command::Rotate {
             name,
             namespace,
@@ -202,6 +210,13 @@ where
 }
 
 fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if args.lease_renew_interval.is_zero() || args.lease_renew_interval >= args.lease_duration {
+        return Err(format!(
+            "--lease-renew-interval ({:?}) must be above 0 and shorter than --lease-duration ({:?})",
+            args.lease_renew_interval, args.lease_duration
+        )
+        .into());
+    }
     init_logging(&args.log, args.log_json)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -226,8 +241,8 @@ fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
                 name: args.lease_name.clone(),
                 namespace: args.operator_namespace.clone(),
                 identity: args.identity.clone().unwrap_or_else(default_identity),
-                duration: Duration::from_secs(15),
-                renew: Duration::from_secs(5),
+                duration: args.lease_duration,
+                renew: args.lease_renew_interval,
             }),
         };
         run(kube_config, config).await?;
