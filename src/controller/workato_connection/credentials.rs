@@ -1,0 +1,141 @@
+//! The credentials step of the WorkatoConnection reconciler: check the connector, then push the
+//! published credentials to a connection nothing works on yet, or hand a live one over to a
+//! takeover rotation, and record Workato's view of the connection.
+
+use kube::ResourceExt;
+
+use super::{Ctx, Workspace, fit, observe, plan};
+use crate::api::workato_connection::{WorkatoConnection, WorkatoConnectionStatus};
+use crate::conditions::Cond;
+use crate::domain::connection::{PUSHED_FINGERPRINT_ANNOTATION, connection_input, provider, set_pushed};
+use crate::domain::credentials::published_credentials;
+use crate::domain::rotation;
+use crate::reconcile::{Error, event};
+use crate::workato::{Connection, ConnectionUpdate, WorkatoApi};
+
+/// Reads what Workato says of the connector (cached per workspace and provider) and checks it
+/// against the configured keys: `Some(auth type to send)` when it fits, `None` when it refuses.
+pub(super) async fn connector(
+    wc: &WorkatoConnection,
+    ctx: &Ctx,
+    ws: &Workspace,
+    status: &mut WorkatoConnectionStatus,
+    conds: &mut Vec<Cond>,
+) -> Result<Option<Option<(String, String)>>, Error> {
+    let c = ctx
+        .own
+        .listings
+        .connector(&ws.api, &ws.uid, &provider(wc), ws.every)
+        .await?;
+    match fit::fit(wc, &c) {
+        Ok(f) => {
+            let auth = f
+                .status
+                .auth_type
+                .as_deref()
+                .and_then(|t| t.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()));
+            status.connector = Some(f.status);
+            conds.push(f.cond);
+            Ok(Some(auth))
+        }
+        Err(refused) => {
+            conds.push(refused);
+            Ok(None)
+        }
+    }
+}
+
+/// A connection whose connector can take the credentials, and the authentication type to send.
+pub(super) struct Usable {
+    /// The connection.
+    pub connection: Connection,
+    /// The authentication type to send, as `(field, value)`.
+    pub auth: Option<(String, String)>,
+}
+
+/// Pushes the published credentials to a connection nothing works on yet, hands a live one over
+/// to a takeover rotation, or reports where the credentials stand; then records Workato's view.
+pub(super) async fn credentials(
+    wc: &WorkatoConnection,
+    ctx: &Ctx,
+    refs: &observe::Refs,
+    ws: &Workspace,
+    usable: Usable,
+    status: &mut WorkatoConnectionStatus,
+    conds: &mut Vec<Cond>,
+) -> Result<(), Error> {
+    let Usable { connection, auth } = usable;
+    let published = published_credentials(ctx, &refs.integration).await?;
+    let fingerprint = published.as_ref().map(|p| ctx.fingerprint(p.value.expose()));
+    let pushed = wc
+        .annotations()
+        .get(PUSHED_FINGERPRINT_ANNOTATION)
+        .map(String::as_str);
+    let ia_name = refs.integration.name_any();
+    let mut current = connection;
+    let mut dedicated = pushed.is_some();
+    let published_fp = published.as_ref().zip(fingerprint.as_deref());
+    match plan::credentials(published_fp, pushed, current.is_authorized(), &ia_name) {
+        plan::Credentials::Report(cond, held) => {
+            if held.is_some() {
+                status.token_fingerprint = held;
+            }
+            conds.push(cond);
+        }
+        plan::Credentials::TakeOver => conds.push(take_over(wc, ctx, current.id).await?),
+        plan::Credentials::Push {
+            published: p,
+            fingerprint,
+        } => {
+            // `wc` was read at the start of this reconcile (not taken from the cache), so a push
+            // of ours is already on it.
+            let update = ConnectionUpdate {
+                input: Some(connection_input(wc, &refs.account, p, auth)),
+                ..Default::default()
+            };
+            let id = current.id;
+            current = ws.api.update_connection(id, &update).await?;
+            ctx.own.listings.forget_connections(&ws.uid);
+            set_pushed(
+                ctx,
+                &wc.namespace().unwrap_or_default(),
+                &wc.name_any(),
+                &fingerprint,
+            )
+            .await?;
+            let test = current.authorization_status.as_deref().unwrap_or("none");
+            let note = format!("pushed credentials {fingerprint} to connection {id}; Workato's test: {test}");
+            event(ctx, wc, !current.is_authorized(), "CredentialsPushed", note).await;
+            status.token_fingerprint = Some(fingerprint);
+            status.last_tested_time = Some(ctx.clock.now_time());
+            conds.push(plan::current());
+            dedicated = true;
+        }
+    }
+    conds.push(fit::dedicated(wc, current.id, dedicated, current.is_authorized()));
+    let secrets: Vec<&str> = published.iter().map(|p| p.value.expose().as_str()).collect();
+    plan::record_connection(status, &current, &secrets);
+    conds.push(plan::verified(&current, status));
+    Ok(())
+}
+
+/// Starts the takeover rotation when the plan says so; returns `CredentialsCurrent`.
+async fn take_over(wc: &WorkatoConnection, ctx: &Ctx, id: i64) -> Result<Cond, Error> {
+    let name = plan::takeover_name(wc);
+    let existing = if plan::takes_over(wc) {
+        observe::takeover(wc, ctx, &name).await?
+    } else {
+        None
+    };
+    match plan::take_over(wc, id, existing.as_ref().map(Option::as_ref)) {
+        plan::TakeOver::Report(cond) => Ok(cond),
+        plan::TakeOver::Start { name, spec, cond } => {
+            if rotation::start(ctx, wc, &name, "take-over", spec).await? {
+                let note = format!("created CredentialRotation {name} to take live connection {id} over");
+                event(ctx, wc, false, "TakingOver", note).await;
+            }
+            Ok(cond)
+        }
+    }
+}
