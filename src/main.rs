@@ -69,7 +69,9 @@ enum Command {
     },
 }
 
+/// A flag given twice takes its last value (chart `extraArgs` and tests override the defaults).
 #[derive(Args, Debug)]
+#[command(args_override_self = true)]
 struct RunArgs {
     /// Watch only this namespace (default: every namespace).
     #[arg(long, env = "WATCH_NAMESPACE")]

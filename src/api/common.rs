@@ -10,6 +10,10 @@ pub const GROUP: &str = "integrations.trackvia-operator.dev";
 pub const VERSION: &str = "v1alpha1";
 /// The `kubectl get <category>` name that lists every kind of this operator.
 pub const CATEGORY: &str = "trackvia";
+/// Annotation a person sets (to any new value, e.g. the current time) on an object of any kind to
+/// have its periodic checks run now instead of at their next interval, e.g. after a step in
+/// TrackVia's or Workato's UI. Each value is honoured once; `status.recheckHandled` records it.
+pub const RECHECK_ANNOTATION: &str = "integrations.trackvia-operator.dev/recheck";
 
 /// CEL rules and messages reused by several kinds. Each rule has a message a person can act on.
 pub mod rules {
@@ -107,6 +111,12 @@ pub struct CommonStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+    /// The last value of the `integrations.trackvia-operator.dev/recheck` annotation the operator
+    /// honoured: when the annotation holds another value, every periodic check of the object
+    /// (vendor reads included, bypassing the shared listing caches) runs at the next reconcile,
+    /// and the value is recorded here so it is honoured once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck_handled: Option<String>,
 }
 
 /// Observed state of a kind whose credentials the operator checks against a vendor's API

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use kube::Resource;
 use kube::runtime::controller::Action;
 
 use crate::api::trackvia_account::TrackViaAccount;
@@ -29,9 +28,7 @@ async fn reconcile_inner(account: &TrackViaAccount, ctx: &Context) -> Result<Act
         Err(e) => (secret_condition(&e), None),
         Ok(creds) => {
             let fp = ctx.fingerprint(&format!("{}|{}", creds.api_key.expose(), creds.token.expose()));
-            if let Some(wait) =
-                credential_check::not_due(&status, &fp, account.meta().generation, every, ctx.clock.now())
-            {
+            if let Some(wait) = credential_check::not_due(account, &status, &fp, every, ctx.clock.now()) {
                 // Nothing changed and the check is not due: no call to TrackVia.
                 return Ok(Action::requeue(wait));
             }

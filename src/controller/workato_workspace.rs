@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use kube::Resource;
 use kube::runtime::controller::Action;
 
 use crate::api::workato_workspace::WorkatoWorkspace;
@@ -31,13 +30,9 @@ async fn reconcile_inner(ws: &WorkatoWorkspace, ctx: &Context) -> Result<Action,
             api,
             token_fingerprint,
         }) => {
-            if let Some(wait) = credential_check::not_due(
-                &status,
-                &token_fingerprint,
-                ws.meta().generation,
-                every,
-                ctx.clock.now(),
-            ) {
+            if let Some(wait) =
+                credential_check::not_due(ws, &status, &token_fingerprint, every, ctx.clock.now())
+            {
                 // Nothing changed and the check is not due: no call to Workato.
                 return Ok(Action::requeue(wait));
             }

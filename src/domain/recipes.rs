@@ -68,16 +68,18 @@ impl Listings {
             .await
     }
 
-    /// The connector `provider` names in the workspace, looked up at most once per `every`.
+    /// The connector `provider` names in the workspace, looked up at most once per `every`
+    /// (`fresh` forces a lookup).
     pub async fn connector(
         &self,
         api: &HttpWorkato,
         ws_uid: &str,
         provider: &str,
         every: Duration,
+        fresh: bool,
     ) -> Result<std::sync::Arc<Connector>, WorkatoError> {
         self.connectors
-            .get_or_read(&recipes_key(ws_uid, provider), every, false, || {
+            .get_or_read(&recipes_key(ws_uid, provider), every, fresh, || {
                 discover(api, provider)
             })
             .await

@@ -11,17 +11,19 @@ use super::{Context, Error, announce, apply_status, due, until_due};
 use crate::api::common::{CheckedStatus, CommonStatus};
 use crate::conditions::{self, Cond, Status};
 
-/// `Some(wait)` when the credentials are the ones last checked, the spec is unchanged and the
-/// check is not due: then no vendor call is made, and the object is looked at again in `wait`.
-pub fn not_due(
+/// `Some(wait)` when the credentials are the ones last checked, the spec is unchanged, no recheck
+/// is asked for (see [`super::recheck`]) and the check is not due: then no vendor call is made,
+/// and the object is looked at again in `wait`.
+pub fn not_due<K: Resource>(
+    obj: &K,
     status: &CheckedStatus,
     fingerprint: &str,
-    generation: Option<i64>,
     every: Duration,
     now: Timestamp,
 ) -> Option<Duration> {
     let unchanged = status.credentials_fingerprint.as_deref() == Some(fingerprint)
-        && status.common.observed_generation == generation;
+        && status.common.observed_generation == obj.meta().generation
+        && super::recheck::pending(obj, Some(&status.common)).is_none();
     (unchanged && !due(status.last_checked_time.as_ref(), every, now))
         .then(|| until_due(status.last_checked_time.as_ref(), every, now))
 }
@@ -57,6 +59,10 @@ where
         common: CommonStatus {
             observed_generation: generation,
             conditions: merged,
+            recheck_handled: super::recheck::handled(
+                super::recheck::pending(obj, Some(&before.common)),
+                Some(&before.common),
+            ),
         },
         // A check that reached no verdict (unreachable) is not a check: it stays due.
         last_checked_time: if verdict {

@@ -8,6 +8,7 @@ pub mod context;
 pub mod credential_check;
 pub mod error;
 pub mod kube_client;
+pub mod recheck;
 pub mod vendors;
 
 use std::fmt::Debug;

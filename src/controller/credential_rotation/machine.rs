@@ -200,6 +200,10 @@ pub struct Facts {
     /// How long to hold the first stop so the workspace's recipe budget takes every stop and
     /// start back to back (zero: no hold).
     pub stop_hold: Duration,
+    /// A person asked for a recheck (the `integrations.trackvia-operator.dev/recheck`
+    /// annotation): the periodic checks (the old token's revocation probe, the held recipes'
+    /// check) are due now.
+    pub recheck: bool,
 }
 
 /// One external side effect (or vendor read). The executor runs it and reports an [`Outcome`].
@@ -1251,7 +1255,7 @@ impl<'a> Machine<'a> {
             .last_checked_time
             .as_ref()
             .map_or(self.now(), |t| plus(t.0, self.f.policy.probe_every));
-        if next <= self.now() {
+        if next <= self.now() || self.f.recheck {
             return self.run(Effect::ProbeOldToken);
         }
         if deadline <= self.now() {
@@ -1352,11 +1356,12 @@ impl<'a> Machine<'a> {
                 r.error = Some("excluded by its WorkatoConnection (spec.recipes.exclude)".into());
             }
         }
-        let due = self
-            .s
-            .last_checked_time
-            .as_ref()
-            .is_none_or(|t| plus(t.0, self.f.policy.check_every) <= self.now());
+        let due = self.f.recheck
+            || self
+                .s
+                .last_checked_time
+                .as_ref()
+                .is_none_or(|t| plus(t.0, self.f.policy.check_every) <= self.now());
         if let Some(b) = &self.s.backoff
             && b.not_before.0 > self.now()
         {

@@ -61,7 +61,12 @@ async fn reconcile_inner(cached: &CredentialRotation, ctx: &Ctx) -> Result<Actio
         .await
         .map_err(Error::kube("reading the IntegrationAccount"))?;
     let facts = observe::observe(ctx, &rot, ia.as_ref()).await?;
-    let step = machine::decide(&recorded, &facts);
+    let mut step = machine::decide(&recorded, &facts);
+    // A recheck asked for is honoured by this decision (its checks were due in it): recorded once.
+    step.status.common.recheck_handled = crate::reconcile::recheck::handled(
+        crate::reconcile::recheck::pending(&rot, Some(&recorded.common)),
+        Some(&recorded.common),
+    );
     let mut current = recorded.clone();
     if step.status != current {
         save(ctx, &rot, &recorded, &step.status, &facts).await?;

@@ -138,6 +138,7 @@ pub async fn observe(
         taken_over,
         excluded,
         stop_hold,
+        recheck: crate::reconcile::recheck::pending(rot, rot.status.as_ref().map(|s| &s.common)).is_some(),
     })
 }
 

@@ -283,6 +283,11 @@ fn status_from(ia: &IntegrationAccount, decided: &Plan, ctx: &Ctx) -> Integratio
         common: CommonStatus {
             observed_generation: ia.meta().generation,
             conditions: merged,
+            // `observe` honoured a pending recheck (it runs before any status is written).
+            recheck_handled: crate::reconcile::recheck::handled(
+                crate::reconcile::recheck::pending(ia, Some(&current.common)),
+                Some(&current.common),
+            ),
         },
         next_action: decided.next_action.clone(),
         user: decided.user.clone(),

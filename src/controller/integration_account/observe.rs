@@ -97,14 +97,17 @@ pub async fn observe(
         },
     };
 
+    // A person asked for a recheck (after a step in TrackVia's UI): the user list and the token
+    // are read now, whatever their intervals say.
+    let recheck = crate::reconcile::recheck::pending(ia, ia.status.as_ref().map(|s| &s.common)).is_some();
     let claimed_by = ctx.own.caches.claimant(ia);
     let user = match (&material, &claimed_by) {
-        (Some(m), None) => lookup_user(ia, ctx, m).await,
+        (Some(m), None) => lookup_user(ia, ctx, m, recheck).await,
         _ => UserLookup::Skipped,
     };
 
     let validation = match (&material, &token) {
-        (Some(m), Ok((seen, value))) => validate(ia, ctx, m, seen, value, now).await?,
+        (Some(m), Ok((seen, value))) => validate(ia, ctx, m, (seen, value), now, recheck).await?,
         _ => Validation::NotDue,
     };
 
@@ -154,8 +157,8 @@ async fn read_token(
 /// The user as the account's user list shows it. An active user is read too, so that a
 /// deactivation in TrackVia is seen: the list (shared by every IntegrationAccount of the account)
 /// is read at most once per user poll interval while the user is not active, once per user
-/// recheck interval once it is, whatever wakes the account.
-async fn lookup_user(ia: &IntegrationAccount, ctx: &Ctx, m: &Material) -> UserLookup {
+/// recheck interval once it is, whatever wakes the account, unless `recheck` asks for a fresh read.
+async fn lookup_user(ia: &IntegrationAccount, ctx: &Ctx, m: &Material, recheck: bool) -> UserLookup {
     let user = ia.status.as_ref().and_then(|s| s.user.as_ref());
     let state = user.and_then(|u| u.state.as_deref()).unwrap_or_default();
     // I10: after a failed create, nothing is called again before its backoff has passed (a spec
@@ -168,7 +171,7 @@ async fn lookup_user(ia: &IntegrationAccount, ctx: &Ctx, m: &Material) -> UserLo
         return UserLookup::CreateBackingOff;
     }
     // After a create of ours that may or may not have completed, read the list afresh.
-    let fresh = state == super::plan::CREATE_PENDING;
+    let fresh = recheck || state == super::plan::CREATE_PENDING;
     let every = if state.eq_ignore_ascii_case("active") {
         ctx.settings.user_recheck_interval
     } else {
@@ -191,9 +194,9 @@ async fn validate(
     ia: &IntegrationAccount,
     ctx: &Ctx,
     m: &Material,
-    seen: &TokenSeen,
-    token: &AuthToken,
+    (seen, token): (&TokenSeen, &AuthToken),
     now: Timestamp,
+    recheck: bool,
 ) -> Result<Validation, Error> {
     if seen.expires_at.is_some_and(|e| e <= now) {
         return Ok(Validation::LocallyExpired);
@@ -207,6 +210,7 @@ async fn validate(
     if !changed
         && !spec_changed
         && !never
+        && !recheck
         && !due(
             previous.and_then(|t| t.last_validated_time.as_ref()),
             ctx.settings.token_check_interval,

@@ -25,7 +25,7 @@ pub(super) async fn connector(
     let c = ctx
         .own
         .listings
-        .connector(&ws.api, &ws.uid, &provider(wc), ws.every)
+        .connector(&ws.api, &ws.uid, &provider(wc), ws.every, ws.fresh)
         .await?;
     match fit::fit(wc, &c) {
         Ok(f) => {

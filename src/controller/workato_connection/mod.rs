@@ -85,6 +85,14 @@ async fn reconcile_inner(wc: &WorkatoConnection, ctx: &Ctx) -> Result<Action, Er
     status.common = CommonStatus {
         observed_generation: generation,
         conditions: merged,
+        // Honoured by `observe_and_act` (its listings were read fresh) unless it failed.
+        recheck_handled: crate::reconcile::recheck::handled(
+            outcome
+                .is_ok()
+                .then(|| crate::reconcile::recheck::pending(wc, Some(&before.common)))
+                .flatten(),
+            Some(&before.common),
+        ),
     };
     if status != before {
         apply_status(ctx, wc, &status).await?;
@@ -128,7 +136,8 @@ async fn observe_and_act(
             return Ok(plan::AFTER_MISMATCH);
         }
     }
-    let Some(ws) = workspace(ctx, &refs.workspace, conds).await? else {
+    let recheck = crate::reconcile::recheck::pending(wc, Some(&status.common)).is_some();
+    let Some(ws) = workspace(ctx, &refs.workspace, recheck, conds).await? else {
         return Ok(plan::AFTER_UNRESOLVED);
     };
     let Some(connection) = connection(wc, ctx, &ws, status, conds).await? else {
@@ -155,12 +164,15 @@ struct Workspace {
     api: Arc<HttpWorkato>,
     uid: String,
     every: Duration,
+    /// A person asked for a recheck: Workato's listings are read now, not from the shared cache.
+    fresh: bool,
 }
 
 /// The workspace's client, when the workspace is Ready and its token readable.
 async fn workspace(
     ctx: &Ctx,
     ws: &WorkatoWorkspace,
+    fresh: bool,
     conds: &mut Vec<Cond>,
 ) -> Result<Option<Workspace>, Error> {
     let not_ready = |message: String| Cond::unknown(reasons::ConnectionFound::WorkspaceNotReady, message);
@@ -179,6 +191,7 @@ async fn workspace(
                 ws.spec.check_interval.as_deref(),
                 ctx.settings.workspace_check_interval,
             ),
+            fresh,
         })),
         Err(e) => {
             conds.push(not_ready(e.to_string()));
@@ -200,7 +213,7 @@ async fn connection(
     let list = ctx
         .own
         .listings
-        .connections(&ws.api, &ws.uid, ws.every, pending)
+        .connections(&ws.api, &ws.uid, ws.every, pending || ws.fresh)
         .await?;
     match plan::resolve(wc, status.connection_id, &list) {
         plan::Resolution::Found(c, found) => {

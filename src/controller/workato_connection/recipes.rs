@@ -30,11 +30,16 @@ pub(super) async fn recipes(
     let all = ctx
         .own
         .listings
-        .recipes(&ws.api, &ws.uid, &adapter, ws.every, false)
+        .recipes(&ws.api, &ws.uid, &adapter, ws.every, ws.fresh)
         .await?;
     let mine = dependent(wc, connection_id, &all);
     let held = observe::held_by_rotations(wc, ctx).await?;
-    plan::record_inventory(status, &mine, &held, ctx.clock.now_time(), ws.every);
+    let every = if ws.fresh {
+        std::time::Duration::ZERO
+    } else {
+        ws.every
+    };
+    plan::record_inventory(status, &mine, &held, ctx.clock.now_time(), every);
     recent_jobs(wc, ctx, refs, ws, &mine, status).await?;
     conds.push(plan::recipes(&mine, &held, &status.recipe_jobs));
     restart_after_task_limit(wc, ctx, ws, &plan::to_restart(wc, &mine)).await;
@@ -55,7 +60,7 @@ async fn recent_jobs(
     status: &mut WorkatoConnectionStatus,
 ) -> Result<(), Error> {
     let now = ctx.clock.now_time();
-    let due = plan::jobs_due(status, &now, ctx.settings.recipe_jobs_interval);
+    let due = ws.fresh || plan::jobs_due(status, &now, ctx.settings.recipe_jobs_interval);
     let to_read = if due {
         plan::jobs_to_read(mine, &status.recipe_jobs)
     } else {

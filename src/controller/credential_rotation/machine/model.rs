@@ -278,6 +278,7 @@ impl World {
             trigger: self.sc.trigger,
             approved: self.approved,
             approval_deadline: self.now_at_start() + SignedDuration::from_hours(2),
+            recheck: false,
             ahead: None,
             token: match read_error {
                 Some(true) => Read::Failed("503".into()),

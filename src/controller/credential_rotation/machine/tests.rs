@@ -55,6 +55,7 @@ pub(super) fn facts() -> Facts {
         taken_over: BTreeMap::new(),
         excluded: BTreeSet::new(),
         stop_hold: Duration::ZERO,
+        recheck: false,
     }
 }
 

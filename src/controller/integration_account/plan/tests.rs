@@ -358,6 +358,7 @@ fn a_verdict_carried_over_still_names_the_next_action() {
     again.status = Some(IntegrationAccountStatus {
         common: crate::api::common::CommonStatus {
             observed_generation: Some(1),
+            recheck_handled: None,
             conditions: conditions::merge(&[], &first.conditions, Some(1), &Time(now())),
         },
         access: first.access.clone(),
@@ -448,6 +449,7 @@ fn a_failed_create_backs_off_doubling_up_to_an_hour() {
         user: Some(failed(2)),
         common: crate::api::common::CommonStatus {
             observed_generation: Some(1),
+            recheck_handled: None,
             conditions: conditions::merge(
                 &[],
                 &[Cond::false_(
@@ -627,6 +629,7 @@ fn active_before() -> IntegrationAccount {
     a.status = Some(IntegrationAccountStatus {
         common: crate::api::common::CommonStatus {
             observed_generation: Some(1),
+            recheck_handled: None,
             conditions,
         },
         user: before.user,
