@@ -2,6 +2,12 @@
 //! `kubectl-trackvia`): request a rotation, and show an account with its connections and
 //! rotations in one view.
 
+pub mod connect;
+pub mod kinds;
+pub mod recheck;
+pub mod scope;
+pub mod todo;
+
 use std::fmt::Write as _;
 
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -31,6 +37,12 @@ pub enum Error {
     /// No CredentialRotation of that name.
     #[error("CredentialRotation {0} not found in namespace {1}")]
     RotationNotFound(String, String),
+    /// The command line does not say what to do.
+    #[error("{0}")]
+    Usage(String),
+    /// The answer could not be printed in the format asked for.
+    #[error("printing: {0}")]
+    Output(String),
 }
 
 fn kube(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {

@@ -16,8 +16,32 @@ use trackvia_operator::reconcile::Settings;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {
+    /// The kubeconfig file of the helper commands (default: KUBECONFIG, else ~/.kube/config, else
+    /// in-cluster).
+    #[arg(long, global = true)]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context of the helper commands (default: the current context).
+    #[arg(long, global = true)]
+    context: Option<String>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Which objects a helper command looks at, and how it prints them.
+#[derive(Args, Debug)]
+struct SelectArgs {
+    /// Namespace (default: the kubeconfig's).
+    #[arg(short, long)]
+    namespace: Option<String>,
+    /// Every namespace.
+    #[arg(short = 'A', long)]
+    all_namespaces: bool,
+    /// Label selector (`-l app=crm,team!=ops`).
+    #[arg(short = 'l', long)]
+    selector: Option<String>,
+    /// Output format: table (for people), json or yaml.
+    #[arg(short = 'o', long, default_value = "table", value_parser = cli::scope::Output::parse)]
+    output: cli::scope::Output,
 }
 
 #[derive(Subcommand, Debug)]
@@ -60,6 +84,28 @@ enum Command {
         /// Namespace (default: the kubeconfig's).
         #[arg(short, long)]
         namespace: Option<String>,
+    },
+    /// Ask the operator to run the periodic checks of objects now, e.g. after a step in TrackVia's
+    /// or Workato's UI (sets the integrations.trackvia-operator.dev/recheck annotation).
+    Recheck {
+        /// Objects as KIND/NAME (`ia/sf wkc/sf-dev tva/acme`), or bare names with --kind.
+        targets: Vec<String>,
+        /// The kind of bare names, and of the objects `-l` selects (default with -l: every kind).
+        #[arg(long)]
+        kind: Option<String>,
+        #[command(flatten)]
+        select: SelectArgs,
+    },
+    /// The person's to-do list: every pending next action of IntegrationAccounts and every object
+    /// that is not Ready, one line each.
+    Todo {
+        #[command(flatten)]
+        select: SelectArgs,
+    },
+    /// Print a shell completion script (`source <(kubectl-trackvia completion bash)`).
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
     /// Print the CRDs as YAML, or write one file per CRD into a directory.
     Crds {
@@ -148,7 +194,37 @@ fn duration(s: &str) -> Result<Duration, String> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let conn = cli::connect::Connection {
+        kubeconfig: cli.kubeconfig.clone(),
+        context: cli.context.clone(),
+    };
     let result = match cli.command {
+        Command::Completion { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            // Installed as a kubectl plugin the binary is `kubectl-trackvia`.
+            let name = std::env::args()
+                .next()
+                .and_then(|a| {
+                    PathBuf::from(a)
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                })
+                .unwrap_or_else(|| "trackvia-operator".into());
+            clap_complete::generate(shell, &mut cmd, name, &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Recheck {
+            targets,
+            kind,
+            select,
+        } => recheck(&conn, targets, kind, select),
+        Command::Todo { select } => {
+            let output = select.output;
+            helper(&conn, select.namespace.clone(), |client, ns| async move {
+                let items = cli::todo::todo(&client, &scope(ns, &select)).await?;
+                output.render(&items, cli::todo::table)
+            })
+        }
         Command::Crds { out } => crds(out),
         Command::Run(args) => serve(*args),
         Command::Rotate {
@@ -158,7 +234,7 @@ fn main() -> std::process::ExitCode {
             dry_run,
             reason,
             declarative,
-        } => helper(namespace, |client, ns| async move {
+        } => helper(&conn, namespace, |client, ns| async move {
             let strategy = match strategy.as_deref() {
                 Some("Overlap") => Some(RotationStrategy::Overlap),
                 Some(_) => Some(RotationStrategy::StopAndRestart),
@@ -172,10 +248,10 @@ fn main() -> std::process::ExitCode {
             };
             cli::rotate(&client, &ns, &name, &opts).await
         }),
-        Command::Approve { name, namespace } => helper(namespace, |client, ns| async move {
+        Command::Approve { name, namespace } => helper(&conn, namespace, |client, ns| async move {
             cli::approve(&client, &ns, &name).await
         }),
-        Command::Status { name, namespace } => helper(namespace, |client, ns| async move {
+        Command::Status { name, namespace } => helper(&conn, namespace, |client, ns| async move {
             cli::status(&client, &ns, &name).await
         }),
     };
@@ -189,7 +265,43 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Runs a helper against the current kubeconfig and prints its answer.
-fn helper<F, Fut>(namespace: Option<String>, f: F) -> Result<(), Box<dyn std::error::Error>>
+/// The scope of a helper command in namespace `ns`.
+fn scope(ns: String, select: &SelectArgs) -> cli::scope::Scope {
+    cli::scope::Scope {
+        namespace: ns,
+        all_namespaces: select.all_namespaces,
+        selector: select.selector.clone(),
+    }
+}
+
+fn recheck(
+    conn: &cli::connect::Connection,
+    targets: Vec<String>,
+    kind: Option<String>,
+    select: SelectArgs,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use cli::kinds::{Kind, target};
+    let kind = match kind.as_deref() {
+        Some(k) => Some(Kind::parse(k).ok_or_else(|| format!("{k:?} is not a kind of this operator"))?),
+        None => None,
+    };
+    let targets = targets
+        .iter()
+        .map(|t| target(t, kind))
+        .collect::<Result<Vec<_>, _>>()?;
+    let kinds: Vec<Kind> = kind.map_or_else(|| Kind::ALL.to_vec(), |k| vec![k]);
+    let output = select.output;
+    helper(conn, select.namespace.clone(), |client, ns| async move {
+        let done = cli::recheck::recheck(&client, &scope(ns, &select), &targets, &kinds).await?;
+        output.render(&done, cli::recheck::table)
+    })
+}
+
+fn helper<F, Fut>(
+    conn: &cli::connect::Connection,
+    namespace: Option<String>,
+    f: F,
+) -> Result<(), Box<dyn std::error::Error>>
 where
     F: FnOnce(kube::Client, String) -> Fut,
     Fut: std::future::Future<Output = Result<String, cli::Error>>,
@@ -198,9 +310,8 @@ where
         .enable_all()
         .build()?;
     let out = runtime.block_on(async {
-        let config = kube::Config::infer().await?;
-        let ns = namespace.unwrap_or_else(|| config.default_namespace.clone());
-        let client = kube::Client::try_from(config)?;
+        let (client, default_ns) = cli::connect::connect(conn).await?;
+        let ns = namespace.unwrap_or(default_ns);
         Ok::<_, Box<dyn std::error::Error>>(f(client, ns).await?)
     })?;
     use std::io::Write;
