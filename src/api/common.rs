@@ -14,6 +14,11 @@ pub const CATEGORY: &str = "trackvia";
 /// have its periodic checks run now instead of at their next interval, e.g. after a step in
 /// TrackVia's or Workato's UI. Each value is honoured once; `status.recheckHandled` records it.
 pub const RECHECK_ANNOTATION: &str = "integrations.trackvia-operator.dev/recheck";
+/// Annotation on an IntegrationAccount that requests a rotation, as `spec.rotation.requestedAt`
+/// does, without changing the spec (for GitOps tools whose actions must not make the object drift
+/// from Git): an RFC 3339 time; the later of the two is the request, echoed in
+/// `status.rotation.handledRequestedAt` once handled.
+pub const ROTATE_ANNOTATION: &str = "integrations.trackvia-operator.dev/rotate-requested-at";
 
 /// CEL rules and messages reused by several kinds. Each rule has a message a person can act on.
 pub mod rules {

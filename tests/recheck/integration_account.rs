@@ -94,3 +94,42 @@ async fn a_verified_user_is_seen_right_after_the_annotation() {
     wait_condition::<IntegrationAccount>(&client, &ns, "hubspot", "UserVerified", |c| c.1 == "UserInactive")
         .await;
 }
+
+/// The Argo CD `rotate` action writes an annotation, not the spec: the operator starts the
+/// rotation from it, once, and the object's generation (its spec) does not move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn the_rotate_annotation_starts_a_rotation_without_a_spec_change() {
+    use kube::api::{Api, Patch, PatchParams};
+    use trackvia_operator::api::common::ROTATE_ANNOTATION;
+
+    let (client, ns, _emu, _op) = crate::support::world::set_up("rotate-annot", 0, None).await;
+    let api: Api<IntegrationAccount> = Api::namespaced(client.clone(), &ns);
+    let generation = api.get("sf").await.unwrap().metadata.generation;
+    let at = "2026-12-01T23:20:00Z";
+    let patch = json!({"metadata": {"annotations": {ROTATE_ANNOTATION: at}}});
+    api.patch("sf", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let handled = eventually(WAIT, "the annotation's request handled", || async {
+        let ia = get_json::<IntegrationAccount>(&client, &ns, "sf").await?;
+        ia["status"]["rotation"]["handledRequestedAt"]
+            .as_str()
+            .map(str::to_owned)
+    })
+    .await;
+    assert_eq!(handled, at);
+    let rotations = crate::support::world::rotations(&client, &ns).await;
+    assert_eq!(rotations.len(), 1, "{rotations:?}");
+    assert_eq!(
+        api.get("sf").await.unwrap().metadata.generation,
+        generation,
+        "the spec did not change"
+    );
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(
+        crate::support::world::rotations(&client, &ns).await.len(),
+        1,
+        "requested once"
+    );
+}

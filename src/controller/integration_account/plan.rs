@@ -759,7 +759,20 @@ fn rotation_trigger(ia: &IntegrationAccount, seen: &Observed, due: &Cond, now: T
         .as_ref()
         .and_then(|s| s.rotation.as_ref())
         .and_then(|r| r.handled_requested_at.clone());
-    if let Some(req) = policy.requested_at.clone()
+    // The annotation (what the Argo CD action writes) asks the same as the spec's field; the later
+    // of the two is the request.
+    let annotated = ia
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(crate::api::common::ROTATE_ANNOTATION))
+        .and_then(|v| v.trim().parse::<Timestamp>().ok())
+        .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time);
+    let requested = match (policy.requested_at.clone(), annotated) {
+        (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
+        (a, b) => a.or(b),
+    };
+    if let Some(req) = requested
         && Some(&req) != handled.as_ref()
     {
         return Step::StartRotation(RotationRequest {

@@ -748,3 +748,34 @@ fn no_rotation_starts_while_the_user_is_inactive() {
     let inactive = plan(&a, &o, now(), every());
     assert_eq!(inactive.step, Step::None);
 }
+
+#[test]
+fn the_rotate_annotation_requests_a_rotation_once_without_a_spec_change() {
+    let mut a = active_before();
+    let at = "2026-12-01T23:00:00Z";
+    a.metadata.annotations = Some([(crate::api::common::ROTATE_ANNOTATION.to_owned(), at.to_owned())].into());
+    let mut o = observed(UserLookup::Found(user("Active")), token(), valid());
+    o.published = SecretSeen::Ours {
+        up_to_date: true,
+        fingerprint: Some("hmac-sha256:aa".into()),
+    };
+    let p = plan(&a, &o, now(), every());
+    let Step::StartRotation(req) = &p.step else {
+        panic!("{:?}", p.step)
+    };
+    assert_eq!(
+        req.requested_at.as_ref().map(|t| t.0.to_string()).as_deref(),
+        Some(at)
+    );
+    // Once handled (echoed in status), the same value requests nothing.
+    let mut handled = a.clone();
+    let status = handled.status.get_or_insert_with(Default::default);
+    status
+        .rotation
+        .get_or_insert_with(Default::default)
+        .handled_requested_at = req.requested_at.clone();
+    assert!(!matches!(
+        plan(&handled, &o, now(), every()).step,
+        Step::StartRotation(_)
+    ));
+}
