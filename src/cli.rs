@@ -270,6 +270,18 @@ pub async fn status(client: &Client, ns: &str, name: &str) -> Result<String, Err
         .filter(|r| r.spec.integration_account_ref.name == name)
         .collect();
     mine.sort_by_key(|r| std::cmp::Reverse(r.creation_timestamp()));
+    let mut shown: Vec<(String, String)> = vec![("IntegrationAccount".into(), name.to_owned())];
+    shown.extend(
+        wcs.items
+            .iter()
+            .filter(|w| w.spec.integration_account_ref.name == name)
+            .map(|w| ("WorkatoConnection".to_owned(), w.name_any())),
+    );
+    shown.extend(
+        mine.iter()
+            .map(|r| ("CredentialRotation".to_owned(), r.name_any())),
+    );
+    shown.push(("TrackViaAccount".into(), ia.spec.account_ref.name.clone()));
     if !mine.is_empty() {
         let _ = writeln!(out, "\nRotations (newest first):");
     }
@@ -284,7 +296,67 @@ pub async fn status(client: &Client, ns: &str, name: &str) -> Result<String, Err
             s.plan_summary.as_deref().unwrap_or("")
         );
     }
+    recent_events(client, ns, &shown, &mut out).await?;
     Ok(out)
+}
+
+/// The last five Events of the objects shown (`(kind, name)`), newest last.
+async fn recent_events(
+    client: &Client,
+    ns: &str,
+    shown: &[(String, String)],
+    out: &mut String,
+) -> Result<(), Error> {
+    use k8s_openapi::api::core::v1::Event;
+    let events = Api::<Event>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(kube("listing Events"))?;
+    let when = |e: &Event| {
+        e.last_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .or(e.event_time.as_ref().map(|t| t.0))
+            .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0))
+    };
+    let mut mine: Vec<&Event> = events
+        .items
+        .iter()
+        .filter(|e| {
+            let o = &e.involved_object;
+            shown
+                .iter()
+                .any(|(k, n)| o.kind.as_deref() == Some(k.as_str()) && o.name.as_deref() == Some(n.as_str()))
+        })
+        .collect();
+    mine.sort_by_key(|e| when(e));
+    let recent = &mine[mine.len().saturating_sub(5)..];
+    if recent.is_empty() {
+        return Ok(());
+    }
+    let _ = writeln!(out, "\nRecent events:");
+    for e in recent {
+        let _ = writeln!(
+            out,
+            "  {:<20} {:<7} {:<40} {:<22} {}",
+            when(e)
+                .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
+                .unwrap_or_default(),
+            e.type_.as_deref().unwrap_or(""),
+            format!(
+                "{}/{}",
+                e.involved_object
+                    .kind
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_ascii_lowercase(),
+                e.involved_object.name.as_deref().unwrap_or("")
+            ),
+            e.reason.as_deref().unwrap_or(""),
+            e.message.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
 }
 
 fn conditions(out: &mut String, conds: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) {

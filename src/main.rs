@@ -77,10 +77,12 @@ enum Command {
         #[arg(short, long)]
         namespace: Option<String>,
     },
-    /// Show an IntegrationAccount with its TrackVia account, connections, recipes and rotations.
+    /// Show IntegrationAccounts, each with its TrackVia account, connections, recipes, rotations and
+    /// the last five events of them.
     Status {
-        /// The IntegrationAccount.
-        name: String,
+        /// The IntegrationAccounts.
+        #[arg(required = true)]
+        names: Vec<String>,
         /// Namespace (default: the kubeconfig's).
         #[arg(short, long)]
         namespace: Option<String>,
@@ -251,8 +253,12 @@ fn main() -> std::process::ExitCode {
         Command::Approve { name, namespace } => helper(&conn, namespace, |client, ns| async move {
             cli::approve(&client, &ns, &name).await
         }),
-        Command::Status { name, namespace } => helper(&conn, namespace, |client, ns| async move {
-            cli::status(&client, &ns, &name).await
+        Command::Status { names, namespace } => helper(&conn, namespace, |client, ns| async move {
+            let mut views = Vec::new();
+            for name in &names {
+                views.push(cli::status(&client, &ns, name).await?);
+            }
+            Ok(views.join("\n"))
         }),
     };
     match result {

@@ -11,7 +11,7 @@ use kube::Api;
 use serde_json::json;
 use support::operator::{Emulators, Operator, eventually, free_port};
 use support::sandbox;
-use support::world::wait_ready;
+use support::world::{WAIT, wait_ready};
 use trackvia_operator::api::{CredentialRotation, IntegrationAccount, TrackViaAccount};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
@@ -204,6 +204,27 @@ async fn the_helpers_show_an_account_and_request_rotations() {
         !status.contains("sf-token-0000000001"),
         "the status view shows no token"
     );
+    // The last events of what is shown (issue 15), and several accounts at once.
+    let events = eventually(
+        WAIT,
+        "the published credentials' event in the status view",
+        || async {
+            let s = cli(&["status", "sf", "-n", &ns]);
+            s.contains("CredentialsPublished").then_some(s)
+        },
+    )
+    .await;
+    let recent = events
+        .split("Recent events:")
+        .nth(1)
+        .expect("a recent events section");
+    assert!(
+        recent.lines().filter(|l| !l.trim().is_empty()).count() <= 5,
+        "{recent}"
+    );
+    assert!(recent.contains("integrationaccount/sf"), "{recent}");
+    let two = cli(&["status", "sf", "sf", "-n", &ns]);
+    assert_eq!(two.matches("IntegrationAccount ").count(), 2, "{two}");
 
     let out = cli(&["rotate", "sf", "-n", &ns, "--dry-run", "--reason", "checking"]);
     assert!(out.contains("credentialrotation/sf-manual-"), "{out}");
