@@ -39,6 +39,9 @@ async fn a_verified_user_is_seen_right_after_the_annotation() {
     // The operator created the user, which waits for its invitation to be accepted.
     wait_condition::<IntegrationAccount>(&client, &ns, "hubspot", "UserVerified", |c| c.1 == "Unverified")
         .await;
+    // After its create the operator reads the user list once more (its create made the cached list
+    // stale); from then on the list is cached for 10 minutes.
+    tokio::time::sleep(QUIET).await;
 
     // The person accepts the invitation in TrackVia: with a 10-minute poll, nothing is seen.
     emu.control(

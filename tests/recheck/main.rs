@@ -9,6 +9,7 @@
 mod support;
 
 mod integration_account;
+mod trackvia_account;
 mod workato_connection;
 
 use std::time::Duration;
