@@ -94,13 +94,15 @@ async fn todo_lists_what_people_must_do_across_namespaces_and_recheck_annotates(
         &client,
         &b,
         "hr",
-        json!({"team": "hr"}),
+        json!({"team": format!("hr-{b}")}),
         json!({
             "nextAction": token,
             "conditions": [condition("Ready", "False", "TokenSecretMissing", "no Secret hr-token")]
         }),
     )
     .await;
+    // Other tests' namespaces may hold objects labelled alike: this test's label is its own.
+    let hr_team = format!("team=hr-{b}");
     // Another kind not Ready: its Ready message is the item.
     support::create_secret(&client, &b, "tv-admin", &[("apiKey", "k"), ("authToken", "t")]).await;
     support::create::<TrackViaAccount>(
@@ -150,7 +152,7 @@ async fn todo_lists_what_people_must_do_across_namespaces_and_recheck_annotates(
         "{table}"
     );
     // -l across namespaces; YAML.
-    let yaml = cli(&["todo", "-A", "-l", "team=hr", "-o", "yaml"]);
+    let yaml = cli(&["todo", "-A", "-l", &hr_team, "-o", "yaml"]);
     assert!(yaml.contains("name: hr") && !yaml.contains("name: sf"), "{yaml}");
 
     // recheck: by kind/name, several at once, and by selector.
@@ -187,7 +189,7 @@ async fn todo_lists_what_people_must_do_across_namespaces_and_recheck_annotates(
         "integrationaccount",
         "-A",
         "-l",
-        "team=hr",
+        &hr_team,
         "-o",
         "json",
     ]))
