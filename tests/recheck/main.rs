@@ -11,6 +11,7 @@ mod support;
 mod integration_account;
 mod trackvia_account;
 mod workato_connection;
+mod workato_workspace;
 
 use std::time::Duration;
 
