@@ -165,7 +165,11 @@ async fn a_lost_connection_and_its_failing_polls_are_surfaced() {
         "{reason}"
     );
     assert_eq!(condition(&wc, "Ready").unwrap().0, "False");
-    // Workato stopped the recipes too: that comes first in RecipesHealthy.
-    assert_eq!(condition(&wc, "RecipesHealthy").unwrap().1, "StoppedByErrors");
+    // Workato stopped the recipes too: that comes first in RecipesHealthy. The recipe listing is
+    // cached apart from the connection listing, so it may show the stop a reconcile later.
+    wait_condition::<WorkatoConnection>(&client, &ns, "conn-1", "RecipesHealthy", |c| {
+        c.1 == "StoppedByErrors"
+    })
+    .await;
     warning_event(&client, &ns, "conn-1", "ConnectionLost").await;
 }
