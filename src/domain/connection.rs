@@ -6,6 +6,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 use serde_json::{Map, Value};
 
+use crate::api::workato_connection::{ConnectorStatus, InputKeys};
 use crate::api::{TrackViaAccount, WorkatoConnection, WorkatoWorkspace};
 use crate::domain::credentials::Credentials;
 use crate::reconcile::{Context, Error};
@@ -41,13 +42,30 @@ pub fn configured_auth_type(wc: &WorkatoConnection) -> (String, String) {
 /// the connector declares no such field), or the configured one before any check.
 pub fn auth_type(wc: &WorkatoConnection) -> Option<(String, String)> {
     match wc.status.as_ref().and_then(|s| s.connector.as_ref()) {
-        Some(c) => c
-            .auth_type
-            .as_deref()
-            .and_then(|t| t.split_once('='))
-            .map(|(f, v)| (f.to_owned(), v.to_owned())),
+        Some(c) => recorded_auth_type(c),
         None => Some(configured_auth_type(wc)),
     }
+}
+
+/// The authentication type a connector check recorded (`field=value` in status), as
+/// `(field, value)`.
+pub fn recorded_auth_type(c: &ConnectorStatus) -> Option<(String, String)> {
+    c.auth_type
+        .as_deref()
+        .and_then(|t| t.split_once('='))
+        .map(|(f, v)| (f.to_owned(), v.to_owned()))
+}
+
+/// The `input` fields of the API key and the auth token: `spec.inputKeys`, with the defaults.
+pub fn credential_fields(keys: &InputKeys) -> (String, String) {
+    (
+        keys.api_key
+            .clone()
+            .unwrap_or_else(|| DEFAULT_API_KEY_FIELD.into()),
+        keys.auth_token
+            .clone()
+            .unwrap_or_else(|| DEFAULT_AUTH_TOKEN_FIELD.into()),
+    )
 }
 
 /// The connection's `input` for the published credentials, with the field names of
@@ -80,18 +98,13 @@ fn input_with(
     auth: Option<(String, String)>,
 ) -> ConnectionInput {
     let keys = wc.spec.input_keys.clone().unwrap_or_default();
+    let (key_field, token_field) = credential_fields(&keys);
     let mut m = Map::new();
     if let Some((field, value)) = auth {
         m.insert(field, Value::String(value));
     }
-    m.insert(
-        keys.api_key.unwrap_or_else(|| DEFAULT_API_KEY_FIELD.into()),
-        Value::String(api_key.expose().clone()),
-    );
-    m.insert(
-        keys.auth_token.unwrap_or_else(|| DEFAULT_AUTH_TOKEN_FIELD.into()),
-        Value::String(token.expose().clone()),
-    );
+    m.insert(key_field, Value::String(api_key.expose().clone()));
+    m.insert(token_field, Value::String(token.expose().clone()));
     if let Some(host_field) = keys.host {
         let host = url::Url::parse(&account.spec.base_url)
             .ok()

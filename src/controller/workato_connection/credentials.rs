@@ -7,8 +7,9 @@ use kube::ResourceExt;
 use super::{Ctx, Workspace, fit, observe, plan};
 use crate::api::workato_connection::{WorkatoConnection, WorkatoConnectionStatus};
 use crate::conditions::Cond;
-use crate::domain::connection::{PUSHED_FINGERPRINT_ANNOTATION, connection_input, provider, set_pushed};
-use crate::domain::credentials::published_credentials;
+use crate::domain::connection::{
+    PUSHED_FINGERPRINT_ANNOTATION, connection_input, provider, recorded_auth_type, set_pushed,
+};
 use crate::domain::rotation;
 use crate::reconcile::{Error, event};
 use crate::workato::{Connection, ConnectionUpdate, WorkatoApi};
@@ -29,12 +30,7 @@ pub(super) async fn connector(
         .await?;
     match fit::fit(wc, &c) {
         Ok(f) => {
-            let auth = f
-                .status
-                .auth_type
-                .as_deref()
-                .and_then(|t| t.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.to_owned()));
+            let auth = recorded_auth_type(&f.status);
             status.connector = Some(f.status);
             conds.push(f.cond);
             Ok(Some(auth))
@@ -66,8 +62,8 @@ pub(super) async fn credentials(
     conds: &mut Vec<Cond>,
 ) -> Result<(), Error> {
     let Usable { connection, auth } = usable;
-    let published = published_credentials(ctx, &refs.integration).await?;
-    let fingerprint = published.as_ref().map(|p| ctx.fingerprint(p.value.expose()));
+    let published = refs.published.as_ref();
+    let fingerprint = published.map(|p| ctx.fingerprint(p.value.expose()));
     let pushed = wc
         .annotations()
         .get(PUSHED_FINGERPRINT_ANNOTATION)
@@ -75,7 +71,7 @@ pub(super) async fn credentials(
     let ia_name = refs.integration.name_any();
     let mut current = connection;
     let mut dedicated = pushed.is_some();
-    let published_fp = published.as_ref().zip(fingerprint.as_deref());
+    let published_fp = published.zip(fingerprint.as_deref());
     match plan::credentials(published_fp, pushed, current.is_authorized(), &ia_name) {
         plan::Credentials::Report(cond, held) => {
             if held.is_some() {
@@ -114,8 +110,7 @@ pub(super) async fn credentials(
         }
     }
     conds.push(fit::dedicated(wc, current.id, dedicated, current.is_authorized()));
-    let secrets: Vec<&str> = published.iter().map(|p| p.value.expose().as_str()).collect();
-    plan::record_connection(status, &current, &secrets);
+    plan::record_connection(status, &current, &refs.secrets());
     conds.push(plan::verified(&current, status));
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use crate::api::workato_connection::{ConnectorStatus, InputKeys, WorkatoConnection};
 use crate::conditions::{Cond, reasons};
-use crate::domain::connection::{DEFAULT_API_KEY_FIELD, DEFAULT_AUTH_TOKEN_FIELD, configured_auth_type};
+use crate::domain::connection::{configured_auth_type, credential_fields};
 use crate::domain::connector::{Connector, ConnectorKind};
 
 /// The connector fits: its condition and what status records (the authentication type pushes
@@ -105,14 +105,8 @@ pub fn fit(wc: &WorkatoConnection, c: &Connector) -> Result<Fit, Cond> {
 
 /// The fields the configured credentials fill.
 fn needed_fields(keys: &InputKeys) -> Vec<String> {
-    let mut out = vec![
-        keys.api_key
-            .clone()
-            .unwrap_or_else(|| DEFAULT_API_KEY_FIELD.into()),
-        keys.auth_token
-            .clone()
-            .unwrap_or_else(|| DEFAULT_AUTH_TOKEN_FIELD.into()),
-    ];
+    let (key_field, token_field) = credential_fields(keys);
+    let mut out = vec![key_field, token_field];
     out.extend(keys.host.clone());
     out.extend(keys.account_id.clone());
     out

@@ -151,7 +151,7 @@ async fn observe_and_act(
         }
         None => {
             // The connector cannot take the credentials: nothing is pushed or taken over.
-            plan::record_connection(status, &connection, &[]);
+            plan::record_connection(status, &connection, &refs.secrets());
             conds.push(plan::verified(&connection, status));
         }
     }

@@ -11,6 +11,7 @@ use crate::api::credential_rotation::{CredentialRotation, CredentialRotationStat
 use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace};
 use crate::conditions::{Cond, reasons};
 use crate::domain::caches::Source;
+use crate::domain::credentials::{Credentials, published_credentials};
 use crate::reconcile::Error;
 
 /// Everything the WorkatoConnection needs from the objects it refers to.
@@ -21,6 +22,19 @@ pub struct Refs {
     pub account: TrackViaAccount,
     /// The IntegrationAccount.
     pub integration: IntegrationAccount,
+    /// The credentials it published (read once per reconcile: pushed, and scrubbed from every
+    /// text Workato returns).
+    pub published: Option<Credentials>,
+}
+
+impl Refs {
+    /// The published credentials as the texts to scrub from Workato's messages.
+    pub fn secrets(&self) -> Vec<&str> {
+        self.published
+            .iter()
+            .flat_map(|p| [p.value.expose().as_str(), p.api_key.expose().as_str()])
+            .collect()
+    }
 }
 
 /// Reads the workspace, the IntegrationAccount and its TrackViaAccount; the condition says which
@@ -54,11 +68,15 @@ pub async fn references(wc: &WorkatoConnection, ctx: &Ctx) -> Result<Result<Refs
         (None, ..) => Err(missing("WorkatoWorkspace", ws_name)),
         (_, None, _) => Err(missing("IntegrationAccount", ia_name)),
         (_, Some(i), None) => Err(missing("TrackViaAccount", &i.spec.account_ref.name)),
-        (Some(workspace), Some(integration), Some(account)) => Ok(Refs {
-            workspace,
-            account,
-            integration,
-        }),
+        (Some(workspace), Some(integration), Some(account)) => {
+            let published = published_credentials(ctx, &integration).await?;
+            Ok(Refs {
+                workspace,
+                account,
+                integration,
+                published,
+            })
+        }
     })
 }
 

@@ -8,7 +8,6 @@ use super::{Ctx, Workspace, observe, plan};
 use crate::api::workato_connection::{WorkatoConnection, WorkatoConnectionStatus};
 use crate::conditions::Cond;
 use crate::domain::connection::provider;
-use crate::domain::credentials::published_credentials;
 use crate::domain::jobs::FailureKind;
 use crate::domain::recipes::dependent;
 use crate::metrics::{JobFailureLabels, ObjectLabels};
@@ -69,11 +68,7 @@ async fn recent_jobs(
     let mut reads = Vec::new();
     let (mut auth, mut other) = (0, 0);
     if !to_read.is_empty() {
-        let published = published_credentials(ctx, &refs.integration).await?;
-        let secrets: Vec<&str> = published
-            .iter()
-            .flat_map(|p| [p.value.expose().as_str(), p.api_key.expose().as_str()])
-            .collect();
+        let secrets = refs.secrets();
         let adapter = provider(wc);
         for &id in &to_read {
             let Some(recipe) = mine.iter().find(|r| r.id == id) else {
