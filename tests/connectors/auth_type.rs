@@ -37,14 +37,11 @@ async fn the_auth_token_type_is_set_on_push() {
     assert_eq!((status.as_str(), reason.as_str()), ("True", "AuthToken"));
     // A connector Workato does not know is refused, with nothing pushed.
     emu.reset_calls().await;
-    crate::support::create::<WorkatoConnection>(
+    connection_with(
         &client,
         &ns,
-        json!({
-            "apiVersion": crate::support::API, "kind": "WorkatoConnection", "metadata": {"name": "nope"},
-            "spec": {"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"},
-                     "connection": {"name": "TV nope"}, "provider": "trackvia_typo"}
-        }),
+        "nope",
+        json!({"connection": {"name": "TV nope"}, "provider": "trackvia_typo"}),
     )
     .await;
     let o = wait_condition::<WorkatoConnection>(&client, &ns, "nope", "ConnectorCompatible", |c| {

@@ -26,14 +26,11 @@ async fn custom_connectors_are_discovered_and_a_mismatch_is_refused_with_nothing
     setup(&client, &ns, &emu, None).await;
     emu.reset_calls().await;
     for (name, id, provider) in [("other", 120, "tv_mismatch"), ("custom", 121, "tv_custom")] {
-        crate::support::create::<WorkatoConnection>(
+        connection_with(
             &client,
             &ns,
-            json!({
-                "apiVersion": crate::support::API, "kind": "WorkatoConnection", "metadata": {"name": name},
-                "spec": {"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"},
-                         "connection": {"id": id}, "provider": provider}
-            }),
+            name,
+            json!({"connection": {"id": id}, "provider": provider}),
         )
         .await;
     }
@@ -76,14 +73,11 @@ async fn a_refused_connectors_workato_messages_are_scrubbed() {
     let (client, ns, emu) = world("customscrub", CONNECTIONS, RECIPES, CUSTOM, |_| {}).await;
     let _op = Operator::start(&ns);
     setup(&client, &ns, &emu, None).await;
-    crate::support::create::<WorkatoConnection>(
+    connection_with(
         &client,
         &ns,
-        json!({
-            "apiVersion": crate::support::API, "kind": "WorkatoConnection", "metadata": {"name": "other"},
-            "spec": {"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"},
-                     "connection": {"id": 120}, "provider": "tv_mismatch"}
-        }),
+        "other",
+        json!({"connection": {"id": 120}, "provider": "tv_mismatch"}),
     )
     .await;
     wait_condition::<WorkatoConnection>(&client, &ns, "other", "ConnectorCompatible", |c| {

@@ -27,14 +27,11 @@ async fn an_oauth_connection_is_migrated_in_stages_only_when_opted_in() {
     let _op = Operator::start(&ns);
     setup(&client, &ns, &emu, None).await;
     emu.reset_calls().await;
-    crate::support::create::<WorkatoConnection>(
+    connection_with(
         &client,
         &ns,
-        json!({
-            "apiVersion": crate::support::API, "kind": "WorkatoConnection", "metadata": {"name": "employee"},
-            "spec": {"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"},
-                     "connection": {"id": 130}, "migrateFromOAuth": false}
-        }),
+        "employee",
+        json!({"connection": {"id": 130}, "migrateFromOAuth": false}),
     )
     .await;
     let o = wait_condition::<WorkatoConnection>(&client, &ns, "employee", "DedicatedCredentials", |c| {
@@ -124,15 +121,11 @@ async fn a_failed_migration_leaves_the_recipes_stopped_and_named() {
     let (client, ns, emu) = world("oauthfail", OAUTH, RECIPE, "", |_| {}).await;
     let _op = Operator::start(&ns);
     setup(&client, &ns, &emu, None).await;
-    crate::support::create::<WorkatoConnection>(
+    connection_with(
         &client,
         &ns,
-        json!({
-            "apiVersion": crate::support::API, "kind": "WorkatoConnection", "metadata": {"name": "employee"},
-            "spec": {"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"},
-                     "connection": {"id": 130}, "migrateFromOAuth": true,
-                     "authType": {"value": "api_token"}}
-        }),
+        "employee",
+        json!({"connection": {"id": 130}, "migrateFromOAuth": true, "authType": {"value": "api_token"}}),
     )
     .await;
     let r = wait_rotation(&client, &ns, "the migration finished", |r| {

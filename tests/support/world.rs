@@ -163,10 +163,23 @@ pub async fn workspace(client: &Client, ns: &str, emu: &Emulators, name: &str, e
 /// Creates WorkatoConnection `name` of account `sf` in workspace `dev` with `connection` as its
 /// selector.
 pub async fn connection(client: &Client, ns: &str, name: &str, connection: Value) {
-    super::create::<WorkatoConnection>(client, ns, json!({
-        "apiVersion": super::API, "kind": "WorkatoConnection", "metadata": {"name": name},
-        "spec": {"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"}, "connection": connection}
-    }))
+    connection_with(client, ns, name, json!({"connection": connection})).await;
+}
+
+/// Creates WorkatoConnection `name` of account `sf` in workspace `dev`, with `spec`'s fields
+/// added to (or replacing) those.
+pub async fn connection_with(client: &Client, ns: &str, name: &str, spec: Value) {
+    let mut full = json!({"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"}});
+    if let (Some(f), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
+        f.extend(extra.clone());
+    }
+    super::create::<WorkatoConnection>(
+        client,
+        ns,
+        json!({
+            "apiVersion": super::API, "kind": "WorkatoConnection", "metadata": {"name": name}, "spec": full
+        }),
+    )
     .await;
 }
 
