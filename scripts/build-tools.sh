@@ -3,6 +3,8 @@
 # Each tool is rebuilt only when its pinned version changes (a stamp file per tool).
 #
 #   kube-apiserver, kubectl  k8s.io/kubernetes (wrapper module, staging modules pinned to their tags)
+#   kubelet, kube-scheduler, kube-controller-manager
+#                            the same wrapper module (`node`: for scripts/node.sh)
 #   etcd                     go.etcd.io/etcd/server/v3 (wrapper module)
 #   helm                     helm.sh/helm/v3 (go install)
 #   kubeconform              github.com/yannh/kubeconform (go install)
@@ -56,6 +58,29 @@ build_kubernetes() {
   stamp kube-apiserver "$K8S_VERSION"; stamp kubectl "$K8S_VERSION"
 }
 
+# The node's Kubernetes components from the same wrapper module as kube-apiserver (built first):
+# kubelet, kube-scheduler, kube-controller-manager at the same pinned version.
+build_node() {
+  local c missing=()
+  for c in kubelet kube-scheduler kube-controller-manager; do stamp_ok "$c" "$K8S_VERSION" || missing+=("$c"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  build_kubernetes
+  local src=$CACHE/src/kubernetes-$K8S_VERSION minor
+  minor=$(echo "$K8S_VERSION" | cut -d. -f2)
+  log "building ${missing[*]} v$K8S_VERSION (cold: several minutes each)"
+  (
+    cd "$src"
+    local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION \
+      -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \
+      -X k8s.io/component-base/version.gitTreeState=clean"
+    for c in "${missing[@]}"; do
+      go get -tool "k8s.io/kubernetes/cmd/$c@v$K8S_VERSION" >/dev/null 2>&1 || go get -tool "k8s.io/kubernetes/cmd/$c@v$K8S_VERSION"
+      go build -p 2 -trimpath -tags grpcnotrace -ldflags "$ldflags" -o "$BIN/$c" "k8s.io/kubernetes/cmd/$c"
+      stamp "$c" "$K8S_VERSION"
+    done
+  )
+}
+
 build_etcd() {
   stamp_ok etcd "$ETCD_VERSION" && return 0
   local src=$CACHE/src/etcd-$ETCD_VERSION
@@ -100,6 +125,7 @@ tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=(etcd kubernetes)
 for t in "${tools[@]}"; do
   case "$t" in
     kubernetes|kube-apiserver|kubectl) build_kubernetes ;;
+    node|kubelet|kube-scheduler|kube-controller-manager) build_node ;;
     etcd) build_etcd ;;
     helm) build_helm ;;
     kubeconform) build_kubeconform ;;

@@ -45,17 +45,34 @@ stop() {
   done
 }
 
+# Node mode (TVO_NODE=1, used by scripts/node.sh): pods must reach the API server, so it listens
+# on every address at port 443 (its Service's port; scripts/node.sh puts the Service IP on the
+# pod bridge), authorizes kubelets with the Node authorizer, admits service accounts (projected
+# tokens) and may call the kubelet (logs, exec) with the admin certificate. Without it: loopback
+# only, a random port, no service accounts (envtest-style).
+NODE_MODE=${TVO_NODE:-}
+node_flags() {
+  if [ -n "$NODE_MODE" ]; then
+    echo --bind-address=0.0.0.0 --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+      --kubelet-client-certificate="$PKI/admin.crt" --kubelet-client-key="$PKI/admin.key" \
+      --kubelet-preferred-address-types=InternalIP
+  else
+    echo --bind-address=127.0.0.1 --authorization-mode=RBAC --disable-admission-plugins=ServiceAccount
+  fi
+}
+
 # The kube-apiserver of the recorded cluster ($ETCD_PORT and $API_PORT set); waits for /readyz.
 start_apiserver() {
+  # shellcheck disable=SC2046
   setsid "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-    --bind-address=127.0.0.1 --secure-port="$API_PORT" \
+    $(node_flags) --secure-port="$API_PORT" \
     --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
     --cert-dir="$PKI" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
-    --client-ca-file="$PKI/ca.crt" --authorization-mode=RBAC \
+    --client-ca-file="$PKI/ca.crt" \
     --service-account-issuer="https://127.0.0.1:$API_PORT" \
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
     --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
-    --disable-admission-plugins=ServiceAccount </dev/null >>"$WORK/kube-apiserver.log" 2>&1 &
+    </dev/null >>"$WORK/kube-apiserver.log" 2>&1 &
   echo $! >"$WORK/kube-apiserver.pid"
   if ! wait_for 120 curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
     "https://127.0.0.1:$API_PORT/readyz"; then
@@ -100,6 +117,8 @@ stop
 rm -rf "$WORK"; mkdir -p "$PKI" "$WORK/etcd"
 
 ETCD_PORT=$(port); PEER_PORT=$(port); API_PORT=$(port)
+[ -z "$NODE_MODE" ] || API_PORT=443
+EXTRA_SANS=${TVO_NODE_IP:+,IP:$TVO_NODE_IP}
 
 # PKI: one CA; a serving cert with IP SANs; an admin client cert (system:masters); an SA key pair.
 ext() { printf '%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n' "$1"; }
@@ -108,8 +127,8 @@ ext() { printf '%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEnci
   openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=trackvia-operator-test-ca -keyout ca.key -out ca.crt
   openssl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver -keyout apiserver.key -out apiserver.csr
   openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 7 -out apiserver.crt \
-    -extfile <(ext 'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes.default.svc
-extendedKeyUsage=serverAuth')
+    -extfile <(ext "subjectAltName=IP:127.0.0.1,IP:10.0.0.1$EXTRA_SANS,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
+extendedKeyUsage=serverAuth")
   openssl req -newkey rsa:2048 -nodes -subj '/O=system:masters/CN=admin' -keyout admin.key -out admin.csr
   openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 7 -out admin.crt \
     -extfile <(ext 'extendedKeyUsage=clientAuth')
@@ -125,7 +144,7 @@ if ! wait_for 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"; then
   tail -20 "$WORK/etcd.log" >&2; stop; exit 1
 fi
 
-echo "ETCD_PORT=$ETCD_PORT API_PORT=$API_PORT" >"$WORK/ports"
+echo "ETCD_PORT=$ETCD_PORT API_PORT=$API_PORT NODE_MODE=$NODE_MODE" >"$WORK/ports"
 : >"$WORK/kube-apiserver.log"
 if ! start_apiserver; then stop; exit 1; fi
 

@@ -1,0 +1,3 @@
+module trackvia-operator/tools/pause
+
+go 1.24
