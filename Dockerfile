@@ -6,6 +6,9 @@ FROM rust:1.95-alpine AS build
 RUN apk add --no-cache musl-dev
 WORKDIR /src
 COPY . .
+# The git commit shown in trackvia_operator_build_info (`--build-arg COMMIT=$(git rev-parse HEAD)`).
+ARG COMMIT=unknown
+ENV TRACKVIA_OPERATOR_COMMIT=$COMMIT
 # On Alpine the host target is x86_64-unknown-linux-musl: the binary is static.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \

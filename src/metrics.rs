@@ -1,5 +1,13 @@
-//! Prometheus metrics (text format at `/metrics`). Labels never carry credentials; per-object
-//! labels appear only where the value is per object (token expiry, as cert-manager does).
+//! Prometheus metrics (text format at `/metrics`). Labels never carry credentials. Events are
+//! counted here as they happen; the per-object state (readiness, token expiry, rotation due,
+//! recipes stopped, ...) is read from the controllers' caches at each scrape by a collector
+//! attached once they exist ([`Metrics::observe_state`]), so an object's series go with it, as
+//! cert-manager's do.
+
+use std::sync::{Arc, OnceLock};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -7,6 +15,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::api::credential_rotation::RotationOutcome;
 
 /// Labels of per-controller metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -22,15 +32,6 @@ pub struct ErrorLabels {
     pub controller: String,
     /// The error's stable label.
     pub error: String,
-}
-
-/// Labels of per-object metrics.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ObjectLabels {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
 }
 
 /// Labels of a WorkatoConnection's failed recipe jobs.
@@ -98,9 +99,63 @@ pub struct KubeRequestLabels {
     pub verb: String,
 }
 
+/// Labels of `build_info`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    /// The crate version.
+    pub version: String,
+    /// The git commit it was built from (`TRACKVIA_OPERATOR_COMMIT` at build time), or `unknown`.
+    pub commit: String,
+}
+
+/// The kinds the operator reconciles: the `controller` label of the per-controller counters.
+pub const CONTROLLERS: [&str; 5] = [
+    "TrackViaAccount",
+    "WorkatoWorkspace",
+    "IntegrationAccount",
+    "WorkatoConnection",
+    "CredentialRotation",
+];
+
+/// Every operation the vendor clients report, by system (`trackvia`, `workato`): the label values
+/// of `external_requests_total` whose authentication failures (401, 403) start at 0.
+pub const OPERATIONS: [(&str, &str); 16] = [
+    ("trackvia", "list users"),
+    ("trackvia", "create user"),
+    ("trackvia", "list apps"),
+    ("trackvia", "list views"),
+    ("workato", "list connections"),
+    ("workato", "create connection"),
+    ("workato", "update connection"),
+    ("workato", "disconnect connection"),
+    ("workato", "list connectors"),
+    ("workato", "list custom connectors"),
+    ("workato", "read custom connector code"),
+    ("workato", "list recipes"),
+    ("workato", "get recipe"),
+    ("workato", "start recipe"),
+    ("workato", "stop recipe"),
+    ("workato", "list jobs"),
+];
+
+/// The collector of the per-object state, once attached: nothing before (a replica that does not
+/// lead has no caches).
+#[derive(Debug, Default)]
+struct Deferred(OnceLock<Box<dyn Collector>>);
+
+impl Collector for Deferred {
+    fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        match self.0.get() {
+            Some(c) => c.encode(encoder),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Every metric of the operator.
 pub struct Metrics {
     registry: Registry,
+    state: Arc<Deferred>,
     /// Reconciles run.
     pub reconciles: Family<ControllerLabels, Counter>,
     /// Reconciles that failed.
@@ -109,22 +164,10 @@ pub struct Metrics {
     pub reconcile_duration: Family<ControllerLabels, Histogram>,
     /// Condition transitions.
     pub condition_transitions: Family<TransitionLabels, Counter>,
-    /// Token expiry (Unix seconds) per IntegrationAccount, when known.
-    pub token_expiry: Family<ObjectLabels, Gauge>,
-    /// 1 while an IntegrationAccount's rotation is due.
-    pub rotation_due: Family<ObjectLabels, Gauge>,
     /// Rotations finished, by outcome.
     pub rotations: Family<RotationLabels, Counter>,
-    /// Recipes a CredentialRotation stopped that are not running again and that it can no longer
-    /// restart by itself (it finished, or the token was lost): a person must act.
-    pub recipes_left_stopped: Family<ObjectLabels, Gauge>,
-    /// 1 while a scheduled StopAndRestart waits for a person's approval.
-    pub rotation_awaiting_approval: Family<ObjectLabels, Gauge>,
     /// Failed jobs of a WorkatoConnection's dependent recipes, counted once each, by kind.
     pub recipe_job_failures: Family<JobFailureLabels, Counter>,
-    /// Dependent recipes of a WorkatoConnection whose recent jobs failed with a TrackVia 401/403
-    /// and have not succeeded since.
-    pub recipes_auth_failing: Family<ObjectLabels, Gauge>,
     /// Rotation duration, start to finish, by outcome.
     pub rotation_duration: Family<RotationLabels, Histogram>,
     /// External requests by system, operation and status.
@@ -155,13 +198,8 @@ impl Metrics {
             Histogram::new(exponential_buckets(0.005, 2.0, 12))
         });
         let condition_transitions = Family::<TransitionLabels, Counter>::default();
-        let token_expiry = Family::<ObjectLabels, Gauge>::default();
-        let rotation_due = Family::<ObjectLabels, Gauge>::default();
         let rotations = Family::<RotationLabels, Counter>::default();
-        let recipes_left_stopped = Family::<ObjectLabels, Gauge>::default();
-        let rotation_awaiting_approval = Family::<ObjectLabels, Gauge>::default();
         let recipe_job_failures = Family::<JobFailureLabels, Counter>::default();
-        let recipes_auth_failing = Family::<ObjectLabels, Gauge>::default();
         let external_requests = Family::<RequestLabels, Counter>::default();
         let external_request_duration = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.005, 2.0, 14))
@@ -189,36 +227,11 @@ impl Metrics {
             "Condition transitions",
             condition_transitions.clone(),
         );
-        registry.register(
-            "token_expiry_timestamp_seconds",
-            "When each IntegrationAccount's token expires (Unix time)",
-            token_expiry.clone(),
-        );
-        registry.register(
-            "rotation_due",
-            "1 while an IntegrationAccount's rotation is due",
-            rotation_due.clone(),
-        );
         registry.register("rotations", "Rotations finished, by outcome", rotations.clone());
-        registry.register(
-            "recipes_left_stopped",
-            "Recipes a CredentialRotation stopped that are not running and that it cannot restart by itself",
-            recipes_left_stopped.clone(),
-        );
-        registry.register(
-            "rotation_awaiting_approval",
-            "1 while a scheduled StopAndRestart CredentialRotation waits for a person's approval",
-            rotation_awaiting_approval.clone(),
-        );
         registry.register(
             "recipe_job_failures",
             "Failed jobs of a WorkatoConnection's dependent recipes, by kind (auth: a TrackVia 401/403; other)",
             recipe_job_failures.clone(),
-        );
-        registry.register(
-            "recipes_auth_failing",
-            "Dependent recipes of a WorkatoConnection whose recent jobs failed with a TrackVia 401/403 and have not succeeded since",
-            recipes_auth_failing.clone(),
         );
         registry.register(
             "external_requests",
@@ -251,26 +264,69 @@ impl Metrics {
             "Requests to the Kubernetes API server, by verb (watches count once, when opened)",
             kube_requests.clone(),
         );
-        Self {
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                commit: option_env!("TRACKVIA_OPERATOR_COMMIT")
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or("unknown")
+                    .to_owned(),
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "Always 1: the operator's version and the git commit it was built from",
+            build_info,
+        );
+        let state = Arc::new(Deferred::default());
+        registry.register_collector(Box::new(state.clone()));
+        let metrics = Self {
             registry,
+            state,
             reconciles,
             reconcile_errors,
             reconcile_duration,
             condition_transitions,
-            token_expiry,
-            rotation_due,
             rotations,
-            recipes_left_stopped,
-            rotation_awaiting_approval,
             recipe_job_failures,
-            recipes_auth_failing,
             rotation_duration,
             external_requests,
             external_request_duration,
             rate_limiter_wait,
             kube_requests,
             leader,
+        };
+        metrics.start_at_zero();
+        metrics
+    }
+
+    /// Creates, at 0, the counters whose label values are known, so that `increase()` sees their
+    /// first event.
+    fn start_at_zero(&self) {
+        for controller in CONTROLLERS {
+            let _created = self.reconciles.get_or_create(&ControllerLabels {
+                controller: controller.to_owned(),
+            });
         }
+        for ((system, operation), status) in OPERATIONS.iter().flat_map(|op| [(op, "401"), (op, "403")]) {
+            let _created = self.external_requests.get_or_create(&RequestLabels {
+                system: (*system).to_owned(),
+                operation: (*operation).to_owned(),
+                status: status.to_owned(),
+            });
+        }
+        for outcome in RotationOutcome::ALL {
+            let _created = self.rotations.get_or_create(&RotationLabels {
+                outcome: outcome.as_str().to_owned(),
+            });
+        }
+    }
+
+    /// Attaches the collector of the per-object state (read at each scrape). Once: a second call
+    /// is ignored.
+    pub fn observe_state(&self, collector: impl Collector) {
+        let _ = self.state.0.set(Box::new(collector));
     }
 
     /// The Prometheus text exposition of every metric.
@@ -308,5 +364,73 @@ impl crate::external::RequestObserver for Metrics {
                 budget: r.budget.to_owned(),
             })
             .observe(r.waited.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The operation names in a client's source: string literals that start with a verb.
+    fn operations_in(source: &str) -> Vec<&str> {
+        const VERBS: [&str; 8] = [
+            "list ",
+            "get ",
+            "create ",
+            "update ",
+            "disconnect ",
+            "start ",
+            "stop ",
+            "read ",
+        ];
+        source
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| VERBS.iter().any(|v| s.starts_with(v)))
+            .filter(|s| s.chars().all(|c| c.is_ascii_lowercase() || c == ' '))
+            .collect()
+    }
+
+    #[test]
+    fn every_operation_a_client_reports_has_its_auth_failures_at_zero() {
+        for (system, source) in [
+            ("trackvia", include_str!("trackvia/client.rs")),
+            ("workato", include_str!("workato/client.rs")),
+        ] {
+            let ops = operations_in(source);
+            assert!(!ops.is_empty());
+            for op in ops {
+                assert!(
+                    OPERATIONS.contains(&(system, op)),
+                    "{system} {op:?} is missing from OPERATIONS"
+                );
+            }
+        }
+        let text = Metrics::new().encode();
+        assert!(text.contains(
+            "trackvia_operator_external_requests_total{system=\"workato\",operation=\"list connections\",status=\"401\"} 0"
+        ));
+        assert!(text.contains("trackvia_operator_reconciles_total{controller=\"CredentialRotation\"} 0"));
+        assert!(text.contains("trackvia_operator_rotations_total{outcome=\"RolledBack\"} 0"));
+        assert!(text.contains("trackvia_operator_build_info{version=\""));
+    }
+
+    #[test]
+    fn every_rotation_outcome_is_in_all() {
+        let schema = serde_json::to_value(schemars::schema_for!(RotationOutcome)).unwrap_or_default();
+        // Each variant is a `oneOf` entry with its `const` name (documented variants).
+        let declared: Vec<&str> = schema["oneOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["const"].as_str())
+            .collect();
+        assert!(!declared.is_empty(), "{schema}");
+        let all: Vec<&str> = RotationOutcome::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(
+            all, declared,
+            "RotationOutcome::ALL lists every outcome, in order"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use kube::Api;
 use serde_json::json;
-use support::operator::{Emulators, Operator, eventually, free_port};
+use support::operator::{Emulators, Operator, eventually, free_port, metric_sum};
 use support::sandbox;
 use support::world::{WAIT, wait_ready};
 use trackvia_operator::api::{CredentialRotation, IntegrationAccount, TrackViaAccount};
@@ -320,7 +320,12 @@ async fn probes_and_metrics_are_served_and_ready_follows_the_caches() {
     })).await;
     let metrics = eventually(Duration::from_secs(30), "a reconcile in /metrics", || async {
         let text = get("/metrics").await?.text().await.ok()?;
-        text.contains("trackvia_operator_reconciles_total{controller=\"TrackViaAccount\"}")
+        // The counter exists at 0 from the start: wait for it to count.
+        (metric_sum(
+            &text,
+            "trackvia_operator_reconciles_total",
+            &["controller=\"TrackViaAccount\""],
+        ) > 0.0)
             .then_some(text)
     })
     .await;

@@ -280,6 +280,25 @@ pub enum RotationOutcome {
 }
 
 impl RotationOutcome {
+    /// Every outcome.
+    pub const ALL: [Self; 15] = [
+        Self::Succeeded,
+        Self::RolledBack,
+        Self::RollbackFailed,
+        Self::NewTokenInvalid,
+        Self::ConnectionTestFailed,
+        Self::RecipeStartFailed,
+        Self::RecipeStopFailed,
+        Self::Aborted,
+        Self::ApprovalExpired,
+        Self::Cancelled,
+        Self::NotSetUp,
+        Self::IntegrationAccountNotFound,
+        Self::WorkspaceNotReady,
+        Self::DryRunPassed,
+        Self::DryRunFailed,
+    ];
+
     /// Whether the outcome is a success.
     pub fn is_success(self) -> bool {
         matches!(self, Self::Succeeded | Self::DryRunPassed)

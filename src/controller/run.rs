@@ -11,6 +11,7 @@ use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 
 use super::leader;
+use super::state_metrics::StateMetrics;
 use super::watches::{Synced, Watches, api};
 use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoWorkspace};
 use crate::clock::SystemClock;
@@ -162,6 +163,7 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         metrics.clone(),
     ));
     let (controllers, synced) = Watches::new(&client, ns, config.concurrency, ctx).controllers();
+    metrics.observe_state(StateMetrics::new(&synced, Arc::new(SystemClock), &metrics));
     tokio::spawn(mark_ready_when_synced(synced, ready.clone()));
     tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");
     let outcome = match &config.leader {
@@ -191,6 +193,7 @@ async fn mark_ready_when_synced(synced: Synced, ready: Arc<AtomicBool>) {
         accounts,
         integrations,
         rotations,
+        ..
     } = synced;
     // kube's readiness signal wakes one waiter only (the controller's own), so ask again
     // until every cache has finished its first list.

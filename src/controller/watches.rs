@@ -25,7 +25,8 @@ use crate::domain::recipes::Listings;
 use crate::domain::users::Directory;
 use crate::reconcile::{Context, Scoped};
 
-/// The caches whose first list `/readyz` waits for.
+/// The controllers' caches: `/readyz` waits for the first list of accounts, integrations and
+/// rotations; the state metrics read all five at each scrape.
 pub struct Synced {
     /// TrackViaAccounts.
     pub accounts: Store<TrackViaAccount>,
@@ -33,6 +34,10 @@ pub struct Synced {
     pub integrations: Store<IntegrationAccount>,
     /// CredentialRotations.
     pub rotations: Store<CredentialRotation>,
+    /// WorkatoWorkspaces.
+    pub workspaces: Store<WorkatoWorkspace>,
+    /// WorkatoConnections.
+    pub connections: Store<WorkatoConnection>,
 }
 
 /// What every controller is built from.
@@ -113,6 +118,7 @@ impl Watches {
     /// Every controller, running until a termination signal, and the caches to wait for.
     pub fn controllers(self) -> (impl Future<Output = ()>, Synced) {
         let accounts = reflector::store();
+        let workspaces = reflector::store();
         let (ia, ia_writer) = reflector::store();
         let (wc, wc_writer) = reflector::store();
         let (cr, cr_writer) = reflector::store();
@@ -125,10 +131,12 @@ impl Watches {
             accounts: accounts.0.clone(),
             integrations: ia.clone(),
             rotations: cr.clone(),
+            workspaces: workspaces.0.clone(),
+            connections: wc.clone(),
         };
         let all = futures::future::join5(
             self.trackvia_accounts(accounts),
-            self.workato_workspaces(),
+            self.workato_workspaces(workspaces),
             self.credential_rotations((cr, cr_writer), &caches, ia.clone()),
             self.integration_accounts((ia, ia_writer), &caches),
             self.workato_connections((wc, wc_writer), &caches),
@@ -163,8 +171,10 @@ impl Watches {
             .for_each(|_| async {})
     }
 
-    fn workato_workspaces(&self) -> impl Future<Output = ()> + use<> {
-        let store = reflector::store();
+    fn workato_workspaces(
+        &self,
+        store: (Store<WorkatoWorkspace>, Writer<WorkatoWorkspace>),
+    ) -> impl Future<Output = ()> + use<> {
         let workspaces = store.0.clone();
         indexed_controller(self.api::<WorkatoWorkspace>(), index::lean, store)
             .watches(self.secrets(), watcher::Config::default(), move |s| {

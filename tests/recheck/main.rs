@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod credential_rotation;
 mod integration_account;
 mod trackvia_account;
 mod workato_connection;

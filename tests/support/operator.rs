@@ -140,13 +140,7 @@ impl Operator {
     /// The status code of `/readyz` now, if the admin server answers.
     pub async fn readyz(&self) -> Option<u16> {
         let url = format!("http://127.0.0.1:{}/readyz", self.admin_port);
-        let r = reqwest::Client::new()
-            .get(url)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await
-            .ok()?;
-        Some(r.status().as_u16())
+        Some(get(&url).await?.status().as_u16())
     }
 
     /// Starts a fresh process (after a kill, or after it died).
@@ -174,17 +168,36 @@ impl Operator {
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
+    /// The URL of its `/metrics`.
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}/metrics", self.admin_port)
+    }
+
     /// `/metrics` now, if it answers.
     pub async fn metrics(&self) -> Option<String> {
-        let url = format!("http://127.0.0.1:{}/metrics", self.admin_port);
-        let r = reqwest::Client::new()
-            .get(url)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await
-            .ok()?;
-        r.status().is_success().then_some(())?;
-        r.text().await.ok()
+        try_scrape(&self.metrics_url()).await
+    }
+
+    /// Scrapes `/metrics` until `pred` holds for the text (as Prometheus scrapes periodically:
+    /// the per-object series are read from the operator's caches, which may lag a status write
+    /// by a moment); returns that scrape.
+    pub async fn scrape_until(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        let mut last = None;
+        loop {
+            if let Some(m) = self.metrics().await {
+                if pred(&m) {
+                    return m;
+                }
+                last = Some(m);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "timed out after 90s waiting for {what}; the last scrape:\n{}",
+                last.as_deref().unwrap_or("(none)")
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Reconciles `controller` (a kind: `IntegrationAccount`, `CredentialRotation`, ...) has
@@ -222,18 +235,48 @@ impl Drop for Operator {
     }
 }
 
-/// The sum of every sample of `name` whose labels contain all of `labels` (`key="value"`), in
-/// Prometheus/OpenMetrics text. 0 when there is none.
-pub fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
+/// A GET of `url` (5 s at most), if it answers.
+async fn get(url: &str) -> Option<reqwest::Response> {
+    reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()
+}
+
+/// `metrics_url` now, if it answers with a success.
+pub async fn try_scrape(metrics_url: &str) -> Option<String> {
+    let r = get(metrics_url).await?;
+    r.status().is_success().then_some(())?;
+    r.text().await.ok()
+}
+
+/// One scrape of `metrics_url` (an operator's `/metrics`): its text; panics if it does not answer.
+pub async fn scrape(metrics_url: &str) -> String {
+    try_scrape(metrics_url)
+        .await
+        .unwrap_or_else(|| panic!("no answer from {metrics_url}"))
+}
+
+/// The samples of `name` whose labels contain all of `labels` (`key="value"`): each sample's
+/// label text (inside the braces) and value.
+pub fn samples(text: &str, name: &str, labels: &[&str]) -> Vec<(String, f64)> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
             let (series, value) = l.rsplit_once(' ')?;
             let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
             (metric == name && labels.iter().all(|lab| rest.contains(lab)))
-                .then(|| value.parse::<f64>().ok())?
+                .then(|| Some((rest.trim_end_matches('}').to_owned(), value.parse::<f64>().ok()?)))?
         })
-        .sum()
+        .collect()
+}
+
+/// The sum of every sample of `name` whose labels contain all of `labels` (`key="value"`), in
+/// Prometheus/OpenMetrics text. 0 when there is none.
+pub fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
+    samples(text, name, labels).iter().map(|(_, v)| v).sum()
 }
 
 /// The emulators with a client for their control API.

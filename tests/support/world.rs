@@ -480,6 +480,17 @@ pub async fn findings_clear(client: &Client, ns: &str, rotation: &str, connectio
     wait_condition::<WorkatoConnection>(client, ns, connection, "RecipesHealthy", |c| c.0 == "True").await;
 }
 
+/// Makes the account's rotation due when its `renewBefore` is 30 days: the person records on the
+/// token Secret that the token expires in ten days.
+pub async fn expiring_soon(client: &Client, ns: &str) {
+    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(240);
+    let patch = json!({"metadata": {"annotations": {"integrations.trackvia-operator.dev/expires-at": at.to_string()}}});
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .patch("sf-token", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
 /// Creates a CredentialRotation by hand (a person's), with `spec`.
 pub async fn rotation(client: &Client, ns: &str, name: &str, spec: Value) {
     let mut spec = spec;

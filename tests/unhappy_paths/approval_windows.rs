@@ -18,16 +18,6 @@ fn window_from_now(secs: i64) -> Value {
     json!({"start": format!("{:02}:{:02}", now.hour(), now.minute()), "duration": format!("{}s", secs + i64::from(now.second()))})
 }
 
-/// Makes the account's rotation due: the token expires in ten days (renewBefore 30 days).
-async fn expiring_soon(client: &Client, ns: &str) {
-    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(240);
-    let patch = json!({"metadata": {"annotations": {"integrations.trackvia-operator.dev/expires-at": at.to_string()}}});
-    Api::<Secret>::namespaced(client.clone(), ns)
-        .patch("sf-token", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
-}
-
 fn scheduled(r: &Value) -> bool {
     r["metadata"]["name"]
         .as_str()

@@ -2,13 +2,16 @@
 //!
 //! observe (Kubernetes reads, each failure kept as a failure) -> decide (pure, [`machine`]) ->
 //! record the decided status (intent) -> run at most one effect ([`effects`]) -> absorb its
-//! outcome (pure) -> record -> report (conditions, events, metrics). The machine and its
+//! outcome (pure) -> record -> report (conditions, events, the outcome counters; the per-rotation gauges are read from
+//! the cache at each scrape, see `controller::state_metrics`). The machine and its
 //! invariants are in `docs/reliability.md`; `machine.rs` has the transition table.
 
 pub mod effects;
 pub mod machine;
 pub mod observe;
 mod report;
+
+pub use report::recipes_left_stopped;
 
 use crate::domain::caches::Caches;
 use crate::domain::recipes::Listings;
@@ -52,7 +55,6 @@ async fn reconcile_inner(cached: &CredentialRotation, ctx: &Ctx) -> Result<Actio
     };
     let recorded = rot.status.clone().unwrap_or_default();
     if machine::settled(&recorded, rot.meta().deletion_timestamp.is_some()) {
-        report::metrics(ctx, &rot, &recorded);
         return Ok(Action::await_change());
     }
     let ns = rot.namespace().ok_or(Error::Malformed("namespace"))?;
@@ -74,7 +76,6 @@ async fn reconcile_inner(cached: &CredentialRotation, ctx: &Ctx) -> Result<Actio
     }
     announce(ctx, &rot, &step.notes).await;
     let Some(effect) = step.effect else {
-        report::metrics(ctx, &rot, &current);
         return Ok(match (step.wait, current != recorded) {
             (Some(d), _) => Action::requeue(d.max(Duration::from_millis(200))),
             (None, true) => Action::requeue(Duration::ZERO),
@@ -90,7 +91,6 @@ async fn reconcile_inner(cached: &CredentialRotation, ctx: &Ctx) -> Result<Actio
     let outcome = effects::run(&target, &effect).await;
     tracing::debug!(rotation = %rot.name_any(), ?effect, outcome = describe(&outcome), "effect ran");
     if effect == Effect::RemoveFinalizer && outcome == Outcome::Done {
-        report::forget(ctx, &rot);
         return Ok(Action::await_change());
     }
     let (next, notes) = machine::absorb(&current, &facts, &effect, outcome);
@@ -98,7 +98,6 @@ async fn reconcile_inner(cached: &CredentialRotation, ctx: &Ctx) -> Result<Actio
         save(ctx, &rot, &current, &next, &facts).await?;
     }
     announce(ctx, &rot, &notes).await;
-    report::metrics(ctx, &rot, &next);
     let backoff = next
         .backoff
         .as_ref()
@@ -134,9 +133,6 @@ async fn save(
         &ctx.clock.now_time(),
     );
     status.common.observed_generation = rot.meta().generation;
-    // The gauges first: whoever reads the status (a person, a test, an alert's runbook) and then
-    // scrapes must find the metric agree with it, never behind it.
-    report::metrics(ctx, rot, &status);
     apply_status(ctx, rot, &status).await?;
     let finished_now =
         !before.phase.is_some_and(|p| p.is_terminal()) && status.phase.is_some_and(|p| p.is_terminal());

@@ -2,16 +2,14 @@
 //! and its metrics.
 
 use super::Ctx;
-use kube::ResourceExt;
 
 use super::machine::Facts;
 use crate::api::credential_rotation::{
-    ConnectionState, CredentialRotation, CredentialRotationStatus, RecipeState, RotationOutcome,
-    RotationPhase,
+    ConnectionState, CredentialRotationStatus, RecipeState, RotationOutcome, RotationPhase,
 };
 use crate::conditions::{Cond, Reason, reasons};
 use crate::domain::rotation::{Revocation, revocation};
-use crate::metrics::{ObjectLabels, RotationLabels};
+use crate::metrics::RotationLabels;
 
 /// The conditions of a rotation, `Ready` last.
 pub fn conditions(s: &CredentialRotationStatus, f: &Facts) -> Vec<Cond> {
@@ -154,13 +152,6 @@ pub fn progress(s: &CredentialRotationStatus) -> String {
     out
 }
 
-fn labels(rot: &CredentialRotation) -> ObjectLabels {
-    ObjectLabels {
-        namespace: rot.namespace().unwrap_or_default(),
-        name: rot.name_any(),
-    }
-}
-
 /// The value of `trackvia_operator_recipes_left_stopped` for a rotation: the recipes it holds
 /// stopped once it can no longer restart them by itself.
 pub fn recipes_left_stopped(s: &CredentialRotationStatus) -> usize {
@@ -169,27 +160,6 @@ pub fn recipes_left_stopped(s: &CredentialRotationStatus) -> usize {
     } else {
         0
     }
-}
-
-/// The rotation's gauges.
-pub fn metrics(ctx: &Ctx, rot: &CredentialRotation, s: &CredentialRotationStatus) {
-    let left = recipes_left_stopped(s);
-    let l = labels(rot);
-    ctx.metrics
-        .recipes_left_stopped
-        .get_or_create(&l)
-        .set(i64::try_from(left).unwrap_or(i64::MAX));
-    ctx.metrics
-        .rotation_awaiting_approval
-        .get_or_create(&l)
-        .set(i64::from(s.phase == Some(RotationPhase::AwaitingApproval)));
-}
-
-/// Drops the gauges of a rotation that is gone.
-pub fn forget(ctx: &Ctx, rot: &CredentialRotation) {
-    let l = labels(rot);
-    ctx.metrics.recipes_left_stopped.remove(&l);
-    ctx.metrics.rotation_awaiting_approval.remove(&l);
 }
 
 /// Counts a finished rotation and its duration.

@@ -32,7 +32,6 @@ use crate::domain::caches::Source;
 use crate::domain::credentials::publish_token;
 use crate::domain::naming::LAST_NAME;
 use crate::domain::rotation::{self, Revocation, Trigger};
-use crate::metrics::ObjectLabels;
 use crate::reconcile::{Error, Scoped, announce, apply_status, event};
 use crate::trackvia::{TrackviaApi, TrackviaError};
 
@@ -411,22 +410,6 @@ async fn report(
         }
         _ => {}
     }
-    let labels = ObjectLabels {
-        namespace: ia.namespace().unwrap_or_default(),
-        name: ia.name_any(),
-    };
-    if let Some(e) = status.token.as_ref().and_then(|t| t.expires_at.as_ref()) {
-        ctx.metrics
-            .token_expiry
-            .get_or_create(&labels)
-            .set(e.0.as_second());
-    }
-    let due = conditions::find(&status.common.conditions, conditions::types::ROTATION_DUE)
-        .is_some_and(|c| c.status == "True");
-    ctx.metrics
-        .rotation_due
-        .get_or_create(&labels)
-        .set(i64::from(due));
     if status != before {
         apply_status(ctx, ia, &status).await?;
         announce(

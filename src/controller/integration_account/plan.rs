@@ -1,7 +1,6 @@
 //! The pure heart of the IntegrationAccount reconciler: from what was observed, decide the
 //! conditions, the one next action for a person, the status, and at most one step to take.
 
-use crate::reconcile::interval;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -14,6 +13,7 @@ use crate::api::integration_account::{AccessStatus, IntegrationAccount, TokenSta
 use crate::conditions::{self, Cond, Reason, Status, reasons, types};
 use crate::domain::access::access_diff;
 use crate::domain::credentials::EXPIRES_AT_ANNOTATION;
+use crate::domain::due::{self, DueBy};
 use crate::domain::naming::LAST_NAME;
 use crate::domain::rotation::{Revocation, Trigger};
 use crate::domain::secret_ref::SecretRefError;
@@ -59,9 +59,6 @@ fn retry_at(
     let wait = crate::external::retry::doubling(base, max, n);
     failed?.0.checked_add(signed(wait)).ok()
 }
-
-/// Default `rotation.renewBefore`.
-pub const DEFAULT_RENEW_BEFORE: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// The conditions that make up `Ready`, in the order a person works through them.
 const READY_ORDER: [&str; 5] = [
@@ -1056,33 +1053,19 @@ fn rotation_due(
     now: Timestamp,
     d: &mut Draft,
 ) -> (Cond, Option<Timestamp>) {
-    let rotation = ia.spec.rotation.clone().unwrap_or_default();
-    let renew_before = signed(interval(rotation.renew_before.as_deref(), DEFAULT_RENEW_BEFORE));
     let Some(token) = token.filter(|_| valid) else {
         return (
             Cond::unknown(reasons::RotationDue::NoValidToken, "no valid token to schedule"),
             None,
         );
     };
-    let by_expiry = token
-        .expires_at
-        .as_ref()
-        .and_then(|e| e.0.checked_sub(renew_before).ok());
-    let by_interval = rotation.interval.as_deref().and_then(|_| {
-        let every = signed(interval(rotation.interval.as_deref(), Duration::ZERO));
-        token
-            .first_seen_time
-            .as_ref()
-            .and_then(|f| f.0.checked_add(every).ok())
-            .and_then(|d| d.checked_sub(renew_before).ok())
+    let due_at = due::due_at(ia.spec.rotation.as_ref(), token).map(|(at, by)| {
+        let reason = match by {
+            DueBy::Expiry => reasons::RotationDue::ExpiresSoon,
+            DueBy::Interval => reasons::RotationDue::IntervalElapsed,
+        };
+        (at, reason)
     });
-    let due_at = match (by_expiry, by_interval) {
-        (Some(a), Some(b)) if a <= b => Some((a, reasons::RotationDue::ExpiresSoon)),
-        (Some(_), Some(b)) => Some((b, reasons::RotationDue::IntervalElapsed)),
-        (Some(a), None) => Some((a, reasons::RotationDue::ExpiresSoon)),
-        (None, Some(b)) => Some((b, reasons::RotationDue::IntervalElapsed)),
-        (None, None) => None,
-    };
     let cond = match due_at {
         None => Cond::unknown(
             reasons::RotationDue::NoSchedule,

@@ -9,6 +9,8 @@ mod observe;
 mod plan;
 mod recipes;
 
+pub use plan::{auth_failing, stopped_by_workato};
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -22,7 +22,7 @@ use crate::secret::scrub;
 use crate::workato::{Connection, Recipe};
 
 mod jobs;
-pub use jobs::{auth_failures, jobs_due, jobs_to_read, read_jobs, record_jobs};
+pub use jobs::{auth_failing, auth_failures, jobs_due, jobs_to_read, read_jobs, record_jobs};
 
 /// When to look again after the environment guard refused (nothing a reconcile can change).
 pub const AFTER_MISMATCH: Duration = Duration::from_secs(600);
@@ -418,6 +418,22 @@ pub fn record_inventory(
     }
     status.recipes = inventory;
     status.recipe_count = Some(i32::try_from(mine.len()).unwrap_or(i32::MAX));
+}
+
+/// Workato's `stop_cause`s of a recipe it stopped by itself: after repeated trigger errors, or at
+/// the task limit (what `RecipesHealthy` reports as `StoppedByErrors` and `TaskLimitReached`).
+fn stopped_by_workato_cause(cause: Option<&str>) -> bool {
+    cause.is_some_and(|c| c == "trigger_errors_limit" || QUOTA_STOP_CAUSES.contains(&c))
+}
+
+/// How many recipes of the recorded inventory Workato stopped by itself (the state metric
+/// `recipes_stopped_by_workato`).
+pub fn stopped_by_workato(status: &WorkatoConnectionStatus) -> usize {
+    status
+        .recipes
+        .iter()
+        .filter(|r| !r.running && stopped_by_workato_cause(r.stop_cause.as_deref()))
+        .count()
 }
 
 /// The recipes Workato stopped at the task limit, to start again when the spec opts in.

@@ -10,7 +10,7 @@ use crate::conditions::Cond;
 use crate::domain::connection::provider;
 use crate::domain::jobs::FailureKind;
 use crate::domain::recipes::dependent;
-use crate::metrics::{JobFailureLabels, ObjectLabels};
+use crate::metrics::JobFailureLabels;
 use crate::reconcile::{Error, event};
 use crate::workato::{Recipe, WorkatoApi};
 
@@ -102,24 +102,11 @@ async fn recent_jobs(
             .get_or_create(&labels(kind))
             .inc_by(n);
     }
-    let failing = plan::auth_failures(mine, &status.recipe_jobs).len();
-    ctx.metrics
-        .recipes_auth_failing
-        .get_or_create(&object_labels(wc))
-        .set(i64::try_from(failing).unwrap_or(i64::MAX));
     Ok(())
-}
-
-fn object_labels(wc: &WorkatoConnection) -> ObjectLabels {
-    ObjectLabels {
-        namespace: wc.namespace().unwrap_or_default(),
-        name: wc.name_any(),
-    }
 }
 
 /// Drops the per-object series of a WorkatoConnection that is gone.
 pub(super) fn forget_metrics(ctx: &Ctx, wc: &WorkatoConnection) {
-    ctx.metrics.recipes_auth_failing.remove(&object_labels(wc));
     for kind in [FailureKind::Auth, FailureKind::Other] {
         ctx.metrics.recipe_job_failures.remove(&JobFailureLabels {
             namespace: wc.namespace().unwrap_or_default(),

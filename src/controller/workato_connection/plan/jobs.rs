@@ -187,6 +187,19 @@ pub fn record_jobs(
     }
 }
 
+/// How many dependent recipes (in the recorded inventory) have a TrackVia 401/403 in their recent
+/// jobs not followed by a success, at `now` (the state metric `recipes_auth_failing`, read from
+/// the status at each scrape: the same entries [`auth_failures`] names).
+pub fn auth_failing(status: &WorkatoConnectionStatus, now: Timestamp) -> usize {
+    let oldest = now.checked_sub(AUTH_FAILURE_TTL).unwrap_or(now);
+    status
+        .recipe_jobs
+        .iter()
+        .filter(|e| e.auth_failure_time.as_ref().is_some_and(|t| t.0 >= oldest))
+        .filter(|e| status.recipes.iter().any(|r| r.id == e.id))
+        .count()
+}
+
 /// The dependent recipes whose recent jobs failed with a TrackVia 401/403, as `name (id) at
 /// <time>: <error>`.
 pub fn auth_failures(mine: &[&Recipe], jobs: &[RecipeJobsStatus]) -> Vec<String> {
