@@ -1,10 +1,10 @@
 # trackvia-operator: the README's commands. `make help` lists them.
 SHELL := /usr/bin/env bash
 
-.PHONY: help demo test bench fault-test lint crds tools cluster-up cluster-down static chart-readme
+.PHONY: help demo test bench fault-test lint crds tools cluster-up cluster-down static chart-readme node-up node-down e2e
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 demo: ## Run the operator's demo on a local API server and the emulators (KEEP=1 leaves it running)
 	scripts/demo.sh
@@ -36,6 +36,15 @@ cluster-up: ## Start etcd + kube-apiserver on 127.0.0.1; the last line is `expor
 
 cluster-down: ## Stop exactly what cluster-up started
 	@scripts/control-plane.sh down
+
+node-up: ## Start a local node (control plane, kubelet, containerd, scheduler, controller manager); the last line is `export KUBECONFIG=...`
+	@scripts/node.sh up
+
+node-down: ## Stop exactly what node-up started
+	@scripts/node.sh down
+
+e2e: ## The image on the local node through Helm and kubectl: install, upgrades, failover, a rotation across it, uninstall (KEEP=1)
+	scripts/e2e.sh
 
 static: ## Build the static release binary the Dockerfile ships and check that it runs
 	scripts/static-check.sh
