@@ -82,11 +82,10 @@ func substitute(expr string, rateInterval string) string {
 var labelValues = regexp.MustCompile(`^label_values\(([a-zA-Z_:][a-zA-Z0-9_:]*), *([a-zA-Z_][a-zA-Z0-9_]*)\)$`)
 
 func checkDashboard(scrapePath, path string) error {
-	smp, err := readScrape(scrapePath)
+	s, err := loadShapes(scrapePath)
 	if err != nil {
 		return err
 	}
-	s := shapesOf(smp)
 	d, err := readDashboard(path)
 	if err != nil {
 		return err

@@ -129,45 +129,41 @@ func unitOf(p panel) string {
 
 func renderPanel(ctx context.Context, ng *promql.Engine, db *tsdb.DB, p panel, start, end time.Time, step time.Duration, rateInterval string) (string, error) {
 	unit := unitOf(p)
+	instant := p.Type == "stat" || p.Type == "table"
+	var rows []row
+	var series []line
+	for _, t := range p.Targets {
+		expr := substitute(t.Expr, rateInterval)
+		var q promql.Query
+		var err error
+		if instant {
+			q, err = ng.NewInstantQuery(ctx, db, nil, expr, end)
+		} else {
+			q, err = ng.NewRangeQuery(ctx, db, nil, expr, start, end, step)
+		}
+		if err != nil {
+			return "", err
+		}
+		res := q.Exec(ctx)
+		if res.Err != nil {
+			return "", res.Err
+		}
+		vec, _ := res.Vector()
+		for _, s := range vec {
+			rows = append(rows, row{t.RefID, s.Metric, s.F})
+		}
+		m, _ := res.Matrix()
+		for _, s := range m {
+			series = append(series, line{legend(t.LegendFormat, s.Metric), s.Floats})
+		}
+		q.Close()
+	}
 	switch p.Type {
-	case "stat", "table":
-		var rows []row
-		for _, t := range p.Targets {
-			q, err := ng.NewInstantQuery(ctx, db, nil, substitute(t.Expr, rateInterval), end)
-			if err != nil {
-				return "", err
-			}
-			res := q.Exec(ctx)
-			if res.Err != nil {
-				return "", res.Err
-			}
-			vec, _ := res.Vector()
-			for _, s := range vec {
-				rows = append(rows, row{t.RefID, s.Metric, s.F})
-			}
-			q.Close()
-		}
-		if p.Type == "stat" {
-			return renderStat(p, rows, unit), nil
-		}
+	case "stat":
+		return renderStat(p, rows, unit), nil
+	case "table":
 		return renderTable(p, rows, unit), nil
 	default:
-		var series []line
-		for _, t := range p.Targets {
-			q, err := ng.NewRangeQuery(ctx, db, nil, substitute(t.Expr, rateInterval), start, end, step)
-			if err != nil {
-				return "", err
-			}
-			res := q.Exec(ctx)
-			if res.Err != nil {
-				return "", res.Err
-			}
-			m, _ := res.Matrix()
-			for _, s := range m {
-				series = append(series, line{legend(t.LegendFormat, s.Metric), s.Floats})
-			}
-			q.Close()
-		}
 		return renderTimeseries(series, start, end, step, unit), nil
 	}
 }

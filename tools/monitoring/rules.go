@@ -37,11 +37,10 @@ type ruleGroups struct {
 }
 
 func checkRules(scrapePath, renderedPath, testsPath, outPath string) error {
-	smp, err := readScrape(scrapePath)
+	s, err := loadShapes(scrapePath)
 	if err != nil {
 		return err
 	}
-	s := shapesOf(smp)
 
 	groups, err := prometheusRuleGroups(renderedPath)
 	if err != nil {

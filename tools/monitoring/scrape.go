@@ -102,6 +102,14 @@ func splitSeries(line string) (string, string) {
 // shapes holds, per metric name, the sets of label names its series have (sorted, comma-joined).
 type shapes map[string]map[string]bool
 
+func loadShapes(path string) (shapes, error) {
+	smp, err := readScrape(path)
+	if err != nil {
+		return nil, err
+	}
+	return shapesOf(smp), nil
+}
+
 func shapesOf(samples []sample) shapes {
 	s := shapes{}
 	for _, smp := range samples {
