@@ -95,7 +95,8 @@ build_kubeconform() {
 build_promtool() {
   stamp_ok promtool "$PROMETHEUS_MODULE_VERSION" && return 0
   log "building promtool (prometheus module v$PROMETHEUS_MODULE_VERSION; cold: several minutes)"
-  GOBIN=$BIN go install -p 2 -trimpath -tags remove_all_sd -ldflags "-s -w" \
+  GOBIN=$BIN go install -p 2 -trimpath -tags remove_all_sd \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=module-v$PROMETHEUS_MODULE_VERSION" \
     "github.com/prometheus/prometheus/cmd/promtool@v$PROMETHEUS_MODULE_VERSION"
   stamp promtool "$PROMETHEUS_MODULE_VERSION"
 }
