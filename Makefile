@@ -1,7 +1,7 @@
 # trackvia-operator: the README's commands. `make help` lists them.
 SHELL := /usr/bin/env bash
 
-.PHONY: help demo test bench fault-test lint crds tools cluster-up cluster-down static chart-readme node-up node-down e2e
+.PHONY: help demo test bench fault-test lint crds tools cluster-up cluster-down static chart-readme node-up node-down e2e alerts dashboard-screenshot
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -51,3 +51,9 @@ static: ## Build the static release binary the Dockerfile ships and check that i
 
 chart-readme: ## Regenerate charts/trackvia-operator/README.md from the comments of its values.yaml
 	python3 scripts/chart-readme.py
+
+alerts: ## Check the chart's alerts and dashboard against the last real scrape (target/metrics/scrape.prom) and unit-test the alerts with promtool
+	scripts/check-alerts.sh
+
+dashboard-screenshot: ## Redraw docs/img/dashboard.png from real metrics of `make demo` (needs Debian's chromium)
+	scripts/dashboard-screenshot.sh

@@ -8,6 +8,8 @@
 #   etcd                     go.etcd.io/etcd/server/v3 (wrapper module)
 #   helm                     helm.sh/helm/v3 (go install)
 #   kubeconform              github.com/yannh/kubeconform (go install)
+#   promtool                 github.com/prometheus/prometheus/cmd/promtool (go install; no service discovery)
+#   argocd-lua, monitoring   our own tools under tools/ (rebuilt when their sources change)
 #
 # Usage: scripts/build-tools.sh [tool ...]   (default: all)
 set -euo pipefail
@@ -19,6 +21,8 @@ K8S_VERSION=${K8S_VERSION:-1.34.4}
 ETCD_VERSION=${ETCD_VERSION:-3.5.24}
 HELM_VERSION=${HELM_VERSION:-3.22.0}
 KUBECONFORM_VERSION=${KUBECONFORM_VERSION:-0.7.0}
+# Prometheus' Go module is tagged v0.<3.x minor>.<patch>: v0.316.0 is Prometheus 3.16.0.
+PROMETHEUS_MODULE_VERSION=${PROMETHEUS_MODULE_VERSION:-0.316.0}
 
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 # Two cores: never let the Go toolchain run more than two compile jobs.
@@ -110,6 +114,18 @@ build_kubeconform() {
   stamp kubeconform "$KUBECONFORM_VERSION"
 }
 
+# promtool checks and unit-tests the chart's alert rules. `remove_all_sd` leaves out every service
+# discovery plugin (cloud SDKs, client-go), which promtool's rule commands never use: a much
+# smaller build.
+build_promtool() {
+  stamp_ok promtool "$PROMETHEUS_MODULE_VERSION" && return 0
+  log "building promtool (prometheus module v$PROMETHEUS_MODULE_VERSION; cold: several minutes)"
+  GOBIN=$BIN go install -p 2 -trimpath -tags remove_all_sd \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=module-v$PROMETHEUS_MODULE_VERSION" \
+    "github.com/prometheus/prometheus/cmd/promtool@v$PROMETHEUS_MODULE_VERSION"
+  stamp promtool "$PROMETHEUS_MODULE_VERSION"
+}
+
 # Our own Lua runner for the Argo CD health checks (gopher-lua, as Argo CD uses), rebuilt when its
 # sources change.
 build_argocd_lua() {
@@ -121,6 +137,17 @@ build_argocd_lua() {
   stamp argocd-lua "$version"
 }
 
+# Our own checker and renderer of the alert rules and the dashboard (tools/monitoring), on the
+# PromQL parser and engine of the same Prometheus module as promtool; rebuilt when its sources change.
+build_monitoring() {
+  local src=$ROOT/tools/monitoring version
+  version=$( (cat "$src"/*.go "$src/go.mod"; echo "$PROMETHEUS_MODULE_VERSION") | sha256sum | cut -c1-16)
+  stamp_ok monitoring "$version" && return 0
+  log "building monitoring (tools/monitoring; cold: several minutes)"
+  (cd "$src" && go build -p 2 -trimpath -tags remove_all_sd -o "$BIN/monitoring" .)
+  stamp monitoring "$version"
+}
+
 tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=(etcd kubernetes)
 for t in "${tools[@]}"; do
   case "$t" in
@@ -129,7 +156,9 @@ for t in "${tools[@]}"; do
     etcd) build_etcd ;;
     helm) build_helm ;;
     kubeconform) build_kubeconform ;;
+    promtool) build_promtool ;;
     argocd-lua) build_argocd_lua ;;
+    monitoring) build_monitoring ;;
     *) log "unknown tool $t"; exit 2 ;;
   esac
 done

@@ -23,8 +23,8 @@ scripts/cargo-deny.sh
 step "building the test binaries"
 cargo test --workspace --all-targets --locked --no-run
 
-step "building the pinned tools (cached: etcd, kube-apiserver, kubectl, helm, argocd-lua)"
-scripts/build-tools.sh etcd kubernetes helm argocd-lua
+step "building the pinned tools (cached: etcd, kube-apiserver, kubectl, helm, argocd-lua, promtool, monitoring)"
+scripts/build-tools.sh etcd kubernetes helm argocd-lua promtool monitoring
 
 step "starting a private control plane (etcd + kube-apiserver)"
 export TVO_CLUSTER_DIR=$ROOT/.cache/test-cluster
@@ -43,6 +43,11 @@ export TVO_SECRET_LEDGER=$SCAN/ledger.txt
 
 step "cargo test (unit tests and API-server tests, none skipped)"
 cargo test --workspace --all-targets --locked --no-fail-fast -- --include-ignored 2>&1 | tee "$SCAN/cargo-test.log"
+
+step "alerts and dashboard: shapes from the operator's real scrape, promtool check rules, promtool test rules"
+SCRAPE=$ROOT/target/metrics/scrape.prom
+[ "$SCRAPE" -nt "$SCAN/started" ] || { echo "$SCRAPE was not written by this run's tests" >&2; exit 1; }
+scripts/check-alerts.sh "$SCRAPE"
 
 step "secret scan: every credential the tests used, in operator logs, test output, events, our objects"
 mapfile -t logs < <(find "$ROOT/target/test-logs" -type f -newer "$SCAN/started" | sort)

@@ -558,6 +558,14 @@ fn lint_strict_enforces_the_values_schema() {
             "--set",
             "extraArgs[0]=--vendor-request-timeout=60s",
         ],
+        vec![
+            "--set",
+            "prometheusRule.enabled=true",
+            "--set",
+            "prometheusRule.for.noLeader=1h30m",
+            "--set",
+            "dashboard.enabled=true",
+        ],
     ] {
         let out = helm_lint(&good);
         assert!(
@@ -589,6 +597,11 @@ fn lint_strict_enforces_the_values_schema() {
             vec!["--set", "podDisruptionBudget.maxUnavailable=half"],
             "/podDisruptionBudget/maxUnavailable",
         ),
+        (
+            vec!["--set", "prometheusRule.for.objectNotReady=half an hour"],
+            "/prometheusRule/for/objectNotReady",
+        ),
+        (vec!["--set", "dashboard.enabled=yes"], "/dashboard/enabled"),
         (vec!["--set", "replicaCont=2"], "replicaCont"),
     ] {
         let out = helm_lint(&bad);
@@ -1220,4 +1233,106 @@ async fn namespace_users_apply_every_kind_and_nothing_more() {
     let _ = Command::new(support::kubectl())
         .args(["delete", "clusterrole", &edit_role, &view_role])
         .output();
+}
+
+/// The PrometheusRule and the dashboard ConfigMap are off by default. Enabled, every alert has a
+/// severity and a `runbook_url` whose anchor is a `### <alert>` section of docs/conditions.md
+/// (the runbooks), the `for` durations and labels come from the values, and the ConfigMap carries
+/// the sidecar label and the dashboard file as it is. (scripts/check-alerts.sh unit-tests the
+/// rules with promtool on the shapes of a real scrape.)
+#[test]
+fn alerts_and_dashboard_render_when_enabled_with_runbooks_that_exist() {
+    let by_kind = |extra: &[&str], kind: &str| -> Vec<serde_json::Value> {
+        docs(extra).into_iter().filter(|d| d["kind"] == kind).collect()
+    };
+    assert!(by_kind(&[], "PrometheusRule").is_empty());
+    assert!(
+        by_kind(&[], "ConfigMap").is_empty(),
+        "no dashboard ConfigMap by default"
+    );
+
+    let rule = by_kind(
+        &[
+            "--set",
+            "prometheusRule.enabled=true",
+            "--set",
+            "prometheusRule.for.objectNotReady=1h",
+            "--set",
+            "prometheusRule.labels.release=kube-prometheus-stack",
+            "--set",
+            "prometheusRule.additionalAlertLabels.team=platform",
+            "--set",
+            "prometheusRule.runbookBaseUrl=https://example.test/runbooks.md/",
+        ],
+        "PrometheusRule",
+    )
+    .pop()
+    .expect("a PrometheusRule");
+    assert_eq!(rule["metadata"]["labels"]["release"], "kube-prometheus-stack");
+    let runbooks = std::fs::read_to_string(support::repo_root().join("docs/conditions.md")).unwrap();
+    let alerts: Vec<&serde_json::Value> = rule["spec"]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert!(alerts.len() >= 8, "{alerts:?}");
+    for a in &alerts {
+        let name = a["alert"].as_str().unwrap();
+        assert!(
+            ["warning", "critical"].contains(&a["labels"]["severity"].as_str().unwrap()),
+            "{name}"
+        );
+        assert_eq!(a["labels"]["team"], "platform", "{name}");
+        assert_eq!(
+            a["annotations"]["runbook_url"],
+            format!("https://example.test/runbooks.md#{}", name.to_lowercase()),
+            "{name}"
+        );
+        assert!(
+            runbooks.lines().any(|l| l == format!("### {name}")),
+            "docs/conditions.md has no runbook section `### {name}`"
+        );
+    }
+    let not_ready = alerts
+        .iter()
+        .find(|a| a["alert"] == "TrackViaObjectNotReady")
+        .unwrap();
+    assert_eq!(not_ready["for"], "1h");
+
+    let cm = by_kind(
+        &[
+            "--set",
+            "dashboard.enabled=true",
+            "--set",
+            "dashboard.annotations.grafana_folder=Operators",
+        ],
+        "ConfigMap",
+    )
+    .pop()
+    .expect("the dashboard ConfigMap");
+    assert_eq!(cm["metadata"]["labels"]["grafana_dashboard"], "1");
+    assert_eq!(cm["metadata"]["annotations"]["grafana_folder"], "Operators");
+    let file = std::fs::read_to_string(
+        support::repo_root().join("charts/trackvia-operator/files/dashboards/trackvia-operator.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        cm["data"]["trackvia-operator.json"].as_str().unwrap(),
+        file.trim_end()
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(cm["data"]["trackvia-operator.json"].as_str().unwrap()).unwrap();
+    assert_eq!(dashboard["uid"], "trackvia-operator");
+}
+
+/// The ServiceMonitor keeps the per-object series' own `namespace` label (`honorLabels`), which
+/// the alerts and the dashboard group by; without it Prometheus renames it `exported_namespace`
+/// and every object of one name in any namespace would be one series.
+#[test]
+fn the_service_monitor_keeps_the_objects_namespace_label() {
+    let sm = docs(&["--set", "metrics.serviceMonitor.enabled=true"])
+        .into_iter()
+        .find(|d| d["kind"] == "ServiceMonitor")
+        .expect("a ServiceMonitor");
+    assert_eq!(sm["spec"]["endpoints"][0]["honorLabels"], true);
 }
