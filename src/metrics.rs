@@ -119,6 +119,25 @@ pub const CONTROLLERS: [&str; 5] = [
 
 /// Every operation the vendor clients report, by system (`trackvia`, `workato`): the label values
 /// of `external_requests_total` whose authentication failures (401, 403) start at 0.
+/// The stable labels of reconcile errors (`Error::label` and the vendor errors' labels), whose
+/// counters per controller start at 0. A test checks the list against the `label` functions.
+pub const RECONCILE_ERRORS: [&str; 14] = [
+    "Kube",
+    "HttpClient",
+    "Malformed",
+    "LeadershipLost",
+    "Unrecognised",
+    "Unauthorized",
+    "Forbidden",
+    "NotFound",
+    "Rejected",
+    "StartFailed",
+    "RateLimited",
+    "ServerError",
+    "Unreachable",
+    "BadResponse",
+];
+
 pub const OPERATIONS: [(&str, &str); 16] = [
     ("trackvia", "list users"),
     ("trackvia", "create user"),
@@ -316,6 +335,15 @@ impl Metrics {
                 status: status.to_owned(),
             });
         }
+        for (controller, error) in CONTROLLERS
+            .iter()
+            .flat_map(|c| RECONCILE_ERRORS.iter().map(move |e| (c, e)))
+        {
+            let _created = self.reconcile_errors.get_or_create(&ErrorLabels {
+                controller: (*controller).to_owned(),
+                error: (*error).to_owned(),
+            });
+        }
         for outcome in RotationOutcome::ALL {
             let _created = self.rotations.get_or_create(&RotationLabels {
                 outcome: outcome.as_str().to_owned(),
@@ -414,6 +442,31 @@ mod tests {
         assert!(text.contains("trackvia_operator_reconciles_total{controller=\"CredentialRotation\"} 0"));
         assert!(text.contains("trackvia_operator_rotations_total{outcome=\"RolledBack\"} 0"));
         assert!(text.contains("trackvia_operator_build_info{version=\""));
+    }
+
+    #[test]
+    fn every_reconcile_error_label_starts_at_zero() {
+        for source in [
+            include_str!("reconcile/error.rs"),
+            include_str!("trackvia/error.rs"),
+            include_str!("workato/error.rs"),
+        ] {
+            let body = source
+                .split("pub fn label(&self) -> &'static str {")
+                .nth(1)
+                .and_then(|rest| rest.split("\n    }\n").next())
+                .expect("a label function");
+            for label in body.split("=> \"").skip(1).filter_map(|s| s.split('"').next()) {
+                assert!(
+                    RECONCILE_ERRORS.contains(&label),
+                    "{label} is missing from RECONCILE_ERRORS"
+                );
+            }
+        }
+        let text = Metrics::new().encode();
+        assert!(text.contains(
+            "trackvia_operator_reconcile_errors_total{controller=\"WorkatoConnection\",error=\"Unauthorized\"} 0"
+        ));
     }
 
     #[test]

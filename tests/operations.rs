@@ -160,6 +160,50 @@ async fn a_standby_is_ready_and_a_stopped_leader_hands_the_lease_over() {
     b.kill();
 }
 
+/// A standby told to stop (a rolling update scaling the old ReplicaSet down, a drain) exits at
+/// once. It used to go on waiting for the Lease and take it when the leader let go: a terminating
+/// pod then led, its stop request already spent, until the kubelet killed it at the end of its
+/// grace period, and the Lease expired after that (failovers of 27 and 40 s in `make e2e`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn a_standby_told_to_stop_exits_and_never_leads() {
+    let (client, ns) = support::cluster("standby-stop").await;
+    let mut a = Operator::start_as(&ns, &format!("{ns}-a"));
+    let holder = || sandbox::lease_holder(&client, &ns);
+    eventually(Duration::from_secs(30), "replica a leads", || async {
+        (holder().await? == format!("{ns}-a")).then_some(())
+    })
+    .await;
+    let mut b = Operator::start_as(&ns, &format!("{ns}-b"));
+    eventually(
+        Duration::from_secs(30),
+        "replica b waits for leadership",
+        || async { b.log_text().contains("waiting for leadership").then_some(()) },
+    )
+    .await;
+    let stopped = std::time::Instant::now();
+    b.terminate();
+    let deadline = stopped + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = b.exited() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the standby did not exit within 10 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "a SIGTERM ends a standby cleanly: {status:?}");
+    eprintln!(
+        "standby: SIGTERM to exit in {:.1} s",
+        stopped.elapsed().as_secs_f64()
+    );
+    assert_eq!(holder().await, Some(format!("{ns}-a")));
+    assert!(!b.log_text().contains("leadership acquired"));
+    a.kill();
+}
+
 fn cli(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_trackvia-operator"))
         .args(args)

@@ -7,6 +7,7 @@ pub mod index;
 pub mod integration_account;
 pub mod leader;
 pub mod run;
+pub mod shutdown;
 pub mod state_metrics;
 pub mod trackvia_account;
 pub mod watches;

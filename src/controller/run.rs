@@ -11,6 +11,7 @@ use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 
 use super::leader;
+use super::shutdown::Shutdown;
 use super::state_metrics::StateMetrics;
 use super::watches::{Synced, Watches, api};
 use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoWorkspace};
@@ -113,6 +114,8 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
     let ns = config.namespace.as_deref();
     // The admin server comes first. Liveness holds throughout; readiness turns true while this
     // replica stands by for the Lease, and, once it leads, when its caches have synced.
+    // Listened for before anything else: a stop request ends whichever phase is under way.
+    let shutdown = Shutdown::listen();
     let metrics = Arc::new(Metrics::new());
     let client = crate::reconcile::kube_client::counted(kube_config, metrics.clone()).map_err(|source| {
         Error::Kube {
@@ -129,7 +132,7 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
     // Fail early, with a hint, when the CRDs are not installed. An API server that does not answer
     // yet (starting, restarting) is waited for, here and until leadership is won: exiting would
     // only restart the process into the same wait (with a hint about CRDs that is wrong).
-    patiently("checking that the CRDs are installed", || async {
+    let checked = shutdown.unless_requested(patiently("checking that the CRDs are installed", || async {
         let crds_hint = "listing the operator's kinds (are the CRDs installed? kubectl apply -f crds/)";
         let one = ListParams::default().limit(1);
         api::<TrackViaAccount>(&client, ns)
@@ -145,14 +148,27 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
             .await
             .map_err(Error::kube(crds_hint))?;
         Ok(())
-    })
-    .await?;
-    let key = patiently("reading the fingerprint key", || {
+    }));
+    if checked.await.transpose()?.is_none() {
+        return stopped_early(server, "while checking the CRDs");
+    }
+    let key = shutdown.unless_requested(patiently("reading the fingerprint key", || {
         fingerprint_key(&client, &config.operator_namespace)
-    })
-    .await?;
+    }));
+    let Some(key) = key.await.transpose()? else {
+        return stopped_early(server, "while reading the fingerprint key");
+    };
     if let Some(lease) = &config.leader {
-        leader::acquire(&client, lease, &ready).await?;
+        // A standby told to stop (a rolling update scaling the old pods down) exits now: it must
+        // not take the Lease on its way out.
+        if shutdown
+            .unless_requested(leader::acquire(&client, lease, &ready))
+            .await
+            .transpose()?
+            .is_none()
+        {
+            return stopped_early(server, "while standing by for the leader Lease");
+        }
     }
     metrics.leader.set(1);
     let ctx = Arc::new(Context::new(
@@ -162,7 +178,8 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         config.settings.clone(),
         metrics.clone(),
     ));
-    let (controllers, synced) = Watches::new(&client, ns, config.concurrency, ctx).controllers();
+    let (controllers, synced) =
+        Watches::new(&client, ns, config.concurrency, ctx, shutdown.clone()).controllers();
     metrics.observe_state(StateMetrics::new(&synced, Arc::new(SystemClock), &metrics));
     tokio::spawn(mark_ready_when_synced(synced, ready.clone()));
     tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");
@@ -185,6 +202,13 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
     server.abort();
     tracing::info!("stopped");
     outcome
+}
+
+/// A stop requested before this replica led: nothing to hand over, nothing to finish.
+fn stopped_early(server: tokio::task::JoinHandle<()>, phase: &str) -> Result<(), Error> {
+    server.abort();
+    tracing::info!("stopped {phase}");
+    Ok(())
 }
 
 /// Turns `/readyz` true once every cache in `synced` has finished its first list.

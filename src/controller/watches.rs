@@ -14,6 +14,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
+use super::shutdown::Shutdown;
 use super::{
     credential_rotation, index, integration_account, trackvia_account, workato_connection, workato_workspace,
 };
@@ -47,6 +48,7 @@ pub struct Watches {
     config: controller::Config,
     ctx: Arc<Context>,
     listings: Arc<Listings>,
+    shutdown: Shutdown,
 }
 
 /// The API of a namespaced kind in `namespace`, or in all namespaces.
@@ -90,7 +92,13 @@ where
 
 impl Watches {
     /// From the run's configuration and the shared context.
-    pub fn new(client: &Client, namespace: Option<&str>, concurrency: u16, ctx: Arc<Context>) -> Self {
+    pub fn new(
+        client: &Client,
+        namespace: Option<&str>,
+        concurrency: u16,
+        ctx: Arc<Context>,
+        shutdown: Shutdown,
+    ) -> Self {
         Self {
             client: client.clone(),
             namespace: namespace.map(str::to_owned),
@@ -99,6 +107,7 @@ impl Watches {
             config: controller::Config::default().concurrency(concurrency),
             ctx,
             listings: Arc::new(Listings::default()),
+            shutdown,
         }
     }
 
@@ -162,7 +171,7 @@ impl Watches {
                 })
             })
             .with_config(self.config.clone())
-            .graceful_shutdown_on(shutdown_signal())
+            .graceful_shutdown_on(self.shutdown.clone().requested())
             .run(
                 trackvia_account::reconcile,
                 trackvia_account::error_policy,
@@ -183,7 +192,7 @@ impl Watches {
                 })
             })
             .with_config(self.config.clone())
-            .graceful_shutdown_on(shutdown_signal())
+            .graceful_shutdown_on(self.shutdown.clone().requested())
             .run(
                 workato_workspace::reconcile,
                 workato_workspace::error_policy,
@@ -234,7 +243,7 @@ impl Watches {
             },
         )
         .with_config(self.config.clone())
-        .graceful_shutdown_on(shutdown_signal())
+        .graceful_shutdown_on(self.shutdown.clone().requested())
         .run(
             integration_account::reconcile,
             integration_account::error_policy,
@@ -276,7 +285,7 @@ impl Watches {
                 },
             )
             .with_config(self.config.clone())
-            .graceful_shutdown_on(shutdown_signal())
+            .graceful_shutdown_on(self.shutdown.clone().requested())
             .run(
                 workato_connection::reconcile,
                 workato_connection::error_policy,
@@ -317,35 +326,12 @@ impl Watches {
                 })
             })
             .with_config(self.config.clone())
-            .graceful_shutdown_on(shutdown_signal())
+            .graceful_shutdown_on(self.shutdown.clone().requested())
             .run(
                 credential_rotation::reconcile,
                 credential_rotation::error_policy,
                 Arc::new(ctx),
             )
             .for_each(|_| async {})
-    }
-}
-
-/// Resolves on SIGTERM or Ctrl-C: each controller stops taking new work and finishes what runs.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }
