@@ -81,7 +81,8 @@ trap cleanup EXIT
 START=$(now)
 say "Building: the static operator binary, its image (two tags), the emulator"
 if [ "${E2E_REUSE_IMAGE:-0}" != 1 ] || [ ! -f "$E2E/image-$TAG1.tar" ]; then
-  scripts/static-check.sh
+  # build_info names the commit the image was built from.
+  TRACKVIA_OPERATOR_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown) scripts/static-check.sh
   STATIC=target/x86_64-unknown-linux-gnu/release/trackvia-operator
   # As the Dockerfile's distroless stage: the binary, CA certificates, user 65532, no shell.
   for tag in "$TAG1" "$TAG2"; do
@@ -164,7 +165,7 @@ control "trackvia/accounts/21508/users/$USER_EMAIL/api-user" '{"enabled":true}' 
 control "trackvia/accounts/21508/users/$USER_EMAIL/role" '{"role":"Salesforce Integration"}' >/dev/null
 TOKEN1=$(control trackvia/accounts/21508/tokens "{\"user\":\"$USER_EMAIL\",\"name\":\"e2e-1\",\"expiresAt\":\"2027-03-01T00:00:00Z\"}" |
   python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
-k -n "$APP" create secret generic salesforce-trackvia-token --from-literal=token="$TOKEN1" >/dev/null
+k -n "$APP" create secret generic salesforce-trackvia-token --save-config --from-literal=token="$TOKEN1" >/dev/null
 k -n "$APP" annotate secret salesforce-trackvia-token integrations.trackvia-operator.dev/expires-at=2027-03-01T00:00:00Z >/dev/null
 # The person says the UI steps are done (instead of waiting for the next user poll).
 k -n "$APP" annotate ia salesforce integrations.trackvia-operator.dev/recheck="$(date +%s)" >/dev/null
@@ -172,6 +173,16 @@ wait_for 120 "the IntegrationAccount to be Ready" ready ia/salesforce
 wait_for 120 "the WorkatoConnection to be Ready" ready wkc/salesforce-trackvia
 figure "the story's UI steps done to IntegrationAccount and WorkatoConnection Ready" "$(since "$T") s"
 k get trackvia -n "$APP"
+
+say "The leader pod's /metrics (from the host, on the pod network): state read from its caches"
+POD_IP=$(k get pod -n "$NS" "$(holder)" -o jsonpath='{.status.podIP}')
+series() { curl -fsS "http://$POD_IP:8080/metrics" | grep -F "$1"; }
+wait_for 30 "the IntegrationAccount's ready_status on the pod's /metrics" \
+  series 'trackvia_operator_ready_status{kind="IntegrationAccount",namespace="'"$APP"'",name="salesforce",condition="True"} 1'
+series 'trackvia_operator_build_info' || fail "no build_info on the pod's /metrics"
+series 'trackvia_operator_leader 1' || fail "the leader's gauge is not 1"
+series 'trackvia_operator_token_expiry_timestamp_seconds{namespace="'"$APP"'",name="salesforce"}' ||
+  fail "no token expiry series for the story's IntegrationAccount"
 
 # A change applied while an upgrade runs must be reconciled after it.
 change_during() { # change_during VALUE: a recheck request the operator must honour
