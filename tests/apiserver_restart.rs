@@ -26,18 +26,7 @@ async fn replicas_wait_out_an_api_server_restart_instead_of_exiting() {
     let emu = Emulators::start(sandbox::SEED).await;
     sandbox::admin_secret(&client, &ns).await;
     let holder = || sandbox::lease_holder(&client, &ns);
-    let mut a = Operator::start_as(&ns, &format!("{ns}-a"));
-    eventually(Duration::from_secs(30), "replica a leads", || async {
-        (holder().await? == format!("{ns}-a")).then_some(())
-    })
-    .await;
-    let mut b = Operator::start_as(&ns, &format!("{ns}-b"));
-    eventually(
-        Duration::from_secs(30),
-        "replica b waits for leadership",
-        || async { b.log_text().contains("waiting for leadership").then_some(()) },
-    )
-    .await;
+    let (mut a, mut b) = sandbox::leader_and_standby(&client, &ns).await;
 
     // The API server goes away for a few seconds. A third replica starts meanwhile.
     let restart = tokio::task::spawn_blocking(chaos::restart_apiserver);

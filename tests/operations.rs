@@ -78,20 +78,11 @@ async fn a_standby_is_ready_and_a_stopped_leader_hands_the_lease_over() {
     let (client, ns) = support::cluster("handover").await;
     let emu = Emulators::start(sandbox::SEED).await;
     sandbox::admin_secret(&client, &ns).await;
-    let mut a = Operator::start_as(&ns, &format!("{ns}-a"));
     let holder = || sandbox::lease_holder(&client, &ns);
-    eventually(
-        Duration::from_secs(30),
-        "replica a leads and is Ready",
-        || async { (holder().await? == format!("{ns}-a") && a.readyz().await? == 200).then_some(()) },
-    )
-    .await;
-    let mut b = Operator::start_as(&ns, &format!("{ns}-b"));
-    eventually(
-        Duration::from_secs(30),
-        "replica b waits for leadership",
-        || async { b.log_text().contains("waiting for leadership").then_some(()) },
-    )
+    let (mut a, mut b) = sandbox::leader_and_standby(&client, &ns).await;
+    eventually(Duration::from_secs(30), "the leader is Ready", || async {
+        (a.readyz().await? == 200).then_some(())
+    })
     .await;
     eventually(Duration::from_secs(30), "the standby is Ready", || async {
         (b.readyz().await? == 200).then_some(())
@@ -115,17 +106,7 @@ async fn a_standby_is_ready_and_a_stopped_leader_hands_the_lease_over() {
     // gone (released, or already taken by b), long before it would have expired.
     let stopped = std::time::Instant::now();
     a.terminate();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = a.exited() {
-            break s;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "replica a did not exit after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = a.exit_within(Duration::from_secs(30)).await;
     assert!(
         status.success(),
         "a SIGTERM ends the operator cleanly: {status:?}"
@@ -168,38 +149,16 @@ async fn a_standby_is_ready_and_a_stopped_leader_hands_the_lease_over() {
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn a_standby_told_to_stop_exits_and_never_leads() {
     let (client, ns) = support::cluster("standby-stop").await;
-    let mut a = Operator::start_as(&ns, &format!("{ns}-a"));
-    let holder = || sandbox::lease_holder(&client, &ns);
-    eventually(Duration::from_secs(30), "replica a leads", || async {
-        (holder().await? == format!("{ns}-a")).then_some(())
-    })
-    .await;
-    let mut b = Operator::start_as(&ns, &format!("{ns}-b"));
-    eventually(
-        Duration::from_secs(30),
-        "replica b waits for leadership",
-        || async { b.log_text().contains("waiting for leadership").then_some(()) },
-    )
-    .await;
+    let (mut a, mut b) = sandbox::leader_and_standby(&client, &ns).await;
     let stopped = std::time::Instant::now();
     b.terminate();
-    let deadline = stopped + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = b.exited() {
-            break s;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the standby did not exit within 10 s of SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = b.exit_within(Duration::from_secs(10)).await;
     assert!(status.success(), "a SIGTERM ends a standby cleanly: {status:?}");
     eprintln!(
         "standby: SIGTERM to exit in {:.1} s",
         stopped.elapsed().as_secs_f64()
     );
-    assert_eq!(holder().await, Some(format!("{ns}-a")));
+    assert_eq!(sandbox::lease_holder(&client, &ns).await, Some(format!("{ns}-a")));
     assert!(!b.log_text().contains("leadership acquired"));
     a.kill();
 }

@@ -156,6 +156,22 @@ impl Operator {
         Some(status)
     }
 
+    /// How the process ended, once it does by itself within `limit` (panics otherwise).
+    pub async fn exit_within(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(s) = self.exited() {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the operator did not exit within {limit:?}; log tail:\n{}",
+                self.log_tail(20)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Everything the operator logged.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

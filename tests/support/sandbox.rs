@@ -7,7 +7,9 @@ use kube::{Api, Client};
 use serde_json::json;
 use trackvia_operator::api::TrackViaAccount;
 
-use super::operator::Emulators;
+use std::time::Duration;
+
+use super::operator::{Emulators, Operator, eventually};
 
 /// The emulator's seed.
 pub const SEED: &str = r#"
@@ -95,4 +97,21 @@ pub async fn lease_holder(client: &Client, ns: &str) -> Option<String> {
         .flatten()?
         .spec?
         .holder_identity
+}
+
+/// Two replicas in `ns`: `<ns>-a` leading, then `<ns>-b` standing by (it said it waits).
+pub async fn leader_and_standby(client: &Client, ns: &str) -> (Operator, Operator) {
+    let a = Operator::start_as(ns, &format!("{ns}-a"));
+    eventually(Duration::from_secs(30), "replica a leads", || async {
+        (lease_holder(client, ns).await? == format!("{ns}-a")).then_some(())
+    })
+    .await;
+    let b = Operator::start_as(ns, &format!("{ns}-b"));
+    eventually(
+        Duration::from_secs(30),
+        "replica b waits for leadership",
+        || async { b.log_text().contains("waiting for leadership").then_some(()) },
+    )
+    .await;
+    (a, b)
 }
