@@ -1,16 +1,15 @@
 //! What the caches keep of each object.
 //!
 //! Every cache drops `managedFields` and kubectl's last-applied annotation: nothing here reads
-//! them, and together they are most of an object's size. The two kinds there are thousands of
-//! (IntegrationAccount, WorkatoConnection) keep even less: their caches serve the watch mappings
-//! and the checks that scan them, and every reconcile reads its object from the API server first
-//! (see [`super::latest`]). So those caches are indexes that happen to have the object's type:
-//! a field not kept here is empty in them, whatever the object says.
+//! them, and together they are most of an object's size. The rest is kept: the reconcilers read
+//! their objects, the objects they refer to and the Secrets they need from these caches.
 
+use k8s_openapi::api::core::v1::Secret;
 use kube::Resource;
 
 use crate::api::{IntegrationAccount, WorkatoConnection};
-use crate::domain::connection::PUSHED_FINGERPRINT_ANNOTATION;
+#[cfg(doc)]
+use crate::reconcile::Context;
 
 /// Written by `kubectl apply` (client-side): a copy of the whole manifest.
 const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -24,52 +23,27 @@ pub fn lean<K: Resource>(obj: &mut K) {
     }
 }
 
-/// Metadata the mappings do not read: labels, annotations, owners, finalizers.
-fn bare<K: Resource>(obj: &mut K) {
-    let meta = obj.meta_mut();
-    meta.managed_fields = None;
-    meta.labels = None;
-    meta.annotations = None;
-    meta.owner_references = None;
-    meta.finalizers = None;
-    meta.generate_name = None;
-}
-
-/// An IntegrationAccount as cached: name, namespace, creation and deletion time, and the spec's
-/// references (TrackViaAccount, email, token Secret, credentials Secret). Read by the mappings
-/// from Secrets and TrackViaAccounts and by the check for another account claiming the same
-/// user.
+/// An IntegrationAccount as cached: all of it but the above. Its reconciler reads it from the
+/// cache (see `crate::reconcile::current`), and the metrics read its status.
 pub fn integration_account(ia: &mut IntegrationAccount) {
-    bare(ia);
-    let spec = &mut ia.spec;
-    spec.system = String::new();
-    spec.time_zone = None;
-    spec.access = None;
-    spec.token_expires_at = None;
-    spec.rotation = None;
-    spec.deletion_policy = None;
-    ia.status = None;
+    lean(ia);
 }
 
-/// A WorkatoConnection as cached: name, namespace, its workspace and IntegrationAccount, and
-/// whether it already received credentials (the annotation recording what was pushed). Read by
-/// the mappings from IntegrationAccounts and WorkatoWorkspaces and by an IntegrationAccount
-/// counting the connections bound to it.
+/// A WorkatoConnection as cached: all of it but the above (its reconciler reads it from the
+/// cache; an IntegrationAccount counts the connections that received its credentials).
 pub fn workato_connection(wc: &mut WorkatoConnection) {
-    let pushed = wc
-        .meta_mut()
-        .annotations
-        .as_mut()
-        .and_then(|a| a.remove_entry(PUSHED_FINGERPRINT_ANNOTATION));
-    bare(wc);
-    wc.metadata.annotations = pushed.map(|(k, v)| [(k, v)].into());
-    let spec = &mut wc.spec;
-    spec.connection = Default::default();
-    spec.folder_id = None;
-    spec.provider = None;
-    spec.input_keys = None;
-    spec.recipes = None;
-    wc.status = None;
+    lean(wc);
+}
+
+/// A Secret as cached: without the above, and without the data of the types the operator never
+/// reads (service account tokens, Helm releases, registry credentials, bootstrap tokens), which
+/// are then read from the API server if ever asked for (see [`Context::secret`]).
+pub fn secret(s: &mut Secret) {
+    lean(s);
+    if !crate::reconcile::context::secret_data_cached(s.type_.as_deref()) {
+        s.data = None;
+        s.string_data = None;
+    }
 }
 
 #[cfg(test)]
@@ -77,53 +51,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_numerous_kinds_keep_what_their_mappings_read() {
-        let ia: IntegrationAccount = serde_json::from_value(serde_json::json!({
+    fn caches_keep_what_reconcilers_read_and_drop_what_nobody_reads() {
+        let mut ia: IntegrationAccount = serde_json::from_value(serde_json::json!({
             "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "IntegrationAccount",
-            "metadata": {"name": "sf", "namespace": "ns", "creationTimestamp": "2026-01-01T00:00:00Z",
-                         "labels": {"a": "b"}, "annotations": {"c": "d"}, "finalizers": ["f"]},
+            "metadata": {"name": "sf", "namespace": "ns", "annotations": {LAST_APPLIED_ANNOTATION: "{}", "c": "d"},
+                         "managedFields": [{"manager": "kubectl"}]},
             "spec": {"accountRef": {"name": "acme"}, "system": "Salesforce", "email": "sf@acme.example",
-                     "access": {"apps": ["CRM"]}, "tokenSecretRef": {"name": "sf-token", "key": "token"},
+                     "tokenSecretRef": {"name": "sf-token", "key": "token"},
                      "credentialsSecret": {"name": "sf-credentials"}, "rotation": {"interval": "720h"}},
             "status": {"nextAction": "x"}
         }))
         .unwrap();
-        let mut cached = ia.clone();
-        integration_account(&mut cached);
-        assert_eq!(cached.metadata.name, ia.metadata.name);
-        assert_eq!(cached.metadata.creation_timestamp, ia.metadata.creation_timestamp);
-        assert_eq!(cached.spec.account_ref, ia.spec.account_ref);
-        assert_eq!(cached.spec.email, ia.spec.email);
-        assert_eq!(cached.spec.token_secret_ref, ia.spec.token_secret_ref);
-        assert_eq!(cached.spec.credentials_secret, ia.spec.credentials_secret);
-        assert!(cached.spec.access.is_none() && cached.spec.rotation.is_none() && cached.status.is_none());
-        assert!(cached.metadata.labels.is_none() && cached.metadata.finalizers.is_none());
+        integration_account(&mut ia);
+        assert!(ia.metadata.managed_fields.is_none());
+        assert_eq!(
+            ia.metadata.annotations,
+            Some([("c".to_owned(), "d".to_owned())].into())
+        );
+        assert!(ia.spec.rotation.is_some() && ia.status.is_some());
 
-        let wc: WorkatoConnection = serde_json::from_value(serde_json::json!({
-            "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "WorkatoConnection",
-            "metadata": {"name": "c", "namespace": "ns",
-                         "annotations": {PUSHED_FINGERPRINT_ANNOTATION: "hmac-sha256:ab", "other": "x"}},
-            "spec": {"workspaceRef": {"name": "dev"}, "integrationAccountRef": {"name": "sf"},
-                     "connection": {"id": 7}, "recipes": {"include": [1]}}
-        }))
-        .unwrap();
-        let mut cached = wc.clone();
-        workato_connection(&mut cached);
-        assert_eq!(cached.spec.workspace_ref, wc.spec.workspace_ref);
-        assert_eq!(
-            cached.spec.integration_account_ref,
-            wc.spec.integration_account_ref
-        );
-        assert_eq!(
-            cached.metadata.annotations,
-            Some(
-                [(
-                    PUSHED_FINGERPRINT_ANNOTATION.to_owned(),
-                    "hmac-sha256:ab".to_owned()
-                )]
-                .into()
-            )
-        );
-        assert!(cached.spec.recipes.is_none() && cached.spec.connection.id.is_none());
+        let secret = |type_: &str| Secret {
+            type_: Some(type_.to_owned()),
+            data: Some([("k".to_owned(), k8s_openapi::ByteString(b"v".to_vec()))].into()),
+            ..Default::default()
+        };
+        let mut opaque = secret("Opaque");
+        self::secret(&mut opaque);
+        assert!(opaque.data.is_some());
+        let mut helm = secret("helm.sh/release.v1");
+        self::secret(&mut helm);
+        assert!(helm.data.is_none());
     }
 }

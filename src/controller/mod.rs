@@ -8,6 +8,7 @@ pub mod integration_account;
 pub mod leader;
 pub mod run;
 pub mod trackvia_account;
+pub mod triggers;
 pub mod watches;
 pub mod workato_connection;
 pub mod workato_workspace;

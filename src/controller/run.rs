@@ -11,7 +11,7 @@ use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 
 use super::leader;
-use super::watches::{Synced, Watches, api};
+use super::watches::{SharedCaches, Synced, Watches, api};
 use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoWorkspace};
 use crate::clock::SystemClock;
 use crate::metrics::Metrics;
@@ -154,14 +154,17 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         leader::acquire(&client, lease, &ready).await?;
     }
     metrics.leader.set(1);
-    let ctx = Arc::new(Context::new(
+    let caches = SharedCaches::new();
+    let mut ctx = Context::new(
         client.clone(),
         Arc::new(SystemClock),
         key,
         config.settings.clone(),
         metrics.clone(),
-    ));
-    let (controllers, synced) = Watches::new(&client, ns, config.concurrency, ctx).controllers();
+    );
+    ctx.secrets = Some(caches.secrets());
+    let (controllers, synced) =
+        Watches::new(&client, ns, config.concurrency, Arc::new(ctx)).controllers(caches);
     tokio::spawn(mark_ready_when_synced(synced, ready.clone()));
     tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");
     let outcome = match &config.leader {
