@@ -93,9 +93,10 @@ async fn one_reconcile_per_change_and_no_reads_when_nothing_changed() {
     crate::support::create::<IntegrationAccount>(
         &client,
         &ns,
+        // (a system named as its email says: no naming-convention warning)
         integration(
             "sf",
-            "Salesforce",
+            "nosecret",
             "nosecret.integration@acme.example",
             "acme-sandbox",
             &["Accounts", "Opportunities"],
@@ -104,6 +105,7 @@ async fn one_reconcile_per_change_and_no_reads_when_nothing_changed() {
     .await;
     wait_reason(&client, &ns, "sf", "Ready", "Ready").await;
     let ready = settled(&op).await;
+    // (printed; the targets are `make bench`'s: docs/performance.md)
     eprintln!(
         "to Ready: {} reconciles, {} GETs, {} writes (posts, patches)",
         ready.reconciles - before.reconciles,

@@ -449,7 +449,12 @@ async fn report(
         )
         .await;
     }
-    if published_now {
+    // A first publication is what makes the account Ready: the `Ready` Event says so ("its
+    // credentials published"), one Event for one change.
+    let ready_now = conditions::transitions(&before.common.conditions, &status.common.conditions)
+        .iter()
+        .any(|c| c.type_ == conditions::types::READY && c.status == "True");
+    if published_now && !ready_now {
         event(
             ctx,
             ia,
