@@ -168,20 +168,6 @@ where
     }
 }
 
-/// The objects in `store` that `matches` says refer to the changed object `o` (same namespace).
-fn referring<K, O>(store: &Store<K>, o: &O, matches: impl Fn(&K) -> bool) -> Vec<ObjectRef<K>>
-where
-    K: Resource<DynamicType = ()> + Clone + 'static,
-    O: Resource,
-{
-    store
-        .state()
-        .iter()
-        .filter(|k| k.meta().namespace == o.meta().namespace && matches(k))
-        .map(|k| ObjectRef::from_obj(&**k))
-        .collect()
-}
-
 /// The objects named `names` in the namespace of the changed object `o`.
 fn named<K: Resource<DynamicType = ()>, O: Resource>(names: Vec<String>, o: &O) -> Vec<ObjectRef<K>> {
     let ns = o.meta().namespace.clone().unwrap_or_default();
@@ -241,11 +227,26 @@ impl SharedCaches {
             |l| &l.rotations_by_integration,
             |r: &CredentialRotation| vec![r.spec.integration_account_ref.name.clone()],
         );
+        let mut accounts = Shared::new();
+        accounts.index(
+            &lookups,
+            |l| &l.accounts_by_secret,
+            |a: &TrackViaAccount| {
+                let creds = &a.spec.admin_credentials;
+                vec![creds.api_key.name.clone(), creds.auth_token.name.clone()]
+            },
+        );
+        let mut workspaces = Shared::new();
+        workspaces.index(
+            &lookups,
+            |l| &l.workspaces_by_secret,
+            |w: &WorkatoWorkspace| vec![w.spec.api_token.name.clone()],
+        );
         Self {
             lookups,
             secrets: Shared::new(),
-            accounts: Shared::new(),
-            workspaces: Shared::new(),
+            accounts,
+            workspaces,
             integrations,
             connections,
             rotations,
@@ -341,17 +342,17 @@ impl Watches {
     }
 
     fn trackvia_accounts(&self, c: &mut SharedCaches) -> impl Future<Output = ()> + use<> {
-        let accounts = c.accounts.store.clone();
+        let lookups = c.lookups.clone();
         Controller::for_shared_stream(
             c.accounts
                 .changes(Some(triggers::own), Some(self.ctx.clone()), false),
             c.accounts.store.clone(),
         )
         .watches_shared_stream(c.secrets.changes(None, None, true), move |s| {
-            referring(&accounts, &*s, |a: &TrackViaAccount| {
-                let creds = &a.spec.admin_credentials;
-                [&creds.api_key.name, &creds.auth_token.name].contains(&&s.name_any())
-            })
+            let names = lookups
+                .accounts_by_secret
+                .names(&s.namespace().unwrap_or_default(), &s.name_any());
+            named(names, &*s)
         })
         .with_config(self.config.clone())
         .graceful_shutdown_on(shutdown_signal())
@@ -364,16 +365,17 @@ impl Watches {
     }
 
     fn workato_workspaces(&self, c: &mut SharedCaches) -> impl Future<Output = ()> + use<> {
-        let workspaces = c.workspaces.store.clone();
+        let lookups = c.lookups.clone();
         Controller::for_shared_stream(
             c.workspaces
                 .changes(Some(triggers::own), Some(self.ctx.clone()), false),
             c.workspaces.store.clone(),
         )
         .watches_shared_stream(c.secrets.changes(None, None, true), move |s| {
-            referring(&workspaces, &*s, |w: &WorkatoWorkspace| {
-                w.spec.api_token.name == s.name_any()
-            })
+            let names = lookups
+                .workspaces_by_secret
+                .names(&s.namespace().unwrap_or_default(), &s.name_any());
+            named(names, &*s)
         })
         .with_config(self.config.clone())
         .graceful_shutdown_on(shutdown_signal())

@@ -99,6 +99,10 @@ pub struct Lookups {
     pub wc_by_workspace: Lookup,
     /// CredentialRotations by IntegrationAccount.
     pub rotations_by_integration: Lookup,
+    /// TrackViaAccounts by the Secrets of their admin credentials.
+    pub accounts_by_secret: Lookup,
+    /// WorkatoWorkspaces by their token Secret.
+    pub workspaces_by_secret: Lookup,
 }
 
 /// The key of the TrackVia user an IntegrationAccount claims: its account and email (emails
