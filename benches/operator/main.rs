@@ -183,18 +183,19 @@ async fn main() {
             noop_table.push_str(
                 "## Reconcile cost (no-op)\n\n\
                  Every object touched with an annotation the operator ignores; at 1k + 1k, nothing due.\n\n\
-                 | touched | reconciles of that kind | reconciles of all kinds | CPU ms per reconcile | API-server requests per reconcile | of which writes | TrackVia + Workato calls |\n\
-                 |---|---|---|---|---|---|---|\n",
+                 | touched | reconciles of that kind | reconciles of all kinds | CPU ms per reconcile | API-server requests per reconcile | of which reads (GET) | of which writes | TrackVia + Workato calls |\n\
+                 |---|---|---|---|---|---|---|---|\n",
             );
             for r in noop.rows {
                 let _ = writeln!(
                     noop_table,
-                    "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} |",
+                    "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} |",
                     r.controller,
                     r.reconciles,
                     r.all_reconciles,
                     r.cpu_ms_per_reconcile,
                     r.kube_requests_per_reconcile,
+                    r.kube_gets_per_reconcile,
                     r.kube_writes_per_reconcile,
                     r.external_calls
                 );

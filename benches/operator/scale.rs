@@ -55,6 +55,7 @@ pub struct NoopRow {
     pub all_reconciles: f64,
     pub cpu_ms_per_reconcile: f64,
     pub kube_requests_per_reconcile: f64,
+    pub kube_gets_per_reconcile: f64,
     pub kube_writes_per_reconcile: f64,
     pub external_calls: f64,
 }
@@ -145,20 +146,27 @@ pub async fn run(client: &Client, case: Case, measure_noop: bool) -> Outcome {
         &[("system", "trackvia")],
     );
     let mut work = Vec::new();
+    let mut per_object = Vec::new();
     for c in [
         "TrackViaAccount",
         "WorkatoWorkspace",
         "IntegrationAccount",
         "WorkatoConnection",
     ] {
-        let n = metrics.sum("trackvia_operator_reconciles_total", &[("controller", c)]);
-        work.push(format!("{c} reconciles {n:.0}"));
+        let r = metrics.sum("trackvia_operator_reconciles_total", &[("controller", c)]);
+        work.push(format!("{c} reconciles {r:.0}"));
+        if matches!(c, "IntegrationAccount" | "WorkatoConnection") {
+            per_object.push(format!("{c} reconciles per object {:.2}", r / n as f64));
+        }
     }
     for v in ["get", "watch", "post", "put", "patch", "delete"] {
-        let n = metrics.sum("trackvia_operator_kube_requests_total", &[("verb", v)]);
-        work.push(format!("{v} {n:.0}"));
+        let r = metrics.sum("trackvia_operator_kube_requests_total", &[("verb", v)]);
+        work.push(format!("{v} {r:.0}"));
+        if v != "watch" {
+            per_object.push(format!("{v} per IA + WC pair {:.2}", r / n as f64));
+        }
     }
-    let work = work.join(", ");
+    let work = format!("{}; {}", work.join(", "), per_object.join(", "));
     let noop = if measure_noop {
         Some(noop(client, &ns, &op, n).await)
     } else {
@@ -215,6 +223,11 @@ async fn noop(client: &Client, ns: &str, op: &OperatorProcess, n: usize) -> Noop
             all_reconciles: reconciles,
             cpu_ms_per_reconcile: cpu * 1000.0 / reconciles.max(1.0),
             kube_requests_per_reconcile: requests / reconciles.max(1.0),
+            kube_gets_per_reconcile: after.delta(
+                &before,
+                "trackvia_operator_kube_requests_total",
+                &[("verb", "get")],
+            ) / reconciles.max(1.0),
             kube_writes_per_reconcile: writes / reconciles.max(1.0),
             external_calls: after.delta(&before, "trackvia_operator_external_requests_total", &[]),
         });

@@ -10,6 +10,7 @@ pub mod run;
 pub mod shutdown;
 pub mod state_metrics;
 pub mod trackvia_account;
+pub mod triggers;
 pub mod watches;
 pub mod workato_connection;
 pub mod workato_workspace;

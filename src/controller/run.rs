@@ -13,7 +13,7 @@ use kube::{Api, Client};
 use super::leader;
 use super::shutdown::Shutdown;
 use super::state_metrics::StateMetrics;
-use super::watches::{Synced, Watches, api};
+use super::watches::{SharedCaches, Synced, Watches, api};
 use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoWorkspace};
 use crate::clock::SystemClock;
 use crate::metrics::Metrics;
@@ -171,15 +171,17 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         }
     }
     metrics.leader.set(1);
-    let ctx = Arc::new(Context::new(
+    let caches = SharedCaches::new();
+    let mut ctx = Context::new(
         client.clone(),
         Arc::new(SystemClock),
         key,
         config.settings.clone(),
         metrics.clone(),
-    ));
+    );
+    ctx.secrets = Some(caches.secrets());
     let (controllers, synced) =
-        Watches::new(&client, ns, config.concurrency, ctx, shutdown.clone()).controllers();
+        Watches::new(&client, ns, config.concurrency, Arc::new(ctx), shutdown.clone()).controllers(caches);
     metrics.observe_state(StateMetrics::new(&synced, Arc::new(SystemClock), &metrics));
     tokio::spawn(mark_ready_when_synced(synced, ready.clone()));
     tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");

@@ -9,13 +9,21 @@ use kube::runtime::controller::Action;
 use crate::api::trackvia_account::TrackViaAccount;
 use crate::conditions::{Cond, Reason, reasons};
 use crate::domain::accounts::{admin_credentials, trackvia_client};
+use crate::domain::caches::Source;
 use crate::domain::secret_ref::SecretRefError;
 use crate::reconcile::{Context, Error, credential_check, interval};
 use crate::trackvia::{AuthFailure, AuthToken, HttpTrackvia, TrackviaApi, TrackviaError};
 
 /// Reconciles one TrackViaAccount.
 pub async fn reconcile(account: Arc<TrackViaAccount>, ctx: Arc<Context>) -> Result<Action, Error> {
-    crate::reconcile::measured(&ctx, "TrackViaAccount", reconcile_inner(&account, &ctx)).await
+    crate::reconcile::measured(&ctx, "TrackViaAccount", async {
+        // The cache, unless it has not shown our last status write yet.
+        match crate::reconcile::current(&ctx, &*account).await? {
+            Some(account) => reconcile_inner(&account, &ctx).await,
+            None => Ok(Action::await_change()),
+        }
+    })
+    .await
 }
 
 async fn reconcile_inner(account: &TrackViaAccount, ctx: &Context) -> Result<Action, Error> {
@@ -24,7 +32,7 @@ async fn reconcile_inner(account: &TrackViaAccount, ctx: &Context) -> Result<Act
         ctx.settings.account_check_interval,
     );
     let status = account.status.clone().unwrap_or_default();
-    let (cond, fingerprint) = match admin_credentials(ctx, account).await {
+    let (cond, fingerprint) = match admin_credentials(ctx, account, Source::Cache).await {
         Err(e) => (secret_condition(&e), None),
         Ok(creds) => {
             let fp = ctx.fingerprint(&format!("{}|{}", creds.api_key.expose(), creds.token.expose()));

@@ -1,33 +1,36 @@
-//! One kube `Controller` per kind, with the watches that map a change of something an object
-//! refers to (a Secret, an account, a workspace, a rotation) back to the object, and the caches the
-//! reconcilers read across kinds (made before any controller starts).
+//! One kube `Controller` per kind, on shared caches: one watch per kind (and one of Secrets)
+//! fills a cache that the kind's own controller, the controllers of the kinds that refer to it and
+//! the reconcilers read. A change reaches a controller from the same cache its reconcile then
+//! reads, so the reconcile never sees an object older than the event that woke it. Which changes
+//! wake which controller is in [`super::triggers`].
 
 use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
 
 use super::shutdown::Shutdown;
+use super::triggers::{self, Change, Inputs};
 use super::{
     credential_rotation, index, integration_account, trackvia_account, workato_connection, workato_workspace,
 };
 use crate::api::{
     CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
 };
-use crate::domain::caches::Caches;
+use crate::domain::caches::{Caches, Lookups, user_key};
 use crate::domain::recipes::Listings;
 use crate::domain::users::Directory;
+use crate::reconcile::lookup::Lookup;
 use crate::reconcile::{Context, Scoped};
 
-/// The controllers' caches: `/readyz` waits for the first list of accounts, integrations and
-/// rotations; the state metrics read all five at each scrape.
+/// The caches whose first list `/readyz` waits for.
 pub struct Synced {
     /// TrackViaAccounts.
     pub accounts: Store<TrackViaAccount>,
@@ -39,6 +42,115 @@ pub struct Synced {
     pub workspaces: Store<WorkatoWorkspace>,
     /// WorkatoConnections.
     pub connections: Store<WorkatoConnection>,
+}
+
+/// A shared cache: what reconcilers read, and the subscribers its watch hands each change to.
+pub struct Shared<K: Resource<DynamicType = ()> + Clone + 'static> {
+    /// The cache.
+    pub store: Store<K>,
+    writer: Writer<K>,
+    subscribers: Vec<mpsc::UnboundedSender<Change<K>>>,
+    /// The indexes of this cache, each with the keys of an object.
+    indexes: Vec<(Arc<Lookups>, Index, Keys<K>)>,
+}
+
+/// Which index of [`Lookups`].
+type Index = fn(&Lookups) -> &Lookup;
+/// The keys of an object in an index.
+type Keys<K> = fn(&K) -> Vec<String>;
+
+impl<K> Shared<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    fn new() -> Self {
+        let (store, writer) = reflector::store();
+        Self {
+            store,
+            writer,
+            subscribers: Vec::new(),
+            indexes: Vec::new(),
+        }
+    }
+
+    /// Keeps index `index` of `lookups` up to date with this cache.
+    fn index(&mut self, lookups: &Arc<Lookups>, index: Index, keys: Keys<K>) {
+        self.indexes.push((lookups.clone(), index, keys));
+    }
+
+    /// The objects that changed, as the cache holds them, filtered by `inputs`, with `echoes`
+    /// without the echoes of our own writes, with `deletes` deleted ones too (see
+    /// [`triggers::changes`]).
+    fn changes(
+        &mut self,
+        inputs: Option<Inputs<K>>,
+        echoes: Option<Arc<Context>>,
+        deletes: bool,
+    ) -> impl futures::Stream<Item = Arc<K>> + Send + 'static {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.subscribers.push(tx);
+        let received = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+        triggers::changes(received, self.store.clone(), inputs, (echoes, deletes))
+    }
+
+    /// The watch that fills the cache (as `keep` leaves each object) and hands each change to the
+    /// subscribers once the cache holds it, to be run.
+    fn fill(self, api: Api<K>, keep: fn(&mut K)) -> impl Future<Output = ()> + Send + 'static {
+        let Self {
+            store,
+            writer,
+            subscribers,
+            indexes,
+        } = self;
+        let ns_name = |o: &K| (o.meta().namespace.clone().unwrap_or_default(), o.name_any());
+        reflector(
+            writer,
+            watcher(api, watcher::Config::default())
+                .default_backoff()
+                .modify(keep),
+        )
+        .for_each(move |e| {
+            // The indexes first, then the subscribers: a mapping finds what it looks up.
+            for (lookups, index, keys) in &indexes {
+                let lookup = index(lookups);
+                match &e {
+                    Ok(watcher::Event::Apply(o)) => {
+                        let (ns, name) = ns_name(o);
+                        lookup.set(&ns, &name, keys(o));
+                    }
+                    Ok(watcher::Event::Delete(o)) => {
+                        let (ns, name) = ns_name(o);
+                        lookup.remove(&ns, &name);
+                    }
+                    Ok(watcher::Event::InitDone) => {
+                        lookup.clear();
+                        for o in store.state() {
+                            let (ns, name) = ns_name(&o);
+                            lookup.set(&ns, &name, keys(&o));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let changed: Vec<Change<K>> = match e {
+                Ok(watcher::Event::Apply(o)) => vec![Change::Applied(Arc::new(o))],
+                Ok(watcher::Event::Delete(o)) => vec![Change::Deleted(Arc::new(o))],
+                // A (re)list: everything it holds now, once.
+                Ok(watcher::Event::InitDone) => store.state().into_iter().map(Change::Applied).collect(),
+                Ok(_) => Vec::new(),
+                Err(e) => {
+                    tracing::warn!(kind = %K::kind(&()), error = %e, "watch failed; retrying");
+                    Vec::new()
+                }
+            };
+            for c in changed {
+                for s in &subscribers {
+                    let _ = s.send(c.clone());
+                }
+            }
+            async {}
+        })
+    }
 }
 
 /// What every controller is built from.
@@ -62,32 +174,101 @@ where
     }
 }
 
-/// A controller whose cache (`reader`, filled through `writer`) holds each object as `keep` leaves
-/// it (see [`index`]).
-fn indexed_controller<K>(
-    api: Api<K>,
-    keep: fn(&mut K),
-    (reader, writer): (Store<K>, Writer<K>),
-) -> Controller<K>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-{
-    let stream = reflector(writer, watcher(api, watcher::Config::default()).modify(keep)).applied_objects();
-    Controller::for_stream(stream, reader)
+/// The objects named `names` in the namespace of the changed object `o`.
+fn named<K: Resource<DynamicType = ()>, O: Resource>(names: Vec<String>, o: &O) -> Vec<ObjectRef<K>> {
+    let ns = o.meta().namespace.clone().unwrap_or_default();
+    names.iter().map(|n| ObjectRef::new(n).within(&ns)).collect()
 }
 
-/// The objects in `store` that `matches` says refer to the changed object `o` (same namespace).
-fn referring<K, O>(store: &Store<K>, o: &O, matches: impl Fn(&K) -> bool) -> Vec<ObjectRef<K>>
-where
-    K: Resource<DynamicType = ()> + Clone + 'static,
-    O: Resource,
-{
-    store
-        .state()
-        .iter()
-        .filter(|k| k.meta().namespace == o.meta().namespace && matches(k))
-        .map(|k| ObjectRef::from_obj(&**k))
-        .collect()
+/// The caches of every kind, and of Secrets.
+pub struct SharedCaches {
+    lookups: Arc<Lookups>,
+    secrets: Shared<Secret>,
+    accounts: Shared<TrackViaAccount>,
+    workspaces: Shared<WorkatoWorkspace>,
+    integrations: Shared<IntegrationAccount>,
+    connections: Shared<WorkatoConnection>,
+    rotations: Shared<CredentialRotation>,
+}
+
+impl SharedCaches {
+    /// Empty caches; the Secret cache is what [`Context::secrets`] reads.
+    pub fn new() -> Self {
+        let lookups = Arc::new(Lookups::default());
+        let mut integrations = Shared::new();
+        integrations.index(
+            &lookups,
+            |l| &l.ia_by_token_secret,
+            |i: &IntegrationAccount| vec![i.spec.token_secret_ref.name.clone()],
+        );
+        integrations.index(
+            &lookups,
+            |l| &l.ia_by_credentials_secret,
+            |i: &IntegrationAccount| vec![i.spec.credentials_secret.name.clone()],
+        );
+        integrations.index(
+            &lookups,
+            |l| &l.ia_by_account,
+            |i: &IntegrationAccount| vec![i.spec.account_ref.name.clone()],
+        );
+        integrations.index(
+            &lookups,
+            |l| &l.ia_by_user,
+            |i: &IntegrationAccount| vec![user_key(i)],
+        );
+        let mut connections = Shared::new();
+        connections.index(
+            &lookups,
+            |l| &l.wc_by_integration,
+            |c: &WorkatoConnection| vec![c.spec.integration_account_ref.name.clone()],
+        );
+        connections.index(
+            &lookups,
+            |l| &l.wc_by_workspace,
+            |c: &WorkatoConnection| vec![c.spec.workspace_ref.name.clone()],
+        );
+        let mut rotations = Shared::new();
+        rotations.index(
+            &lookups,
+            |l| &l.rotations_by_integration,
+            |r: &CredentialRotation| vec![r.spec.integration_account_ref.name.clone()],
+        );
+        let mut accounts = Shared::new();
+        accounts.index(
+            &lookups,
+            |l| &l.accounts_by_secret,
+            |a: &TrackViaAccount| {
+                let creds = &a.spec.admin_credentials;
+                vec![creds.api_key.name.clone(), creds.auth_token.name.clone()]
+            },
+        );
+        let mut workspaces = Shared::new();
+        workspaces.index(
+            &lookups,
+            |l| &l.workspaces_by_secret,
+            |w: &WorkatoWorkspace| vec![w.spec.api_token.name.clone()],
+        );
+        Self {
+            lookups,
+            secrets: Shared::new(),
+            accounts,
+            workspaces,
+            integrations,
+            connections,
+            rotations,
+        }
+    }
+
+    /// The Secret cache.
+    pub fn secrets(&self) -> Store<Secret> {
+        self.secrets.store.clone()
+    }
+}
+
+impl Default for SharedCaches {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Watches {
@@ -118,95 +299,116 @@ impl Watches {
         api(&self.client, self.namespace.as_deref())
     }
 
-    /// Secrets are watched metadata-only: a change of any referenced Secret triggers a reconcile,
-    /// which then reads just that Secret.
-    fn secrets(&self) -> Api<PartialObjectMeta<Secret>> {
-        self.api()
-    }
-
-    /// Every controller, running until a termination signal, and the caches to wait for.
-    pub fn controllers(self) -> (impl Future<Output = ()>, Synced) {
-        let accounts = reflector::store();
-        let workspaces = reflector::store();
-        let (ia, ia_writer) = reflector::store();
-        let (wc, wc_writer) = reflector::store();
-        let (cr, cr_writer) = reflector::store();
+    /// Every controller and the watches filling their caches, running until a termination
+    /// signal, and the caches to wait for.
+    pub fn controllers(self, mut c: SharedCaches) -> (impl Future<Output = ()>, Synced) {
         let caches = Caches {
-            integration_accounts: Some(ia.clone()),
-            connections: Some(wc.clone()),
-            rotations: Some(cr.clone()),
+            integration_accounts: Some(c.integrations.store.clone()),
+            connections: Some(c.connections.store.clone()),
+            rotations: Some(c.rotations.store.clone()),
+            accounts: Some(c.accounts.store.clone()),
+            workspaces: Some(c.workspaces.store.clone()),
+            lookups: Some(c.lookups.clone()),
         };
         let synced = Synced {
-            accounts: accounts.0.clone(),
-            integrations: ia.clone(),
-            rotations: cr.clone(),
-            workspaces: workspaces.0.clone(),
-            connections: wc.clone(),
+            accounts: c.accounts.store.clone(),
+            integrations: c.integrations.store.clone(),
+            rotations: c.rotations.store.clone(),
+            workspaces: c.workspaces.store.clone(),
+            connections: c.connections.store.clone(),
         };
-        let all = futures::future::join5(
-            self.trackvia_accounts(accounts),
-            self.workato_workspaces(workspaces),
-            self.credential_rotations((cr, cr_writer), &caches, ia.clone()),
-            self.integration_accounts((ia, ia_writer), &caches),
-            self.workato_connections((wc, wc_writer), &caches),
+        let accounts = self.trackvia_accounts(&mut c);
+        let workspaces = self.workato_workspaces(&mut c);
+        let rotations = self.credential_rotations(&mut c, &caches);
+        let integrations = self.integration_accounts(&mut c, &caches);
+        let connections = self.workato_connections(&mut c, &caches);
+        let controllers = futures::future::join5(accounts, workspaces, rotations, integrations, connections);
+        let SharedCaches {
+            lookups: _,
+            secrets,
+            accounts,
+            workspaces,
+            integrations,
+            connections,
+            rotations,
+        } = c;
+        let fills = futures::future::join3(
+            secrets.fill(self.api(), index::secret),
+            futures::future::join(
+                accounts.fill(self.api(), index::lean),
+                workspaces.fill(self.api(), index::lean),
+            ),
+            futures::future::join3(
+                integrations.fill(self.api(), index::integration_account),
+                connections.fill(self.api(), index::workato_connection),
+                rotations.fill(self.api(), index::lean),
+            ),
         );
         (
             async move {
-                all.await;
+                // The watches run as long as the controllers; the controllers stop on a signal.
+                tokio::select! {
+                    _ = controllers => {},
+                    _ = fills => {},
+                }
             },
             synced,
         )
     }
 
-    fn trackvia_accounts(
-        &self,
-        store: (Store<TrackViaAccount>, Writer<TrackViaAccount>),
-    ) -> impl Future<Output = ()> + use<> {
-        let accounts = store.0.clone();
-        indexed_controller(self.api::<TrackViaAccount>(), index::lean, store)
-            .watches(self.secrets(), watcher::Config::default(), move |s| {
-                referring(&accounts, &s, |a: &TrackViaAccount| {
-                    let creds = &a.spec.admin_credentials;
-                    [&creds.api_key.name, &creds.auth_token.name].contains(&&s.name_any())
-                })
-            })
-            .with_config(self.config.clone())
-            .graceful_shutdown_on(self.shutdown.clone().requested())
-            .run(
-                trackvia_account::reconcile,
-                trackvia_account::error_policy,
-                self.ctx.clone(),
-            )
-            .for_each(|_| async {})
+    fn trackvia_accounts(&self, c: &mut SharedCaches) -> impl Future<Output = ()> + use<> {
+        let lookups = c.lookups.clone();
+        Controller::for_shared_stream(
+            c.accounts
+                .changes(Some(triggers::own), Some(self.ctx.clone()), false),
+            c.accounts.store.clone(),
+        )
+        .watches_shared_stream(c.secrets.changes(None, None, true), move |s| {
+            let names = lookups
+                .accounts_by_secret
+                .names(&s.namespace().unwrap_or_default(), &s.name_any());
+            named(names, &*s)
+        })
+        .with_config(self.config.clone())
+        .graceful_shutdown_on(self.shutdown.clone().requested())
+        .run(
+            trackvia_account::reconcile,
+            trackvia_account::error_policy,
+            self.ctx.clone(),
+        )
+        .for_each(|_| async {})
     }
 
-    fn workato_workspaces(
-        &self,
-        store: (Store<WorkatoWorkspace>, Writer<WorkatoWorkspace>),
-    ) -> impl Future<Output = ()> + use<> {
-        let workspaces = store.0.clone();
-        indexed_controller(self.api::<WorkatoWorkspace>(), index::lean, store)
-            .watches(self.secrets(), watcher::Config::default(), move |s| {
-                referring(&workspaces, &s, |w: &WorkatoWorkspace| {
-                    w.spec.api_token.name == s.name_any()
-                })
-            })
-            .with_config(self.config.clone())
-            .graceful_shutdown_on(self.shutdown.clone().requested())
-            .run(
-                workato_workspace::reconcile,
-                workato_workspace::error_policy,
-                self.ctx.clone(),
-            )
-            .for_each(|_| async {})
+    fn workato_workspaces(&self, c: &mut SharedCaches) -> impl Future<Output = ()> + use<> {
+        let lookups = c.lookups.clone();
+        Controller::for_shared_stream(
+            c.workspaces
+                .changes(Some(triggers::own), Some(self.ctx.clone()), false),
+            c.workspaces.store.clone(),
+        )
+        .watches_shared_stream(c.secrets.changes(None, None, true), move |s| {
+            let names = lookups
+                .workspaces_by_secret
+                .names(&s.namespace().unwrap_or_default(), &s.name_any());
+            named(names, &*s)
+        })
+        .with_config(self.config.clone())
+        .graceful_shutdown_on(self.shutdown.clone().requested())
+        .run(
+            workato_workspace::reconcile,
+            workato_workspace::error_policy,
+            self.ctx.clone(),
+        )
+        .for_each(|_| async {})
     }
 
     fn integration_accounts(
         &self,
-        store: (Store<IntegrationAccount>, Writer<IntegrationAccount>),
+        c: &mut SharedCaches,
         caches: &Caches,
     ) -> impl Future<Output = ()> + use<> {
-        let (by_secret, by_account, by_rotation) = (store.0.clone(), store.0.clone(), store.0.clone());
+        let store = c.integrations.store.clone();
+        let (by_secret, by_account) = (c.lookups.clone(), c.lookups.clone());
         let ctx = Scoped {
             base: self.ctx.clone(),
             own: integration_account::Own {
@@ -214,34 +416,30 @@ impl Watches {
                 directory: Arc::new(Directory::default()),
             },
         };
-        indexed_controller(
-            self.api::<IntegrationAccount>(),
-            index::integration_account,
+        Controller::for_shared_stream(
+            c.integrations
+                .changes(Some(triggers::own), Some(self.ctx.clone()), false),
             store,
         )
-        .watches(self.secrets(), watcher::Config::default(), move |s| {
-            referring(&by_secret, &s, |i: &IntegrationAccount| {
-                i.spec.token_secret_ref.name == s.name_any() || i.spec.credentials_secret.name == s.name_any()
-            })
+        // The echo of the credentials Secret it publishes does not wake the account again.
+        .watches_shared_stream(c.secrets.changes(None, Some(self.ctx.clone()), true), move |s| {
+            let ns = s.namespace().unwrap_or_default();
+            let mut names = by_secret.ia_by_token_secret.names(&ns, &s.name_any());
+            names.extend(by_secret.ia_by_credentials_secret.names(&ns, &s.name_any()));
+            named(names, &*s)
         })
-        .watches(
-            self.api::<TrackViaAccount>(),
-            watcher::Config::default(),
+        .watches_shared_stream(
+            c.accounts.changes(Some(triggers::spec_and_ready), None, true),
             move |a| {
-                referring(&by_account, &a, |i: &IntegrationAccount| {
-                    i.spec.account_ref.name == a.name_any()
-                })
+                let names = by_account
+                    .ia_by_account
+                    .names(&a.namespace().unwrap_or_default(), &a.name_any());
+                named(names, &*a)
             },
         )
-        .watches(
-            self.api::<CredentialRotation>(),
-            watcher::Config::default(),
-            move |r| {
-                referring(&by_rotation, &r, |i: &IntegrationAccount| {
-                    i.name_any() == r.spec.integration_account_ref.name
-                })
-            },
-        )
+        .watches_shared_stream(c.rotations.changes(None, None, true), move |r| {
+            named(vec![r.spec.integration_account_ref.name.clone()], &*r)
+        })
         .with_config(self.config.clone())
         .graceful_shutdown_on(self.shutdown.clone().requested())
         .run(
@@ -252,12 +450,14 @@ impl Watches {
         .for_each(|_| async {})
     }
 
-    fn workato_connections(
-        &self,
-        store: (Store<WorkatoConnection>, Writer<WorkatoConnection>),
-        caches: &Caches,
-    ) -> impl Future<Output = ()> + use<> {
-        let (by_account, by_workspace) = (store.0.clone(), store.0.clone());
+    fn workato_connections(&self, c: &mut SharedCaches, caches: &Caches) -> impl Future<Output = ()> + use<> {
+        let store = c.connections.store.clone();
+        let (by_account, by_workspace, by_secret, by_rotation) = (
+            c.lookups.clone(),
+            c.lookups.clone(),
+            c.lookups.clone(),
+            c.lookups.clone(),
+        );
         let ctx = Scoped {
             base: self.ctx.clone(),
             own: workato_connection::Own {
@@ -265,42 +465,68 @@ impl Watches {
                 listings: self.listings.clone(),
             },
         };
-        indexed_controller(self.api::<WorkatoConnection>(), index::workato_connection, store)
-            .watches(
-                self.api::<IntegrationAccount>(),
-                watcher::Config::default(),
-                move |i| {
-                    referring(&by_account, &i, |c: &WorkatoConnection| {
-                        c.spec.integration_account_ref.name == i.name_any()
-                    })
-                },
-            )
-            .watches(
-                self.api::<WorkatoWorkspace>(),
-                watcher::Config::default(),
-                move |w| {
-                    referring(&by_workspace, &w, |c: &WorkatoConnection| {
-                        c.spec.workspace_ref.name == w.name_any()
-                    })
-                },
-            )
-            .with_config(self.config.clone())
-            .graceful_shutdown_on(self.shutdown.clone().requested())
-            .run(
-                workato_connection::reconcile,
-                workato_connection::error_policy,
-                Arc::new(ctx),
-            )
-            .for_each(|_| async {})
+        Controller::for_shared_stream(
+            c.connections
+                .changes(Some(triggers::own), Some(self.ctx.clone()), false),
+            store,
+        )
+        .watches_shared_stream(
+            c.integrations.changes(Some(triggers::spec), None, true),
+            move |i| {
+                let names = by_account
+                    .wc_by_integration
+                    .names(&i.namespace().unwrap_or_default(), &i.name_any());
+                named(names, &*i)
+            },
+        )
+        .watches_shared_stream(
+            c.workspaces.changes(Some(triggers::spec_and_ready), None, true),
+            move |w| {
+                let names = by_workspace
+                    .wc_by_workspace
+                    .names(&w.namespace().unwrap_or_default(), &w.name_any());
+                named(names, &*w)
+            },
+        )
+        // The recipes its account's rotations hold stopped (reported in its status).
+        .watches_shared_stream(
+            c.rotations.changes(Some(triggers::held_recipes), None, true),
+            move |r| {
+                let names = by_rotation.wc_by_integration.names(
+                    &r.namespace().unwrap_or_default(),
+                    &r.spec.integration_account_ref.name,
+                );
+                named(names, &*r)
+            },
+        )
+        // The credentials its IntegrationAccount publishes (the account's status is not a trigger).
+        .watches_shared_stream(c.secrets.changes(None, None, true), move |s| {
+            let ns = s.namespace().unwrap_or_default();
+            let names: Vec<String> = by_secret
+                .ia_by_credentials_secret
+                .names(&ns, &s.name_any())
+                .iter()
+                .flat_map(|ia| by_secret.wc_by_integration.names(&ns, ia))
+                .collect();
+            named(names, &*s)
+        })
+        .with_config(self.config.clone())
+        .graceful_shutdown_on(self.shutdown.clone().requested())
+        .run(
+            workato_connection::reconcile,
+            workato_connection::error_policy,
+            Arc::new(ctx),
+        )
+        .for_each(|_| async {})
     }
 
     fn credential_rotations(
         &self,
-        store: (Store<CredentialRotation>, Writer<CredentialRotation>),
+        c: &mut SharedCaches,
         caches: &Caches,
-        accounts: Store<IntegrationAccount>,
     ) -> impl Future<Output = ()> + use<> {
-        let rotations = store.0.clone();
+        let rotations = c.rotations.store.clone();
+        let lookups = c.lookups.clone();
         let ctx = Scoped {
             base: self.ctx.clone(),
             own: credential_rotation::Own {
@@ -308,22 +534,27 @@ impl Watches {
                 listings: self.listings.clone(),
             },
         };
-        indexed_controller(self.api::<CredentialRotation>(), index::lean, store)
+        // Every change of a rotation wakes it: it reads its own record from the API server and
+        // moves step by step (docs/reliability.md).
+        Controller::for_shared_stream(c.rotations.changes(None, None, false), c.rotations.store.clone())
             // A rotation waiting for the new token moves the moment the token Secret changes.
-            .watches(self.secrets(), watcher::Config::default(), move |s| {
-                let owners: Vec<String> = referring(&accounts, &s, |i: &IntegrationAccount| {
-                    i.spec.token_secret_ref.name == s.name_any()
-                })
-                .into_iter()
-                .map(|r| r.name)
-                .collect();
-                referring(&rotations, &s, |r: &CredentialRotation| {
-                    owners.contains(&r.spec.integration_account_ref.name)
-                        && r.status
-                            .as_ref()
-                            .and_then(|st| st.phase)
-                            .is_none_or(|p| !p.is_terminal())
-                })
+            .watches_shared_stream(c.secrets.changes(None, None, true), move |s| {
+                let ns = s.namespace().unwrap_or_default();
+                lookups
+                    .ia_by_token_secret
+                    .names(&ns, &s.name_any())
+                    .iter()
+                    .flat_map(|ia| lookups.rotations_by_integration.names(&ns, ia))
+                    .map(|n| ObjectRef::new(&n).within(&ns))
+                    .filter(|r| {
+                        rotations.get(r).is_some_and(|r| {
+                            r.status
+                                .as_ref()
+                                .and_then(|st| st.phase)
+                                .is_none_or(|p| !p.is_terminal())
+                        })
+                    })
+                    .collect::<Vec<_>>()
             })
             .with_config(self.config.clone())
             .graceful_shutdown_on(self.shutdown.clone().requested())

@@ -8,6 +8,7 @@ use kube::runtime::controller::Action;
 use crate::api::workato_workspace::WorkatoWorkspace;
 use crate::conditions::{Cond, Reason, reasons};
 use crate::domain::accounts::{WorkspaceClient, workspace_client};
+use crate::domain::caches::Source;
 use crate::domain::secret_ref::SecretRefError;
 use crate::external::Classify;
 use crate::reconcile::{Context, Error, credential_check, interval};
@@ -15,7 +16,14 @@ use crate::workato::{HttpWorkato, RecipeQuery, WorkatoApi, WorkatoError};
 
 /// Reconciles one WorkatoWorkspace.
 pub async fn reconcile(ws: Arc<WorkatoWorkspace>, ctx: Arc<Context>) -> Result<Action, Error> {
-    crate::reconcile::measured(&ctx, "WorkatoWorkspace", reconcile_inner(&ws, &ctx)).await
+    crate::reconcile::measured(&ctx, "WorkatoWorkspace", async {
+        // The cache, unless it has not shown our last status write yet.
+        match crate::reconcile::current(&ctx, &*ws).await? {
+            Some(ws) => reconcile_inner(&ws, &ctx).await,
+            None => Ok(Action::await_change()),
+        }
+    })
+    .await
 }
 
 async fn reconcile_inner(ws: &WorkatoWorkspace, ctx: &Context) -> Result<Action, Error> {
@@ -24,7 +32,7 @@ async fn reconcile_inner(ws: &WorkatoWorkspace, ctx: &Context) -> Result<Action,
         ctx.settings.workspace_check_interval,
     );
     let status = ws.status.clone().unwrap_or_default();
-    let (cond, fingerprint) = match workspace_client(ctx, ws).await? {
+    let (cond, fingerprint) = match workspace_client(ctx, ws, Source::Cache).await? {
         Err(e) => (secret_condition(&e), None),
         Ok(WorkspaceClient {
             api,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use kube::ResourceExt;
 
+use super::caches::Source;
 use super::secret_ref::{self, SecretRefError};
 use crate::api::{TrackViaAccount, WorkatoWorkspace};
 use crate::reconcile::{Context, Error};
@@ -20,14 +21,16 @@ pub struct AdminCredentials {
     pub token: AuthToken,
 }
 
-/// Reads the admin credentials named by the spec.
+/// Reads the admin credentials named by the spec (from `source`).
 pub async fn admin_credentials(
     ctx: &Context,
     account: &TrackViaAccount,
+    source: Source,
 ) -> Result<AdminCredentials, SecretRefError> {
     let ns = account.namespace().unwrap_or_default();
     let creds = &account.spec.admin_credentials;
-    let (api_key, token) = secret_ref::read_pair(&ctx.client, &ns, &creds.api_key, &creds.auth_token).await?;
+    let (api_key, token) =
+        secret_ref::read_pair(ctx, &ns, (&creds.api_key, &creds.auth_token), source).await?;
     Ok(AdminCredentials {
         api_key: api_key.value,
         token: token.value,
@@ -57,13 +60,15 @@ pub struct WorkspaceClient {
     pub token_fingerprint: String,
 }
 
-/// The client of a workspace, from its token Secret (the inner error: the Secret is unusable).
+/// The client of a workspace, from its token Secret read from `source` (the inner error: the
+/// Secret is unusable).
 pub async fn workspace_client(
     ctx: &Context,
     ws: &WorkatoWorkspace,
+    source: Source,
 ) -> Result<Result<WorkspaceClient, SecretRefError>, Error> {
     let ns = ws.namespace().unwrap_or_default();
-    let token = match secret_ref::read(&ctx.client, &ns, &ws.spec.api_token).await {
+    let token = match secret_ref::read(ctx, &ns, &ws.spec.api_token, source).await {
         Ok(v) => v.value,
         Err(e) => return Ok(Err(e)),
     };

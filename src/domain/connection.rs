@@ -139,11 +139,15 @@ pub fn environment_guard(workspace: &WorkatoWorkspace, account: &TrackViaAccount
 }
 
 /// Records on a WorkatoConnection which token its Workato connection last received.
-pub async fn set_pushed(ctx: &Context, namespace: &str, name: &str, fingerprint: &str) -> Result<(), Error> {
+pub async fn set_pushed(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    fingerprint: &str,
+) -> Result<WorkatoConnection, Error> {
     let api: Api<WorkatoConnection> = Api::namespaced(ctx.client.clone(), namespace);
     let patch = json!({ "metadata": { "annotations": { PUSHED_FINGERPRINT_ANNOTATION: fingerprint } } });
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-        .map_err(Error::kube("recording the pushed credentials"))?;
-    Ok(())
+        .map_err(Error::kube("recording the pushed credentials"))
 }

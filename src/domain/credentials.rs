@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 
+use super::caches::Source;
 use super::secret_ref::controlled_by;
 use crate::api::{IntegrationAccount, TrackViaAccount};
 use crate::reconcile::{Context, Error, FIELD_MANAGER};
@@ -53,7 +54,7 @@ pub async fn publish_token(
     account: &crate::api::TrackViaAccount,
     api_key: &crate::secret::Sensitive<String>,
     token: &crate::trackvia::AuthToken,
-) -> Result<(), Error> {
+) -> Result<Secret, Error> {
     let fp = ctx.fingerprint(token.expose());
     let secret = desired_secret(ia, account, api_key, token, &fp).ok_or(Error::Malformed("uid"))?;
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ia.namespace().unwrap_or_default());
@@ -63,8 +64,7 @@ pub async fn publish_token(
         &Patch::Apply(&secret),
     )
     .await
-    .map_err(Error::kube("writing the credentials Secret"))?;
-    Ok(())
+    .map_err(Error::kube("writing the credentials Secret"))
 }
 
 /// The Secret as the operator would write it.
@@ -112,20 +112,31 @@ pub fn desired_secret(
     })
 }
 
-/// The Secret `ia`'s spec names for its credentials, as it is now (whoever controls it).
-pub async fn credentials_secret(ctx: &Context, ia: &IntegrationAccount) -> Result<Option<Secret>, Error> {
-    Api::<Secret>::namespaced(ctx.client.clone(), &ia.namespace().unwrap_or_default())
-        .get_opt(&ia.spec.credentials_secret.name)
-        .await
-        .map_err(Error::kube("reading the credentials Secret"))
+/// The Secret `ia`'s spec names for its credentials (whoever controls it), from `source` (a
+/// Secret the cache does not have is looked for in the API server: it may be someone else's that
+/// the cache has not shown yet).
+pub async fn credentials_secret(
+    ctx: &Context,
+    ia: &IntegrationAccount,
+    source: Source,
+) -> Result<Option<Secret>, Error> {
+    ctx.secret(
+        &ia.namespace().unwrap_or_default(),
+        &ia.spec.credentials_secret.name,
+        source == Source::ApiServer,
+    )
+    .await
+    .map_err(Error::kube("reading the credentials Secret"))
 }
 
-/// Reads the IntegrationAccount's published Secret, if it is there and the operator's own.
+/// Reads the IntegrationAccount's published Secret (from `source`), if it is there and the
+/// operator's own.
 pub async fn published_credentials(
     ctx: &Context,
     ia: &IntegrationAccount,
+    source: Source,
 ) -> Result<Option<Credentials>, Error> {
-    Ok(credentials_secret(ctx, ia)
+    Ok(credentials_secret(ctx, ia, source)
         .await?
         .filter(|s| controlled_by(s, ia))
         .and_then(|s| published_from(&s)))

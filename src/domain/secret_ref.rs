@@ -4,9 +4,10 @@ use crate::conditions::reasons::CredentialsValid;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, Client};
 
+use super::caches::Source;
 use crate::api::SecretKeyRef;
+use crate::reconcile::Context;
 use crate::secret::Sensitive;
 
 /// A value read from a Secret, with the Secret's annotations.
@@ -66,31 +67,36 @@ impl SecretRefError {
     }
 }
 
-/// Reads `r` in `namespace`. Surrounding whitespace (a trailing newline from `echo`) is removed.
-pub async fn read(client: &Client, namespace: &str, r: &SecretKeyRef) -> Result<SecretValue, SecretRefError> {
-    value_of(&fetch(client, namespace, &r.name).await?, r)
+/// Reads `r` in `namespace` from `source` (see [`Context::secret`]). Surrounding whitespace (a
+/// trailing newline from `echo`) is removed.
+pub async fn read(
+    ctx: &Context,
+    namespace: &str,
+    r: &SecretKeyRef,
+    source: Source,
+) -> Result<SecretValue, SecretRefError> {
+    value_of(&fetch(ctx, namespace, &r.name, source).await?, r)
 }
 
 /// Reads two keys, with one request when they live in the same Secret (the usual case).
 pub async fn read_pair(
-    client: &Client,
+    ctx: &Context,
     namespace: &str,
-    a: &SecretKeyRef,
-    b: &SecretKeyRef,
+    (a, b): (&SecretKeyRef, &SecretKeyRef),
+    source: Source,
 ) -> Result<(SecretValue, SecretValue), SecretRefError> {
-    let secret = fetch(client, namespace, &a.name).await?;
+    let secret = fetch(ctx, namespace, &a.name, source).await?;
     let first = value_of(&secret, a)?;
     let second = if b.name == a.name {
         value_of(&secret, b)?
     } else {
-        read(client, namespace, b).await?
+        read(ctx, namespace, b, source).await?
     };
     Ok((first, second))
 }
 
-async fn fetch(client: &Client, namespace: &str, name: &str) -> Result<Secret, SecretRefError> {
-    Api::<Secret>::namespaced(client.clone(), namespace)
-        .get_opt(name)
+async fn fetch(ctx: &Context, namespace: &str, name: &str, source: Source) -> Result<Secret, SecretRefError> {
+    ctx.secret(namespace, name, source == Source::ApiServer)
         .await
         .map_err(|source| SecretRefError::Api {
             name: name.to_owned(),

@@ -5,10 +5,13 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::Client;
+use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::events::Reporter;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, Client};
 
 use super::vendors::Vendors;
+use super::written::Written;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::secret::{Sensitive, fingerprint};
@@ -73,6 +76,12 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The vendor clients and their budgets.
     pub vendors: Vendors,
+    /// The Secrets of the watched namespaces, as the shared Secret watch keeps them (see
+    /// `controller::index::secret`); `None` outside a running operator (then Secrets are read from
+    /// the API server).
+    pub secrets: Option<Store<Secret>>,
+    /// Our writes the caches have not shown yet (see [`Written`]).
+    pub written: Written,
 }
 
 impl Context {
@@ -100,13 +109,46 @@ impl Context {
             settings,
             metrics,
             vendors,
+            secrets: None,
+            written: Written::default(),
         }
+    }
+
+    /// Secret `name` in `ns`: from the Secret cache, unless `fresh` (a decision before a side
+    /// effect that must see the latest committed state) or the cache does not have it (not synced
+    /// yet, or it lags a Secret created a moment ago): then from the API server.
+    pub async fn secret(&self, ns: &str, name: &str, fresh: bool) -> Result<Option<Secret>, kube::Error> {
+        if !fresh
+            && let Some(store) = &self.secrets
+            && let Some(s) = store.get(&ObjectRef::new(name).within(ns))
+            && secret_data_cached(s.type_.as_deref())
+        {
+            return Ok(Some((*s).clone()));
+        }
+        Api::<Secret>::namespaced(self.client.clone(), ns)
+            .get_opt(name)
+            .await
     }
 
     /// Fingerprint of a credential under the operator's key.
     pub fn fingerprint(&self, value: &str) -> String {
         fingerprint(self.fingerprint_key.expose(), value)
     }
+}
+
+/// Whether the Secret cache keeps the data of Secrets of this type: not of the types the operator
+/// never reads (they are numerous and large in a busy namespace).
+pub fn secret_data_cached(type_: Option<&str>) -> bool {
+    !matches!(
+        type_,
+        Some(
+            "kubernetes.io/service-account-token"
+                | "helm.sh/release.v1"
+                | "kubernetes.io/dockercfg"
+                | "kubernetes.io/dockerconfigjson"
+                | "bootstrap.kubernetes.io/token"
+        )
+    )
 }
 
 /// A reconciler's context: the shared [`Context`] (through `Deref`) and what that reconciler alone

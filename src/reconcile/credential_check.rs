@@ -43,6 +43,7 @@ where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + serde::de::DeserializeOwned
+        + serde::Serialize
         + std::fmt::Debug
         + HasCheckedStatus,
 {
@@ -72,8 +73,9 @@ where
         },
         credentials_fingerprint: fingerprint,
     };
+    let mut settled = true;
     if status != before {
-        apply_status(ctx, obj, &status).await?;
+        settled = apply_status(ctx, obj, &status).await?;
         announce(
             ctx,
             kind,
@@ -84,10 +86,15 @@ where
         .await;
     }
     tracing::debug!(object = %obj.name_any(), reason = %cond.reason, "credentials checked");
-    Ok(Action::requeue(if cond.status == Status::Unknown {
+    let after = if cond.status == Status::Unknown {
         Duration::from_secs(30).min(every)
     } else {
         every
+    };
+    Ok(Action::requeue(if settled {
+        after
+    } else {
+        after.min(super::SETTLE)
     }))
 }
 

@@ -8,8 +8,10 @@ pub mod context;
 pub mod credential_check;
 pub mod error;
 pub mod kube_client;
+pub mod lookup;
 pub mod recheck;
 pub mod vendors;
+pub mod written;
 
 use std::fmt::Debug;
 use std::time::Duration;
@@ -28,12 +30,20 @@ pub use error::Error;
 /// Field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "trackvia-operator";
 
+/// How soon an object whose status the API server stored otherwise than written is looked at
+/// again (see [`apply_status`]).
+pub const SETTLE: Duration = Duration::from_secs(1);
+
 /// Writes the status subresource with server-side apply (the operator owns all of status).
-pub async fn apply_status<K>(ctx: &Context, obj: &K, status: &impl Serialize) -> Result<(), Error>
+/// Returns whether the API server stored it as written: server-side apply can store a field
+/// differently (an emptied object as `null`), and since the echo of our own write starts no
+/// reconcile, the caller then looks again soon ([`SETTLE`]) so that the status settles.
+pub async fn apply_status<K>(ctx: &Context, obj: &K, status: &impl Serialize) -> Result<bool, Error>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + DeserializeOwned
+        + Serialize
         + Debug,
 {
     let ns = obj.namespace().ok_or(Error::Malformed("namespace"))?;
@@ -43,14 +53,24 @@ where
         "kind": K::kind(&()),
         "status": status,
     });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::kube("writing status"))?;
-    Ok(())
+    let written = api
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(Error::kube("writing status"))?;
+    ctx.written.record(
+        written.meta().uid.as_deref(),
+        written.meta().resource_version.as_deref(),
+    );
+    let stored = serde_json::to_value(&written)
+        .ok()
+        .and_then(|v| v.get("status").cloned());
+    let settled = stored.as_ref() == patch.get("status");
+    tracing::debug!(object = %obj.name_any(), settled, "status written");
+    Ok(settled)
 }
 
 /// Counts every condition transition and publishes an event for each one a person cares about
@@ -86,6 +106,7 @@ where
             action: format!("Update{}", c.type_),
             secondary: None,
         };
+        tracing::debug!(reason = %event.reason, "event");
         if let Err(e) = recorder.publish(&event, &obj.object_ref(&())).await {
             tracing::warn!(error = %e, "could not publish event");
         }
@@ -111,6 +132,37 @@ where
         .get_opt(&name)
         .await
         .map_err(Error::kube("reading the object"))
+}
+
+/// The object a reconcile works on: the cached copy (`cached`, what the controller was handed),
+/// unless the cache has not shown the last write of ours yet (see [`written::Written`]); then the
+/// object as the API server has it, or `None` when it is gone. A reconcile so never decides on a
+/// status older than the one it wrote, and a reconcile that changes nothing reads nothing.
+pub async fn current<K>(ctx: &Context, cached: &K) -> Result<Option<K>, Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let meta = cached.meta();
+    if ctx
+        .written
+        .seen_by_cache(meta.uid.as_deref(), meta.resource_version.as_deref())
+    {
+        return Ok(Some(cached.clone()));
+    }
+    tracing::debug!(object = %cached.name_any(), "the cache has not shown our last write: reading the object");
+    let latest = latest(ctx, cached).await?;
+    match &latest {
+        // The cache is as new as the API server (it moved past our write through a relist).
+        Some(l) if l.meta().resource_version == meta.resource_version => {
+            ctx.written.forget(meta.uid.as_deref())
+        }
+        None => ctx.written.forget(meta.uid.as_deref()),
+        Some(_) => {}
+    }
+    Ok(latest)
 }
 
 /// Which transitions people hear about: every change of `Ready` (except the first "not there
@@ -147,6 +199,7 @@ pub async fn event<K: Resource<DynamicType = ()>>(
         action: reason.to_owned(),
         secondary: None,
     };
+    tracing::debug!(reason, "event");
     if let Err(e) = recorder.publish(&event, &obj.object_ref(&())).await {
         tracing::warn!(error = %e, "could not publish event");
     }

@@ -9,6 +9,7 @@ mod crash;
 mod deletion;
 mod failures;
 mod provisioning;
+mod requests;
 mod trackvia_answers;
 
 use k8s_openapi::api::core::v1::Event;

@@ -52,6 +52,7 @@ pub async fn reconcile_account_with_caches(
                 integration_accounts: None,
                 connections: Some(frozen(connections)),
                 rotations: Some(frozen(rotations)),
+                ..Default::default()
             },
             directory: Default::default(),
         },

@@ -20,6 +20,7 @@ use crate::api::credential_rotation::{CredentialRotation, CredentialRotationStat
 use crate::api::{IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace};
 use crate::domain::access::access_diff;
 use crate::domain::accounts::{admin_credentials, trackvia_client, workspace_client};
+use crate::domain::caches::Source;
 use crate::domain::connection::{environment_guard, input_for, provider, set_pushed};
 use crate::domain::credentials::{publish_token, published_credentials};
 use crate::domain::recipes::dependent;
@@ -109,7 +110,7 @@ impl Target<'_> {
             .await
             .map_err(|e| kube_failed("reading the TrackViaAccount", &e))?
             .ok_or_else(|| failed(format!("TrackViaAccount {name} not found in this namespace")))?;
-        let creds = admin_credentials(self.ctx, &account)
+        let creds = admin_credentials(self.ctx, &account, Source::ApiServer)
             .await
             .map_err(|e| failed(format!("TrackViaAccount {name}: {e}")))?;
         let api = trackvia_client(self.ctx, &account, creds.api_key.clone()).map_err(|e| from_error(&e))?;
@@ -123,7 +124,7 @@ impl Target<'_> {
     /// The token in the token Secret, if its fingerprint is `fp`.
     async fn token(&self, fp: &str) -> Result<Option<AuthToken>, Outcome> {
         let Some(ia) = self.ia else { return Ok(None) };
-        match secret_ref::read(&self.ctx.client, &self.ns(), &ia.spec.token_secret_ref).await {
+        match secret_ref::read(self.ctx, &self.ns(), &ia.spec.token_secret_ref, Source::ApiServer).await {
             Ok(v) if self.ctx.fingerprint(v.value.expose()) == fp => Ok(Some(v.value)),
             Ok(_) => Ok(None),
             Err(secret_ref::SecretRefError::Api { source, .. }) => {
@@ -136,7 +137,7 @@ impl Target<'_> {
     /// The published token, if any.
     async fn published(&self) -> Result<Option<AuthToken>, Outcome> {
         let Some(ia) = self.ia else { return Ok(None) };
-        published_credentials(self.ctx, ia)
+        published_credentials(self.ctx, ia, Source::ApiServer)
             .await
             .map(|p| p.map(|p| p.value))
             .map_err(|e| from_error(&e))
@@ -161,7 +162,7 @@ impl Target<'_> {
             .ok_or_else(|| {
                 Outcome::Refused(format!("WorkatoWorkspace {name} not found in this namespace"))
             })?;
-        match workspace_client(self.ctx, &ws).await {
+        match workspace_client(self.ctx, &ws, Source::ApiServer).await {
             Ok(Ok(c)) => Ok((ws, c.api)),
             Ok(Err(e)) => Err(failed(format!("WorkatoWorkspace {name}: {e}"))),
             Err(e) => Err(from_error(&e)),

@@ -53,6 +53,8 @@ async fn reconcile_inner(cached: &CredentialRotation, ctx: &Ctx) -> Result<Actio
     let Some(rot) = crate::reconcile::latest(ctx, cached).await? else {
         return Ok(Action::await_change());
     };
+    // Read from the API server anyway: the registry of our unseen writes is not needed here.
+    ctx.written.forget(rot.meta().uid.as_deref());
     let recorded = rot.status.clone().unwrap_or_default();
     if machine::settled(&recorded, rot.meta().deletion_timestamp.is_some()) {
         return Ok(Action::await_change());

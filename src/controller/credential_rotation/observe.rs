@@ -42,7 +42,7 @@ pub async fn observe(
 
     let token = match ia {
         None => Read::Ok(None),
-        Some(ia) => match secret_ref::read(&ctx.client, &ns, &ia.spec.token_secret_ref).await {
+        Some(ia) => match secret_ref::read(ctx, &ns, &ia.spec.token_secret_ref, Source::ApiServer).await {
             Ok(v) => Read::Ok(Some(ctx.fingerprint(v.value.expose()))),
             Err(SecretRefError::Api { source, .. }) => Read::Failed(source.to_string()),
             Err(_) => Read::Ok(None),
@@ -50,7 +50,7 @@ pub async fn observe(
     };
     let published = match ia {
         None => Read::Ok(None),
-        Some(ia) => match published_credentials(ctx, ia).await {
+        Some(ia) => match published_credentials(ctx, ia, Source::ApiServer).await {
             Ok(p) => Read::Ok(p.map(|p| ctx.fingerprint(p.value.expose()))),
             Err(e) => Read::Failed(e.to_string()),
         },

@@ -52,7 +52,7 @@ pub struct Own {
 /// Reconciles one IntegrationAccount.
 pub async fn reconcile(cached: Arc<IntegrationAccount>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     crate::reconcile::measured(&ctx, "IntegrationAccount", async {
-        let Some(ia) = crate::reconcile::latest(&ctx, &*cached).await? else {
+        let Some(ia) = crate::reconcile::current(&ctx, &*cached).await? else {
             return Ok(Action::await_change());
         };
         if ia.meta().deletion_timestamp.is_some() {
@@ -93,7 +93,7 @@ async fn apply(ia: &IntegrationAccount, ctx: &Ctx) -> Result<Action, Error> {
         // finishes), and act only on what the plan still says.
         observed.rotations = rotations(ia, ctx, Source::ApiServer).await?;
         observed.pushed_connections = pushed_connections(ia, ctx, Source::ApiServer).await?;
-        observed.published = published(ia, ctx, material.as_ref()).await?;
+        observed.published = published(ia, ctx, material.as_ref(), Source::ApiServer).await?;
         decided = plan(ia, &observed, now, intervals(ctx));
     }
     let mut base = ia.clone();
@@ -150,7 +150,7 @@ async fn apply(ia: &IntegrationAccount, ctx: &Ctx) -> Result<Action, Error> {
     }
     prune_history(ia, ctx, &observed).await;
 
-    report(
+    let settled = report(
         ia,
         &base,
         ctx,
@@ -160,7 +160,17 @@ async fn apply(ia: &IntegrationAccount, ctx: &Ctx) -> Result<Action, Error> {
         published_now,
     )
     .await?;
-    Ok(Action::requeue(decided.requeue))
+    Ok(Action::requeue(settle(settled, decided.requeue)))
+}
+
+/// When to look again: `after`, or soon when the status was not stored as written (see
+/// [`crate::reconcile::apply_status`]).
+fn settle(settled: bool, after: Duration) -> Duration {
+    if settled {
+        after
+    } else {
+        after.min(crate::reconcile::SETTLE)
+    }
 }
 
 /// Creates the TrackVia user, its intent recorded in status first. On a refusal the failure is
@@ -249,8 +259,8 @@ async fn create_user(
             base.status.get_or_insert_with(Default::default).user = Some(failed);
             observed.user = UserLookup::CreateFailed(e);
             let decided = plan(base, observed, now, intervals(ctx));
-            report(ia, base, ctx, observed, &decided, Some(m), false).await?;
-            return Ok(Some(Action::requeue(decided.requeue)));
+            let settled = report(ia, base, ctx, observed, &decided, Some(m), false).await?;
+            return Ok(Some(Action::requeue(settle(settled, decided.requeue))));
         }
     };
     ctx.own.directory.forget(&uid);
@@ -383,7 +393,7 @@ async fn report(
     decided: &Plan,
     material: Option<&Material>,
     published_now: bool,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let before = ia.status.clone().unwrap_or_default();
     let mut status = status_from(base, decided, ctx);
     if published_now {
@@ -410,8 +420,9 @@ async fn report(
         }
         _ => {}
     }
+    let mut settled = true;
     if status != before {
-        apply_status(ctx, ia, &status).await?;
+        settled = apply_status(ctx, ia, &status).await?;
         announce(
             ctx,
             "IntegrationAccount",
@@ -421,7 +432,12 @@ async fn report(
         )
         .await;
     }
-    if published_now {
+    // A first publication is what makes the account Ready: the `Ready` Event says so ("its
+    // credentials published"), one Event for one change.
+    let ready_now = conditions::transitions(&before.common.conditions, &status.common.conditions)
+        .iter()
+        .any(|c| c.type_ == conditions::types::READY && c.status == "True");
+    if published_now && !ready_now {
         event(
             ctx,
             ia,
@@ -431,7 +447,7 @@ async fn report(
         )
         .await;
     }
-    Ok(())
+    Ok(settled)
 }
 
 async fn publish(
@@ -440,7 +456,11 @@ async fn publish(
     m: &Material,
     token: &crate::trackvia::AuthToken,
 ) -> Result<(), Error> {
-    publish_token(ctx, ia, &m.account, &m.api_key, token).await
+    let written = publish_token(ctx, ia, &m.account, &m.api_key, token).await?;
+    // Its watch event is the echo of this write: it does not wake this account again.
+    ctx.written
+        .record(written.uid().as_deref(), written.resource_version().as_deref());
+    Ok(())
 }
 
 async fn ensure_finalizer(ia: &IntegrationAccount, ctx: &Ctx) -> Result<(), Error> {
@@ -452,9 +472,12 @@ async fn ensure_finalizer(ia: &IntegrationAccount, ctx: &Ctx) -> Result<(), Erro
     let mut finalizers = ia.finalizers().to_vec();
     finalizers.push(FINALIZER.to_owned());
     let patch = json!({ "metadata": { "finalizers": finalizers, "resourceVersion": ia.resource_version() } });
-    api.patch(&ia.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+    let written = api
+        .patch(&ia.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(Error::kube("adding the finalizer"))?;
+    ctx.written
+        .record(written.uid().as_deref(), written.resource_version().as_deref());
     Ok(())
 }
 

@@ -44,12 +44,8 @@ pub async fn observe(
     now: Timestamp,
 ) -> Result<(Observed, Option<Material>), Error> {
     let ns = ia.namespace().ok_or(Error::Malformed("namespace"))?;
-    let accounts: Api<TrackViaAccount> = Api::namespaced(ctx.client.clone(), &ns);
     let account_name = ia.spec.account_ref.name.clone();
-    let account = accounts
-        .get_opt(&account_name)
-        .await
-        .map_err(Error::kube("reading the TrackViaAccount"))?;
+    let account = ctx.own.caches.account(&ctx.client, &ns, &account_name).await?;
 
     let token = read_token(ia, ctx, &ns).await;
 
@@ -64,7 +60,7 @@ pub async fn observe(
             types::READY,
         ) {
             Some(c) if c.status == "True" => {
-                match admin_credentials(ctx, a).await {
+                match admin_credentials(ctx, a, Source::Cache).await {
                     Err(e) => admin_error = Some(format!("TrackViaAccount {account_name}: {e}")),
                     Ok(creds) => {
                         let api = trackvia_client(ctx, a, creds.api_key.clone())?;
@@ -111,7 +107,7 @@ pub async fn observe(
         _ => Validation::NotDue,
     };
 
-    let published = published(ia, ctx, material.as_ref()).await?;
+    let published = published(ia, ctx, material.as_ref(), Source::Cache).await?;
     let pushed_connections = pushed_connections(ia, ctx, Source::Cache).await?;
     let rotations = rotations(ia, ctx, Source::Cache).await?;
     let observed = Observed {
@@ -133,7 +129,7 @@ async fn read_token(
     ctx: &Ctx,
     ns: &str,
 ) -> Result<(TokenSeen, AuthToken), secret_ref::SecretRefError> {
-    let v = secret_ref::read(&ctx.client, ns, &ia.spec.token_secret_ref).await?;
+    let v = secret_ref::read(ctx, ns, &ia.spec.token_secret_ref, Source::Cache).await?;
     let annotation = v.annotations.get(EXPIRES_AT_ANNOTATION);
     let parsed = annotation.map(|a| a.trim().parse::<Timestamp>());
     let expires_at = match &parsed {
@@ -248,13 +244,23 @@ async fn probe_other_environments(
     token: &AuthToken,
 ) -> Result<Option<Validation>, Error> {
     let ns = ia.namespace().unwrap_or_default();
-    let accounts: Api<TrackViaAccount> = Api::namespaced(ctx.client.clone(), &ns);
-    let all = accounts
-        .list(&Default::default())
-        .await
-        .map_err(Error::kube("listing TrackViaAccounts"))?;
-    for other in all.items.iter().filter(|a| a.name_any() != m.account.name_any()) {
-        let Ok(creds) = admin_credentials(ctx, other).await else {
+    let all: Vec<TrackViaAccount> = match &ctx.own.caches.accounts {
+        Some(store) => store
+            .state()
+            .iter()
+            .filter(|a| a.namespace().as_deref() == Some(ns.as_str()))
+            .map(|a| (**a).clone())
+            .collect(),
+        None => {
+            Api::<TrackViaAccount>::namespaced(ctx.client.clone(), &ns)
+                .list(&Default::default())
+                .await
+                .map_err(Error::kube("listing TrackViaAccounts"))?
+                .items
+        }
+    };
+    for other in all.iter().filter(|a| a.name_any() != m.account.name_any()) {
+        let Ok(creds) = admin_credentials(ctx, other, Source::Cache).await else {
             continue;
         };
         let api = trackvia_client(ctx, other, creds.api_key)?;
@@ -268,13 +274,15 @@ async fn probe_other_environments(
     Ok(None)
 }
 
-/// The credentials Secret as it is: absent, someone else's, or ours (up to date or not).
+/// The credentials Secret as it is (read from `source`): absent, someone else's, or ours (up to
+/// date or not).
 pub async fn published(
     ia: &IntegrationAccount,
     ctx: &Ctx,
     m: Option<&Material>,
+    source: Source,
 ) -> Result<SecretSeen, Error> {
-    let Some(existing) = credentials_secret(ctx, ia).await? else {
+    let Some(existing) = credentials_secret(ctx, ia, source).await? else {
         return Ok(SecretSeen::Absent);
     };
     if !controlled_by(&existing, ia) {

@@ -7,9 +7,11 @@ use kube::ResourceExt;
 use super::{Ctx, Workspace, fit, observe, plan};
 use crate::api::workato_connection::{WorkatoConnection, WorkatoConnectionStatus};
 use crate::conditions::Cond;
+use crate::domain::caches::Source;
 use crate::domain::connection::{
     PUSHED_FINGERPRINT_ANNOTATION, connection_input, provider, recorded_auth_type, set_pushed,
 };
+use crate::domain::credentials::published_credentials;
 use crate::domain::rotation;
 use crate::reconcile::{Error, event};
 use crate::workato::{Connection, ConnectionUpdate, WorkatoApi};
@@ -83,6 +85,17 @@ pub(super) async fn credentials(
         plan::Credentials::Push {
             published: p,
             fingerprint,
+        } if !confirmed(ctx, refs, &fingerprint).await? => {
+            // The Secret cache lags a change of the credentials: nothing is pushed on its word.
+            // The change reaches this connection through the same cache's watch.
+            let _ = p;
+            if let plan::Credentials::Report(cond, _) = plan::credentials::<()>(None, None, false, &ia_name) {
+                conds.push(cond);
+            }
+        }
+        plan::Credentials::Push {
+            published: p,
+            fingerprint,
         } => {
             // `wc` was read at the start of this reconcile (not taken from the cache), so a push
             // of ours is already on it.
@@ -93,13 +106,16 @@ pub(super) async fn credentials(
             let id = current.id;
             current = ws.api.update_connection(id, &update).await?;
             ctx.own.listings.forget_connections(&ws.uid);
-            set_pushed(
+            let written = set_pushed(
                 ctx,
                 &wc.namespace().unwrap_or_default(),
                 &wc.name_any(),
                 &fingerprint,
             )
             .await?;
+            // Its watch event is the echo of this write: it does not wake this connection again.
+            ctx.written
+                .record(written.uid().as_deref(), written.resource_version().as_deref());
             let test = current.authorization_status.as_deref().unwrap_or("none");
             let note = format!("pushed credentials {fingerprint} to connection {id}; Workato's test: {test}");
             event(ctx, wc, !current.is_authorized(), "CredentialsPushed", note).await;
@@ -113,6 +129,13 @@ pub(super) async fn credentials(
     plan::record_connection(status, &current, &refs.secrets());
     conds.push(plan::verified(&current, status));
     Ok(())
+}
+
+/// Whether the credentials Secret in the API server holds the credentials with `fingerprint` (a
+/// push, a side effect, must rest on the latest committed state, not on a cache).
+async fn confirmed(ctx: &Ctx, refs: &observe::Refs, fingerprint: &str) -> Result<bool, Error> {
+    let latest = published_credentials(ctx, &refs.integration, Source::ApiServer).await?;
+    Ok(latest.is_some_and(|p| ctx.fingerprint(p.value.expose()) == fingerprint))
 }
 
 /// Starts the takeover rotation when the plan says so; returns `CredentialsCurrent`.

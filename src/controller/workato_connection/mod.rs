@@ -23,7 +23,7 @@ use crate::api::common::CommonStatus;
 use crate::api::workato_connection::{WorkatoConnection, WorkatoConnectionStatus};
 use crate::conditions::{self, Cond, reasons};
 use crate::domain::accounts::{WorkspaceClient, workspace_client};
-use crate::domain::caches::Caches;
+use crate::domain::caches::{Caches, Source};
 use crate::domain::connection::provider;
 use crate::domain::recipes::Listings;
 use crate::reconcile::{Error, Scoped, announce, apply_status, event, interval};
@@ -44,7 +44,7 @@ pub struct Own {
 /// Reconciles one WorkatoConnection.
 pub async fn reconcile(cached: Arc<WorkatoConnection>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     crate::reconcile::measured(&ctx, "WorkatoConnection", async {
-        match crate::reconcile::latest(&ctx, &*cached).await? {
+        match crate::reconcile::current(&ctx, &*cached).await? {
             Some(wc) => reconcile_inner(&wc, &ctx).await,
             None => {
                 recipes::forget_metrics(&ctx, &cached);
@@ -96,8 +96,9 @@ async fn reconcile_inner(wc: &WorkatoConnection, ctx: &Ctx) -> Result<Action, Er
             Some(&before.common),
         ),
     };
+    let mut settled = true;
     if status != before {
-        apply_status(ctx, wc, &status).await?;
+        settled = apply_status(ctx, wc, &status).await?;
         announce(
             ctx,
             "WorkatoConnection",
@@ -107,6 +108,11 @@ async fn reconcile_inner(wc: &WorkatoConnection, ctx: &Ctx) -> Result<Action, Er
         )
         .await;
     }
+    let requeue = if settled {
+        requeue
+    } else {
+        requeue.min(crate::reconcile::SETTLE)
+    };
     outcome.map(|_| Action::requeue(requeue))
 }
 
@@ -185,7 +191,7 @@ async fn workspace(
         )));
         return Ok(None);
     }
-    match workspace_client(ctx, ws).await? {
+    match workspace_client(ctx, ws, Source::Cache).await? {
         Ok(WorkspaceClient { api, .. }) => Ok(Some(Workspace {
             api,
             uid: ws.uid().unwrap_or_default(),

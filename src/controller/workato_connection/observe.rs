@@ -37,25 +37,17 @@ impl Refs {
     }
 }
 
-/// Reads the workspace, the IntegrationAccount and its TrackViaAccount; the condition says which
-/// one is missing.
+/// Reads the workspace, the IntegrationAccount and its TrackViaAccount (from the caches); the
+/// condition says which one is missing.
 pub async fn references(wc: &WorkatoConnection, ctx: &Ctx) -> Result<Result<Refs, Cond>, Error> {
     let ns = wc.namespace().ok_or(Error::Malformed("namespace"))?;
     let ws_name = &wc.spec.workspace_ref.name;
     let ia_name = &wc.spec.integration_account_ref.name;
-    let workspace = Api::<WorkatoWorkspace>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(ws_name)
-        .await
-        .map_err(Error::kube("reading the WorkatoWorkspace"))?;
-    let integration = Api::<IntegrationAccount>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(ia_name)
-        .await
-        .map_err(Error::kube("reading the IntegrationAccount"))?;
+    let caches = &ctx.own.caches;
+    let workspace = caches.workspace(&ctx.client, &ns, ws_name).await?;
+    let integration = caches.integration_account(&ctx.client, &ns, ia_name).await?;
     let account = match &integration {
-        Some(i) => Api::<TrackViaAccount>::namespaced(ctx.client.clone(), &ns)
-            .get_opt(&i.spec.account_ref.name)
-            .await
-            .map_err(Error::kube("reading the TrackViaAccount"))?,
+        Some(i) => caches.account(&ctx.client, &ns, &i.spec.account_ref.name).await?,
         None => None,
     };
     let missing = |what: &str, name: &str| {
@@ -69,7 +61,7 @@ pub async fn references(wc: &WorkatoConnection, ctx: &Ctx) -> Result<Result<Refs
         (_, None, _) => Err(missing("IntegrationAccount", ia_name)),
         (_, Some(i), None) => Err(missing("TrackViaAccount", &i.spec.account_ref.name)),
         (Some(workspace), Some(integration), Some(account)) => {
-            let published = published_credentials(ctx, &integration).await?;
+            let published = published_credentials(ctx, &integration, Source::Cache).await?;
             Ok(Refs {
                 workspace,
                 account,
