@@ -111,11 +111,11 @@ where
 
 /// Runs every controller until a termination signal.
 pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Error> {
+    // Listened for before anything else: a stop request ends whichever phase is under way.
+    let shutdown = Shutdown::listen();
     let ns = config.namespace.as_deref();
     // The admin server comes first. Liveness holds throughout; readiness turns true while this
     // replica stands by for the Lease, and, once it leads, when its caches have synced.
-    // Listened for before anything else: a stop request ends whichever phase is under way.
-    let shutdown = Shutdown::listen();
     let metrics = Arc::new(Metrics::new());
     let client = crate::reconcile::kube_client::counted(kube_config, metrics.clone()).map_err(|source| {
         Error::Kube {
@@ -129,47 +129,46 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         metrics.clone(),
         ready.clone(),
     ));
-    // Fail early, with a hint, when the CRDs are not installed. An API server that does not answer
-    // yet (starting, restarting) is waited for, here and until leadership is won: exiting would
-    // only restart the process into the same wait (with a hint about CRDs that is wrong).
-    let checked = shutdown.unless_requested(patiently("checking that the CRDs are installed", || async {
-        let crds_hint = "listing the operator's kinds (are the CRDs installed? kubectl apply -f crds/)";
-        let one = ListParams::default().limit(1);
-        api::<TrackViaAccount>(&client, ns)
-            .list(&one)
-            .await
-            .map_err(Error::kube(crds_hint))?;
-        api::<IntegrationAccount>(&client, ns)
-            .list(&one)
-            .await
-            .map_err(Error::kube(crds_hint))?;
-        api::<WorkatoWorkspace>(&client, ns)
-            .list(&one)
-            .await
-            .map_err(Error::kube(crds_hint))?;
-        Ok(())
-    }));
-    if checked.await.transpose()?.is_none() {
-        return stopped_early(server, "while checking the CRDs");
-    }
-    let key = shutdown.unless_requested(patiently("reading the fingerprint key", || {
-        fingerprint_key(&client, &config.operator_namespace)
-    }));
-    let Some(key) = key.await.transpose()? else {
-        return stopped_early(server, "while reading the fingerprint key");
-    };
-    if let Some(lease) = &config.leader {
-        // A standby told to stop (a rolling update scaling the old pods down) exits now: it must
-        // not take the Lease on its way out.
-        if shutdown
-            .unless_requested(leader::acquire(&client, lease, &ready))
-            .await
-            .transpose()?
-            .is_none()
-        {
-            return stopped_early(server, "while standing by for the leader Lease");
+    // Everything before leading ends on a stop request: a standby told to stop (a rolling update
+    // scaling the old pods down) exits now and must not take the Lease on its way out.
+    let started = shutdown.unless_requested(async {
+        // Fail early, with a hint, when the CRDs are not installed. An API server that does not
+        // answer yet (starting, restarting) is waited for, here and until leadership is won:
+        // exiting would only restart the process into the same wait (with a hint about CRDs
+        // that is wrong).
+        patiently("checking that the CRDs are installed", || async {
+            let crds_hint = "listing the operator's kinds (are the CRDs installed? kubectl apply -f crds/)";
+            let one = ListParams::default().limit(1);
+            api::<TrackViaAccount>(&client, ns)
+                .list(&one)
+                .await
+                .map_err(Error::kube(crds_hint))?;
+            api::<IntegrationAccount>(&client, ns)
+                .list(&one)
+                .await
+                .map_err(Error::kube(crds_hint))?;
+            api::<WorkatoWorkspace>(&client, ns)
+                .list(&one)
+                .await
+                .map_err(Error::kube(crds_hint))?;
+            Ok(())
+        })
+        .await?;
+        let key = patiently("reading the fingerprint key", || {
+            fingerprint_key(&client, &config.operator_namespace)
+        })
+        .await?;
+        if let Some(lease) = &config.leader {
+            leader::acquire(&client, lease, &ready).await?;
         }
-    }
+        Ok::<_, Error>(key)
+    });
+    let Some(key) = started.await.transpose()? else {
+        // Nothing to hand over, nothing to finish.
+        server.abort();
+        tracing::info!("stopped before leading");
+        return Ok(());
+    };
     metrics.leader.set(1);
     let caches = SharedCaches::new();
     let mut ctx = Context::new(
@@ -204,13 +203,6 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
     server.abort();
     tracing::info!("stopped");
     outcome
-}
-
-/// A stop requested before this replica led: nothing to hand over, nothing to finish.
-fn stopped_early(server: tokio::task::JoinHandle<()>, phase: &str) -> Result<(), Error> {
-    server.abort();
-    tracing::info!("stopped {phase}");
-    Ok(())
 }
 
 /// Turns `/readyz` true once every cache in `synced` has finished its first list.

@@ -36,13 +36,6 @@ impl Shutdown {
             () = self.clone().requested() => None,
         }
     }
-
-    /// A stop that is never requested (tests, embedding).
-    pub fn never() -> Self {
-        let (requested, rx) = watch::channel(false);
-        std::mem::forget(requested);
-        Self(rx)
-    }
 }
 
 async fn signal() {
