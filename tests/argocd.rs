@@ -44,16 +44,19 @@ fn run_lua(name: &str, script: &str, obj: &Value) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// The five kinds, each with its health check and its `recheck` action.
+const KINDS: [&str; 5] = [
+    "TrackViaAccount",
+    "WorkatoWorkspace",
+    "IntegrationAccount",
+    "WorkatoConnection",
+    "CredentialRotation",
+];
+
 #[test]
 fn every_kind_has_a_health_check_and_each_sample_gets_its_health() {
     let cm = config_map();
-    for kind in [
-        "TrackViaAccount",
-        "WorkatoWorkspace",
-        "IntegrationAccount",
-        "WorkatoConnection",
-        "CredentialRotation",
-    ] {
+    for kind in KINDS {
         assert!(
             cm.contains_key(&format!("{PREFIX}health.{GROUP}_{kind}")),
             "no health check for {kind}"
@@ -133,13 +136,7 @@ fn the_rotate_action_requests_a_rotation_by_annotation_without_drift() {
 
 #[test]
 fn every_kind_has_a_recheck_action_that_sets_the_annotation() {
-    for kind in [
-        "TrackViaAccount",
-        "WorkatoWorkspace",
-        "IntegrationAccount",
-        "WorkatoConnection",
-        "CredentialRotation",
-    ] {
+    for kind in KINDS {
         let recheck = action(kind, "recheck");
         let obj = json!({"apiVersion": format!("{GROUP}/v1alpha1"), "kind": kind,
                          "metadata": {"name": "x"}, "spec": {"a": 1}});
