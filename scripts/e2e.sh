@@ -47,8 +47,14 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
 jp() { k get "$1" -n "${3:-$APP}" -o "jsonpath=$2" 2>/dev/null; }
 ready() { [ "$(jp "$1" '{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
 phase_is() { [ "$(jp "rot/$1" '{.status.phase}')" = "$2" ]; }
+user_unverified() { [ "$(jp ia/salesforce '{.status.user.state}')" = Unverified ]; }
 control() { curl -fsS -X POST -H 'content-type: application/json' "$TV_LOCAL/_emulator/$1" -d "${2:-{\}}"; }
 holder() { k get lease -n "$NS" trackvia-operator-leader -o jsonpath='{.spec.holderIdentity}' 2>/dev/null; }
+has_leader() { [ -n "$(holder)" ]; }
+led_by_other_than() { local h; h=$(holder); [ -n "$h" ] && [ "$h" != "$1" ]; }
+# The Deployment's replicas/updatedReplicas/readyReplicas, and its Ready replicas, are as given.
+replicas_are() { [ "$(k get deploy -n "$NS" -o jsonpath='{.items[0].status.replicas}/{.items[0].status.updatedReplicas}/{.items[0].status.readyReplicas}')" = "$1" ]; }
+ready_replicas_are() { [ "$(k get deploy -n "$NS" -o jsonpath='{.items[0].status.readyReplicas}')" = "$1" ]; }
 operator_pods() { k get pods -n "$NS" -l app.kubernetes.io/name=trackvia-operator -o jsonpath='{range .items[*]}{.metadata.name}{" "}{end}'; }
 ready_pods() {
   k get pods -n "$NS" -l app.kubernetes.io/name=trackvia-operator \
@@ -142,7 +148,7 @@ INSTALL_S=$(since "$T")
 figure "helm install to Ready (1 replica)" "$INSTALL_S s"
 k get pods -n "$NS" -o wide
 [ "$(k get pods -n "$NS" -o jsonpath='{.items[0].spec.securityContext.runAsNonRoot}')" = true ] || fail "pod not runAsNonRoot"
-wait_for 30 "the Lease to be held" sh -c "[ -n \"\$('$BIN/kubectl' get lease -n $NS trackvia-operator-leader -o jsonpath='{.spec.holderIdentity}')\" ]"
+wait_for 30 "the Lease to be held" has_leader
 echo "leader: $(holder)"
 
 say "NetworkPolicy objects as templated (nothing on this node enforces them)"
@@ -159,7 +165,7 @@ for f in trackviaaccount workatoworkspace integrationaccount workatoconnection; 
     k apply -n "$APP" -f - >/dev/null
 done
 T=$(now)
-wait_for 60 "the TrackVia user" sh -c "[ \"\$('$BIN/kubectl' get ia salesforce -n $APP -o jsonpath='{.status.user.state}')\" = Unverified ]"
+wait_for 60 "the TrackVia user" user_unverified
 control "trackvia/accounts/21508/users/$USER_EMAIL/verify" >/dev/null
 control "trackvia/accounts/21508/users/$USER_EMAIL/api-user" '{"enabled":true}' >/dev/null
 control "trackvia/accounts/21508/users/$USER_EMAIL/role" '{"role":"Salesforce Integration"}' >/dev/null
@@ -206,7 +212,7 @@ upgrade() { # upgrade TAG REPLICAS DESCRIPTION
   wait "$change"
   figure "$3" "$(since "$t") s"
   wait_for 60 "the change made during the upgrade to be reconciled" handled "upgrade-$1-$2"
-  wait_for 60 "$2 operator pods, all updated and Ready" sh -c "[ \"\$('$BIN/kubectl' get deploy -n $NS -o jsonpath='{.items[0].status.replicas}/{.items[0].status.updatedReplicas}/{.items[0].status.readyReplicas}')\" = $2/$2/$2 ]"
+  wait_for 60 "$2 operator pods, all updated and Ready" replicas_are "$2/$2/$2"
 }
 
 say "helm upgrade to a new image tag ($TAG2), 1 replica, a change applied during the upgrade"
@@ -231,8 +237,7 @@ renewed_after() { # renewed_after EPOCH: the Lease was renewed after that time
 t=d.datetime.strptime(sys.argv[1][:26].rstrip("Z"),"%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=d.timezone.utc).timestamp()
 sys.exit(0 if t > float(sys.argv[2]) else 1)' "$r" "$1"
 }
-has_leader() { [ -n "$(holder)" ]; }
-two_ready() { wait_for 120 "two Ready operator pods" sh -c "[ \"\$('$BIN/kubectl' get deploy -n $NS -o jsonpath='{.items[0].status.readyReplicas}')\" = 2 ]"; }
+two_ready() { wait_for 120 "two Ready operator pods" ready_replicas_are 2; }
 failover() { # failover DESCRIPTION delete|crash|hang
   local what=$1 how=$2 leader t id
   wait_for 30 "a leader" has_leader
@@ -244,7 +249,7 @@ failover() { # failover DESCRIPTION delete|crash|hang
   case "$how" in
     delete)
       k delete pod -n "$NS" "$leader" --wait=false >/dev/null
-      wait_for 60 "another pod to lead" sh -c "h=\$('$BIN/kubectl' get lease -n $NS trackvia-operator-leader -o jsonpath='{.spec.holderIdentity}'); [ -n \"\$h\" ] && [ \"\$h\" != $leader ]"
+      wait_for 60 "another pod to lead" led_by_other_than "$leader"
       figure "$what ($leader to $(holder))" "$(since "$t") s" ;;
     crash)
       # SIGKILL from the runtime, as an OOM kill would: nothing is released. The kubelet restarts
@@ -258,7 +263,7 @@ failover() { # failover DESCRIPTION delete|crash|hang
       # the Lease has expired; thawed, the old leader finds the Lease taken and stops leading.
       id=$(container_of "$leader")
       scripts/node.sh pause "$id"
-      wait_for 60 "the standby to lead" sh -c "h=\$('$BIN/kubectl' get lease -n $NS trackvia-operator-leader -o jsonpath='{.spec.holderIdentity}'); [ -n \"\$h\" ] && [ \"\$h\" != $leader ]"
+      wait_for 60 "the standby to lead" led_by_other_than "$leader"
       figure "$what ($leader to $(holder))" "$(since "$t") s"
       local new
       new=$(holder)

@@ -93,6 +93,7 @@ pause_image() {
 }
 
 ctr_() { "$RUNTIME/usr/bin/ctr" --address "$WORK/containerd/containerd.sock" -n k8s.io "$@"; }
+no_tasks() { [ -z "$(ctr_ tasks ls -q 2>/dev/null)" ]; }
 
 # A recorded pid counts as ours only while it still runs the binary we started.
 ours() {
@@ -119,7 +120,7 @@ remove_pods() {
   # While the kubelet runs, let it stop the pods (it tears down their networks through CNI).
   if ours kubelet >/dev/null && [ -f "$kc" ]; then
     "$BIN/kubectl" --kubeconfig "$kc" delete pods -A --all --grace-period=1 --wait=false >/dev/null 2>&1 || true
-    wait_for 60 bash -c "[ -z \"\$('$RUNTIME/usr/bin/ctr' --address '$WORK/containerd/containerd.sock' -n k8s.io tasks ls -q 2>/dev/null)\" ]" || true
+    wait_for 60 no_tasks || true
   fi
   if ours containerd >/dev/null; then
     for t in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true; done
@@ -341,11 +342,13 @@ setsid "$BIN/kube-controller-manager" --kubeconfig "$KC" --leader-elect=false --
   </dev/null >"$WORK/kube-controller-manager.log" 2>&1 &
 echo $! >"$WORK/kube-controller-manager.pid"
 
-if ! wait_for 120 bash -c "'$BIN/kubectl' --kubeconfig '$KC' get node $NODE_NAME -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"; then
+node_ready() { "${KUBECTL[@]}" get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -qx True; }
+untainted() { [ -z "$("${KUBECTL[@]}" get node "$NODE_NAME" -o jsonpath='{.spec.taints}')" ]; }
+if ! wait_for 120 node_ready; then
   log "node $NODE_NAME not Ready in 120 s"; tail -30 "$WORK/kubelet.log" >&2; down; exit 1
 fi
 # The node lifecycle controller lifts the not-ready taint once the kubelet reports Ready.
-if ! wait_for 60 bash -c "[ -z \"\$('$BIN/kubectl' --kubeconfig '$KC' get node $NODE_NAME -o jsonpath='{.spec.taints}')\" ]"; then
+if ! wait_for 60 untainted; then
   log "node $NODE_NAME still tainted: $("${KUBECTL[@]}" get node "$NODE_NAME" -o jsonpath='{.spec.taints}')"; down; exit 1
 fi
 if ! wait_for 60 "${KUBECTL[@]}" get serviceaccount default -n default; then
