@@ -186,6 +186,12 @@ struct RunArgs {
     /// than --lease-duration).
     #[arg(long, default_value = "5s", value_parser = duration)]
     lease_renew_interval: Duration,
+    /// How long the leader goes on leading when it cannot renew the Lease (a network partition, an
+    /// API server that does not answer): longer than --lease-renew-interval, shorter than
+    /// --lease-duration, so that it has stopped before a standby may take over. Default: two
+    /// thirds of --lease-duration.
+    #[arg(long, value_parser = duration)]
+    lease_renew_deadline: Option<Duration>,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -329,13 +335,19 @@ where
 }
 
 fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
-    if args.lease_renew_interval.is_zero() || args.lease_renew_interval >= args.lease_duration {
-        return Err(format!(
-            "--lease-renew-interval ({:?}) must be above 0 and shorter than --lease-duration ({:?})",
-            args.lease_renew_interval, args.lease_duration
-        )
-        .into());
-    }
+    let lease = LeaseConfig {
+        name: args.lease_name.clone(),
+        namespace: args.operator_namespace.clone(),
+        identity: args.identity.clone().unwrap_or_else(default_identity),
+        duration: args.lease_duration,
+        renew: args.lease_renew_interval,
+        renew_deadline: args
+            .lease_renew_deadline
+            .unwrap_or_else(|| LeaseConfig::default_renew_deadline(args.lease_duration)),
+    };
+    lease.check().map_err(|e| {
+        format!("{e}: set --lease-renew-interval, --lease-renew-deadline and --lease-duration accordingly")
+    })?;
     init_logging(&args.log, args.log_json)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -356,13 +368,7 @@ fn serve(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
                 recipe_jobs_interval: args.recipe_jobs_interval,
             },
             concurrency: args.max_concurrent_reconciles,
-            leader: args.leader_elect.then(|| LeaseConfig {
-                name: args.lease_name.clone(),
-                namespace: args.operator_namespace.clone(),
-                identity: args.identity.clone().unwrap_or_else(default_identity),
-                duration: args.lease_duration,
-                renew: args.lease_renew_interval,
-            }),
+            leader: args.leader_elect.then_some(lease),
         };
         run(kube_config, config).await?;
         Ok(())

@@ -4,7 +4,7 @@
 //! attached once they exist ([`Metrics::observe_state`]), so an object's series go with it, as
 //! cert-manager's do.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, RwLock};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
@@ -121,11 +121,10 @@ pub const CONTROLLERS: [&str; 5] = [
 /// of `external_requests_total` whose authentication failures (401, 403) start at 0.
 /// The stable labels of reconcile errors (`Error::label` and the vendor errors' labels), whose
 /// counters per controller start at 0. A test checks the list against the `label` functions.
-pub const RECONCILE_ERRORS: [&str; 14] = [
+pub const RECONCILE_ERRORS: [&str; 13] = [
     "Kube",
     "HttpClient",
     "Malformed",
-    "LeadershipLost",
     "Unrecognised",
     "Unauthorized",
     "Forbidden",
@@ -157,14 +156,20 @@ pub const OPERATIONS: [(&str, &str); 16] = [
     ("workato", "list jobs"),
 ];
 
-/// The collector of the per-object state, once attached: nothing before (a replica that does not
-/// lead has no caches).
+/// The collector of the per-object state while this replica leads: nothing before, nothing after
+/// it steps down (a replica that does not lead has no caches, or only stale ones).
 #[derive(Debug, Default)]
-struct Deferred(OnceLock<Box<dyn Collector>>);
+struct Deferred(RwLock<Option<Box<dyn Collector>>>);
 
 impl Collector for Deferred {
     fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        match self.0.get() {
+        // A poisoned lock only means a scrape panicked: the collector is still whole.
+        match self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
             Some(c) => c.encode(encoder),
             None => Ok(()),
         }
@@ -351,10 +356,14 @@ impl Metrics {
         }
     }
 
-    /// Attaches the collector of the per-object state (read at each scrape). Once: a second call
-    /// is ignored.
-    pub fn observe_state(&self, collector: impl Collector) {
-        let _ = self.state.0.set(Box::new(collector));
+    /// Attaches the collector of the per-object state (read at each scrape), in place of any
+    /// earlier one; `None` detaches it (the replica stepped down: its caches are no longer kept).
+    pub fn observe_state(&self, collector: Option<Box<dyn Collector>>) {
+        *self
+            .state
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = collector;
     }
 
     /// The Prometheus text exposition of every metric.

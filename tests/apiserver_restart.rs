@@ -37,26 +37,21 @@ async fn replicas_wait_out_an_api_server_restart_instead_of_exiting() {
     eprintln!("API server away {:.1} s", away.as_secs_f64());
     sandbox::account(&client, &ns, &emu, "after").await;
 
-    // The standbys waited; the leader kept leading, unless the API server stayed away longer than
-    // its Lease (then it stops on purpose, and a standby takes over).
+    // The standbys waited; the leader kept leading, or, if the API server stayed away longer than
+    // its renew deadline, stopped leading and stood by again: no replica exits.
     eventually(
         Duration::from_secs(60),
         "an account created after the restart is Ready",
         || sandbox::account_ready(&client, &ns, "after"),
     )
     .await;
-    for op in [&mut b, &mut c] {
+    for op in [&mut a, &mut b, &mut c] {
         assert!(
             op.exited().is_none(),
-            "a standby exited across the API server restart:\n{}",
+            "a replica exited across the API server restart:\n{}",
             op.log_tail(20)
         );
     }
-    assert!(
-        a.exited().is_none() || a.log_text().contains("leadership expired"),
-        "the leader exited across the API server restart:\n{}",
-        a.log_tail(20)
-    );
 
     // The leader dies: a standby that waited through the restart takes over.
     a.kill();

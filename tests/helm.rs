@@ -777,18 +777,49 @@ fn the_values_reach_the_operator() {
     }
 }
 
-/// A Lease renewed no faster than it expires is refused at start, not discovered as a flapping
-/// leader.
+/// Lease intervals that cannot work are refused at start, not discovered as a flapping leader or
+/// as two leaders: a Lease renewed no faster than it expires, and a leader that would go on
+/// leading, unable to renew, after a standby may take over.
 #[test]
-fn a_renew_interval_not_shorter_than_the_lease_is_refused() {
+fn lease_intervals_that_cannot_work_are_refused() {
+    for args in [
+        [
+            "--lease-duration=10s",
+            "--lease-renew-interval=10s",
+            "--lease-renew-deadline=9s",
+        ],
+        [
+            "--lease-duration=15s",
+            "--lease-renew-interval=5s",
+            "--lease-renew-deadline=15s",
+        ],
+        [
+            "--lease-duration=15s",
+            "--lease-renew-interval=5s",
+            "--lease-renew-deadline=4s",
+        ],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_trackvia-operator"))
+            .arg("run")
+            .args(args)
+            .env("KUBECONFIG", "/nonexistent")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--lease-renew-interval") && err.contains("--lease-renew-deadline"),
+            "{args:?}: {err}"
+        );
+    }
+    // Without a deadline: two thirds of the duration, which must still exceed the interval.
     let out = Command::new(env!("CARGO_BIN_EXE_trackvia-operator"))
-        .args(["run", "--lease-duration=10s", "--lease-renew-interval=10s"])
+        .args(["run", "--lease-duration=15s", "--lease-renew-interval=11s"])
         .env("KUBECONFIG", "/nonexistent")
         .output()
         .unwrap();
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--lease-renew-interval"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("renew deadline (10s)"));
 }
 
 /// The PodDisruptionBudget: only with more than one replica, off when disabled, with

@@ -365,3 +365,141 @@ async fn probes_and_metrics_are_served_and_ready_follows_the_caches() {
         "OpenMetrics text ends with # EOF"
     );
 }
+
+/// A candidate counts a Lease's expiry from when it saw the Lease last change, on its own clock,
+/// never from the `renewTime` the holder wrote: the holder runs on another node, whose clock may be
+/// behind. A holder renewing every second with a clock a minute slow keeps its Lease; once it
+/// stops renewing, the candidate takes the Lease a Lease duration later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn a_live_holder_with_a_slow_clock_keeps_its_lease() {
+    use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    use trackvia_operator::controller::leader::{self, LeaseConfig};
+
+    let (client, ns) = support::cluster("lease-skew").await;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    let slow_now = || MicroTime(jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60));
+    let lease = Lease {
+        metadata: kube::api::ObjectMeta {
+            name: Some("skew".into()),
+            ..Default::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: Some("slow-clock".into()),
+            lease_duration_seconds: Some(5),
+            renew_time: Some(slow_now()),
+            ..Default::default()
+        }),
+    };
+    leases.create(&Default::default(), &lease).await.unwrap();
+    let renewing = {
+        let leases = leases.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let mut l = leases.get("skew").await.unwrap();
+                l.spec.as_mut().unwrap().renew_time = Some(slow_now());
+                let _ = leases.replace("skew", &Default::default(), &l).await;
+            }
+        })
+    };
+    let cfg = LeaseConfig {
+        name: "skew".into(),
+        namespace: ns.clone(),
+        identity: "candidate".into(),
+        duration: Duration::from_secs(5),
+        renew: Duration::from_millis(500),
+        renew_deadline: Duration::from_secs(3),
+    };
+    let standing_by = std::sync::atomic::AtomicBool::new(false);
+    let early = tokio::time::timeout(
+        Duration::from_secs(8),
+        leader::acquire(&client, &cfg, &standing_by),
+    )
+    .await;
+    assert!(
+        early.is_err(),
+        "took the Lease from a holder that renews every second"
+    );
+    renewing.abort();
+    let stopped = std::time::Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(15),
+        leader::acquire(&client, &cfg, &standing_by),
+    )
+    .await
+    .expect("the Lease of a holder that stopped renewing is taken over")
+    .unwrap();
+    eprintln!(
+        "holder stopped renewing; Lease taken {:.1} s later (duration 5 s)",
+        stopped.elapsed().as_secs_f64()
+    );
+    let holder = leases.get("skew").await.unwrap().spec.unwrap().holder_identity;
+    assert_eq!(holder.as_deref(), Some("candidate"));
+}
+
+/// A leader cut off from the API server (a partition: its requests hang, nothing fails) stops
+/// leading within its renew deadline, before its Lease could be taken over, and does not exit:
+/// once the link heals it takes its own Lease back and reconciles again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn a_leader_cut_off_from_the_api_server_steps_down_and_leads_again_when_it_heals() {
+    let (client, ns) = support::cluster("partition").await;
+    let emu = Emulators::start(sandbox::SEED).await;
+    sandbox::admin_secret(&client, &ns).await;
+    let link = support::partition::Partition::start().await;
+    let dir = support::repo_root().join("target/test-logs");
+    let kubeconfig = link.kubeconfig(&dir);
+    let identity = format!("{ns}-a");
+    let mut a = Operator::start_with(
+        &ns,
+        &identity,
+        &[
+            "--lease-duration=6s",
+            "--lease-renew-interval=1s",
+            "--lease-renew-deadline=4s",
+        ],
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
+    );
+    eventually(WAIT, "replica a leads", || async {
+        (sandbox::lease_holder(&client, &ns).await? == identity).then_some(())
+    })
+    .await;
+    sandbox::account(&client, &ns, &emu, "before").await;
+    eventually(WAIT, "before Ready", || {
+        sandbox::account_ready(&client, &ns, "before")
+    })
+    .await;
+
+    link.cut(true);
+    let cut = std::time::Instant::now();
+    eventually(Duration::from_secs(20), "replica a stops leading", || async {
+        a.log_text().contains("stopped leading").then_some(())
+    })
+    .await;
+    let stepped_down = cut.elapsed();
+    eprintln!(
+        "link cut; leading stopped {:.1} s later (renew deadline 4 s, Lease 6 s)",
+        stepped_down.as_secs_f64()
+    );
+    assert!(
+        stepped_down < Duration::from_secs(6),
+        "still leading {stepped_down:?} after the cut, when the Lease (6 s) could be taken over"
+    );
+    assert!(
+        a.exited().is_none(),
+        "stepping down ended the process:\n{}",
+        a.log_tail(20)
+    );
+
+    link.cut(false);
+    sandbox::account(&client, &ns, &emu, "after").await;
+    eventually(WAIT, "after Ready under the same process", || {
+        sandbox::account_ready(&client, &ns, "after")
+    })
+    .await;
+    assert_eq!(a.log_text().matches("leadership acquired").count(), 2);
+    assert!(a.exited().is_none());
+    a.kill();
+}

@@ -1,7 +1,14 @@
 //! Leader election through a `coordination.k8s.io/v1` Lease, so that two replicas never reconcile
-//! (and never rotate) at once. The holder renews every `renew`; a candidate takes the Lease over
-//! once `duration` has passed since the last renewal. Every write carries the resourceVersion it
-//! read, so two candidates can never both win.
+//! (and never rotate) at once. Every write carries the resourceVersion it read, so two candidates
+//! can never both win.
+//!
+//! Two clocks, never compared: the holder renews every `renew` and stops leading when no renewal
+//! has succeeded for `renew_deadline` (counted from the start of the last one that did, each
+//! attempt cut off at the deadline, so a renewal that hangs in a partition cannot keep it
+//! leading). A candidate takes the Lease over once it has seen the Lease unchanged for the Lease's
+//! duration, on its own clock, as client-go does: the `renewTime` a holder on another node writes
+//! is never compared with the candidate's clock. The candidate saw the last renewal after it
+//! started, so the holder stops at least `duration - renew_deadline` before anyone else leads.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -26,6 +33,49 @@ pub struct LeaseConfig {
     pub duration: Duration,
     /// How often the holder renews it.
     pub renew: Duration,
+    /// How long the holder goes on leading without a successful renewal: longer than `renew`,
+    /// shorter than `duration` (the difference is the time it has to stop).
+    pub renew_deadline: Duration,
+}
+
+impl LeaseConfig {
+    /// The renew deadline when none is given: two thirds of the Lease duration (client-go's
+    /// defaults are 10 s of 15 s).
+    pub fn default_renew_deadline(duration: Duration) -> Duration {
+        duration * 2 / 3
+    }
+
+    /// Why these intervals cannot work, if they cannot.
+    pub fn check(&self) -> Result<(), String> {
+        if self.renew.is_zero() || self.renew >= self.renew_deadline || self.renew_deadline >= self.duration {
+            return Err(format!(
+                "the Lease intervals must be 0 < renew interval ({:?}) < renew deadline ({:?}) < Lease duration ({:?})",
+                self.renew, self.renew_deadline, self.duration
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a replica last saw of the Lease (its resourceVersion) and when, by its own clock.
+struct Observed {
+    version: String,
+    at: tokio::time::Instant,
+}
+
+/// Whether a Lease of resourceVersion `version` has not changed for `duration` as this replica has
+/// seen it; records a change.
+fn unchanged_for(observed: &mut Option<Observed>, version: &str, duration: Duration) -> bool {
+    match observed {
+        Some(o) if o.version == version => o.at.elapsed() >= duration,
+        _ => {
+            *observed = Some(Observed {
+                version: version.to_owned(),
+                at: tokio::time::Instant::now(),
+            });
+            false
+        }
+    }
 }
 
 /// The outcome of one attempt.
@@ -42,8 +92,9 @@ enum Attempt {
 pub async fn acquire(client: &Client, cfg: &LeaseConfig, standing_by: &AtomicBool) -> Result<(), Error> {
     let mut logged = false;
     let mut away_since: Option<tokio::time::Instant> = None;
+    let mut observed = None;
     loop {
-        match try_hold(client, cfg).await {
+        match try_hold(client, cfg, &mut observed).await {
             Ok(Attempt::Held) => {
                 tracing::info!(lease = %cfg.name, identity = %cfg.identity, "leadership acquired");
                 standing_by.store(false, Ordering::SeqCst);
@@ -71,26 +122,43 @@ pub async fn acquire(client: &Client, cfg: &LeaseConfig, standing_by: &AtomicBoo
     }
 }
 
-/// Renews the Lease until it is lost (someone else holds it, or renewals failed for longer than
-/// the Lease lasts); then returns, and the caller must stop reconciling.
+/// Renews the Lease until it is lost (someone else holds it, or no renewal succeeded within the
+/// renew deadline); then returns, and the caller must stop reconciling.
 pub async fn hold(client: &Client, cfg: &LeaseConfig) {
-    let mut last_renewal = tokio::time::Instant::now();
+    let mut observed = None;
+    let mut renewed = tokio::time::Instant::now();
+    let mut wait = cfg.renew;
     loop {
-        tokio::time::sleep(cfg.renew).await;
-        match try_hold(client, cfg).await {
-            Ok(Attempt::Held) => last_renewal = tokio::time::Instant::now(),
-            Ok(Attempt::Busy(holder)) => {
+        tokio::time::sleep(wait).await;
+        let attempt = tokio::time::Instant::now();
+        let left = cfg.renew_deadline.saturating_sub(renewed.elapsed());
+        match tokio::time::timeout(left, try_hold(client, cfg, &mut observed)).await {
+            Ok(Ok(Attempt::Held)) => {
+                renewed = attempt;
+                wait = cfg.renew;
+                continue;
+            }
+            Ok(Ok(Attempt::Busy(holder))) => {
                 tracing::error!(%holder, "leadership lost to another replica");
                 return;
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not renew the leader Lease");
-                if last_renewal.elapsed() >= cfg.duration {
-                    tracing::error!("leadership expired: renewals failed for the whole Lease duration");
-                    return;
-                }
-            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not renew the leader Lease"),
+            Err(_) => tracing::warn!("could not renew the leader Lease: no answer before the renew deadline"),
         }
+        let left = cfg.renew_deadline.saturating_sub(renewed.elapsed());
+        if left.is_zero() {
+            tracing::error!(
+                deadline = ?cfg.renew_deadline,
+                "leadership given up: no renewal succeeded within the renew deadline"
+            );
+            return;
+        }
+        // Sooner than a renewal, and closer together as the deadline nears, so that an API server
+        // back just before it still finds an attempt with time to answer.
+        wait = (cfg.renew / 2)
+            .min(left / 2)
+            .max(Duration::from_millis(200))
+            .min(left);
     }
 }
 
@@ -123,7 +191,11 @@ pub async fn release(client: &Client, cfg: &LeaseConfig) {
     }
 }
 
-async fn try_hold(client: &Client, cfg: &LeaseConfig) -> Result<Attempt, Error> {
+async fn try_hold(
+    client: &Client,
+    cfg: &LeaseConfig,
+    observed: &mut Option<Observed>,
+) -> Result<Attempt, Error> {
     let api: Api<Lease> = Api::namespaced(client.clone(), &cfg.namespace);
     let now = MicroTime(jiff::Timestamp::now());
     let secs = i32::try_from(cfg.duration.as_secs()).unwrap_or(i32::MAX);
@@ -155,18 +227,14 @@ async fn try_hold(client: &Client, cfg: &LeaseConfig) -> Result<Attempt, Error> 
             }),
         };
     };
+    let version = lease.metadata.resource_version.clone().unwrap_or_default();
     let spec = lease.spec.get_or_insert_with(Default::default);
     let holder = spec.holder_identity.clone().unwrap_or_default();
-    let expired = spec
-        .renew_time
-        .as_ref()
-        .and_then(|t| {
-            t.0.checked_add(jiff::SignedDuration::from_secs(i64::from(
-                spec.lease_duration_seconds.unwrap_or(secs),
-            )))
-            .ok()
-        })
-        .is_none_or(|until| until <= now.0);
+    let duration = spec
+        .lease_duration_seconds
+        .and_then(|s| u64::try_from(s).ok())
+        .map_or(cfg.duration, Duration::from_secs);
+    let expired = unchanged_for(observed, &version, duration);
     if holder != cfg.identity && !expired && !holder.is_empty() {
         return Ok(Attempt::Busy(holder));
     }
@@ -185,5 +253,51 @@ async fn try_hold(client: &Client, cfg: &LeaseConfig) -> Result<Attempt, Error> 
             op: "renewing the leader Lease",
             source: e,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An API server that accepts connections and never answers: a network partition as the
+    /// leader sees it.
+    async fn silent_api_server() -> (Client, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url: http::Uri = format!("http://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                open.push(conn);
+            }
+        });
+        let client = Client::try_from(kube::Config::new(url)).unwrap();
+        (client, held)
+    }
+
+    /// A leader that cannot renew stops leading before a candidate may take the Lease over
+    /// (`duration` after the last renewal it saw), even when the renewals hang instead of failing.
+    #[tokio::test]
+    async fn a_leader_whose_renewals_hang_steps_down_before_the_lease_expires() {
+        let (client, _server) = silent_api_server().await;
+        let cfg = LeaseConfig {
+            name: "lease".into(),
+            namespace: "ns".into(),
+            identity: "me".into(),
+            duration: Duration::from_secs(3),
+            renew: Duration::from_millis(500),
+            renew_deadline: Duration::from_secs(2),
+        };
+        let started = tokio::time::Instant::now();
+        let stepped_down = tokio::time::timeout(Duration::from_secs(10), hold(&client, &cfg)).await;
+        assert!(stepped_down.is_ok(), "still leading after 10 s without a renewal");
+        assert!(
+            started.elapsed() < cfg.duration,
+            "stepped down after {:?}, when a candidate could lead after {:?}",
+            started.elapsed(),
+            cfg.duration
+        );
     }
 }

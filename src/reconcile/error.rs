@@ -31,9 +31,6 @@ pub enum Error {
     /// The object lacks something the API server always sets (namespace, uid).
     #[error("object has no {0}")]
     Malformed(&'static str),
-    /// Another replica holds the leader Lease now; this one must stop reconciling.
-    #[error("leadership lost")]
-    LeadershipLost,
 }
 
 impl Error {
@@ -57,7 +54,6 @@ impl Error {
             Self::Workato(e) => e.label(),
             Self::HttpClient(_) => "HttpClient",
             Self::Malformed(_) => "Malformed",
-            Self::LeadershipLost => "LeadershipLost",
         }
     }
 
@@ -70,9 +66,7 @@ impl Error {
         };
         match (server_hint, self) {
             (Some(d), _) => d.max(Duration::from_secs(1)),
-            (None, Self::Malformed(_) | Self::HttpClient(_) | Self::LeadershipLost) => {
-                Duration::from_secs(300)
-            }
+            (None, Self::Malformed(_) | Self::HttpClient(_)) => Duration::from_secs(300),
             (None, _) => Duration::from_secs(15),
         }
     }

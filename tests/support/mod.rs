@@ -7,6 +7,7 @@ pub mod chaos;
 pub mod evidence;
 pub mod internals;
 pub mod operator;
+pub mod partition;
 pub mod sandbox;
 pub mod world;
 
