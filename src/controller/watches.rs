@@ -8,7 +8,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -27,6 +26,7 @@ use crate::api::{
 use crate::domain::caches::{Caches, Lookups, user_key};
 use crate::domain::recipes::Listings;
 use crate::domain::users::Directory;
+use crate::reconcile::cached_secret::CachedSecret;
 use crate::reconcile::lookup::Lookup;
 use crate::reconcile::{Context, Scoped};
 
@@ -183,7 +183,7 @@ fn named<K: Resource<DynamicType = ()>, O: Resource>(names: Vec<String>, o: &O) 
 /// The caches of every kind, and of Secrets.
 pub struct SharedCaches {
     lookups: Arc<Lookups>,
-    secrets: Shared<Secret>,
+    secrets: Shared<CachedSecret>,
     accounts: Shared<TrackViaAccount>,
     workspaces: Shared<WorkatoWorkspace>,
     integrations: Shared<IntegrationAccount>,
@@ -260,7 +260,7 @@ impl SharedCaches {
     }
 
     /// The Secret cache.
-    pub fn secrets(&self) -> Store<Secret> {
+    pub fn secrets(&self) -> Store<CachedSecret> {
         self.secrets.store.clone()
     }
 }
@@ -333,7 +333,7 @@ impl Watches {
             rotations,
         } = c;
         let fills = futures::future::join3(
-            secrets.fill(self.api(), index::secret),
+            secrets.fill(self.api(), index::lean),
             futures::future::join(
                 accounts.fill(self.api(), index::lean),
                 workspaces.fill(self.api(), index::lean),

@@ -10,6 +10,7 @@ use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 
+use super::cached_secret::CachedSecret;
 use super::vendors::Vendors;
 use super::written::Written;
 use crate::clock::Clock;
@@ -77,9 +78,9 @@ pub struct Context {
     /// The vendor clients and their budgets.
     pub vendors: Vendors,
     /// The Secrets of the watched namespaces, as the shared Secret watch keeps them (see
-    /// `controller::index::secret`); `None` outside a running operator (then Secrets are read from
-    /// the API server).
-    pub secrets: Option<Store<Secret>>,
+    /// [`CachedSecret`]); `None` outside a running operator (then Secrets are read from the API
+    /// server).
+    pub secrets: Option<Store<CachedSecret>>,
     /// Our writes the caches have not shown yet (see [`Written`]).
     pub written: Written,
 }
@@ -121,9 +122,9 @@ impl Context {
         if !fresh
             && let Some(store) = &self.secrets
             && let Some(s) = store.get(&ObjectRef::new(name).within(ns))
-            && secret_data_cached(s.type_.as_deref())
+            && s.has_data()
         {
-            return Ok(Some((*s).clone()));
+            return Ok(Some(s.to_secret()));
         }
         Api::<Secret>::namespaced(self.client.clone(), ns)
             .get_opt(name)
@@ -134,21 +135,6 @@ impl Context {
     pub fn fingerprint(&self, value: &str) -> String {
         fingerprint(self.fingerprint_key.expose(), value)
     }
-}
-
-/// Whether the Secret cache keeps the data of Secrets of this type: not of the types the operator
-/// never reads (they are numerous and large in a busy namespace).
-pub fn secret_data_cached(type_: Option<&str>) -> bool {
-    !matches!(
-        type_,
-        Some(
-            "kubernetes.io/service-account-token"
-                | "helm.sh/release.v1"
-                | "kubernetes.io/dockercfg"
-                | "kubernetes.io/dockerconfigjson"
-                | "bootstrap.kubernetes.io/token"
-        )
-    )
 }
 
 /// A reconciler's context: the shared [`Context`] (through `Deref`) and what that reconciler alone

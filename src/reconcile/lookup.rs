@@ -2,7 +2,7 @@
 //! to), kept up to date from the kind's watch (`controller::watches`), so that "who refers to
 //! this" costs a map lookup instead of a scan of the whole cache.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
 /// Object names by `(namespace, key)`.
@@ -11,23 +11,33 @@ pub struct Lookup {
     inner: RwLock<Inner>,
 }
 
+/// Kept compact, since every object of a kind has an entry in each of its kind's indexes: one
+/// string for a namespace and a key (or name) together, and plain sorted lists, where maps and
+/// sets would cost a node of hundreds of bytes for the one or two entries most have.
 #[derive(Default)]
 struct Inner {
-    by_key: HashMap<(String, String), BTreeSet<String>>,
-    keys_of: HashMap<(String, String), Vec<String>>,
+    /// The names (sorted) by [`slot`] of namespace and key.
+    by_key: HashMap<Box<str>, Vec<Box<str>>>,
+    /// The keys (sorted) by [`slot`] of namespace and name.
+    keys_of: HashMap<Box<str>, Box<[Box<str>]>>,
+}
+
+/// Namespace and key (or name) as one map key: no namespace or name contains a NUL.
+fn slot(ns: &str, key: &str) -> Box<str> {
+    format!("{ns}\0{key}").into_boxed_str()
 }
 
 impl Inner {
     fn remove(&mut self, ns: &str, name: &str) {
-        let Some(keys) = self.keys_of.remove(&(ns.to_owned(), name.to_owned())) else {
+        let Some(keys) = self.keys_of.remove(&slot(ns, name)) else {
             return;
         };
         for k in keys {
-            let slot = (ns.to_owned(), k);
-            if let Some(names) = self.by_key.get_mut(&slot) {
-                names.remove(name);
+            let at = slot(ns, &k);
+            if let Some(names) = self.by_key.get_mut(&at) {
+                names.retain(|n| &**n != name);
                 if names.is_empty() {
-                    self.by_key.remove(&slot);
+                    self.by_key.remove(&at);
                 }
             }
         }
@@ -40,18 +50,24 @@ impl Lookup {
         keys.sort();
         keys.dedup();
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-        if inner.keys_of.get(&(ns.to_owned(), name.to_owned())) == Some(&keys) {
+        if inner
+            .keys_of
+            .get(&slot(ns, name))
+            .is_some_and(|had| had.iter().map(|k| &**k).eq(keys.iter().map(String::as_str)))
+        {
             return;
         }
         inner.remove(ns, name);
         for k in &keys {
-            inner
-                .by_key
-                .entry((ns.to_owned(), k.clone()))
-                .or_default()
-                .insert(name.to_owned());
+            let names = inner.by_key.entry(slot(ns, k)).or_default();
+            if let Err(at) = names.binary_search_by(|n| (**n).cmp(name)) {
+                names.insert(at, name.into());
+            }
         }
-        inner.keys_of.insert((ns.to_owned(), name.to_owned()), keys);
+        inner.keys_of.insert(
+            slot(ns, name),
+            keys.into_iter().map(String::into_boxed_str).collect(),
+        );
     }
 
     /// Object `name` in `ns` is gone.
@@ -67,14 +83,14 @@ impl Lookup {
         *self.inner.write().unwrap_or_else(PoisonError::into_inner) = Inner::default();
     }
 
-    /// The names of the objects in `ns` carrying `key`.
+    /// The names of the objects in `ns` carrying `key`, sorted.
     pub fn names(&self, ns: &str, key: &str) -> Vec<String> {
         self.inner
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .by_key
-            .get(&(ns.to_owned(), key.to_owned()))
-            .map(|n| n.iter().cloned().collect())
+            .get(&slot(ns, key))
+            .map(|n| n.iter().map(|n| n.to_string()).collect())
             .unwrap_or_default()
     }
 }
@@ -97,5 +113,9 @@ mod tests {
         l.remove("ns", "b");
         assert!(l.names("ns", "s1").is_empty());
         assert_eq!(l.names("other", "s1"), ["c"]);
+        // A namespace and a key never run into another pair's.
+        l.set("n", "d", vec!["s/x".into()]);
+        assert!(l.names("n/s", "x").is_empty() && l.names("n", "s").is_empty());
+        assert_eq!(l.names("n", "s/x"), ["d"]);
     }
 }

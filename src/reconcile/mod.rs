@@ -4,6 +4,7 @@
 //! what the product knows and `crate::controller` for the reconcilers.
 
 pub mod cache;
+pub mod cached_secret;
 pub mod context;
 pub mod credential_check;
 pub mod error;
