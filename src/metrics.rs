@@ -180,6 +180,8 @@ impl Collector for Deferred {
 pub struct Metrics {
     registry: Registry,
     state: Arc<Deferred>,
+    /// The length of the last scrape's text.
+    last_scrape_len: std::sync::atomic::AtomicUsize,
     /// Reconciles run.
     pub reconciles: Family<ControllerLabels, Counter>,
     /// Reconciles that failed.
@@ -308,6 +310,7 @@ impl Metrics {
         let metrics = Self {
             registry,
             state,
+            last_scrape_len: std::sync::atomic::AtomicUsize::new(0),
             reconciles,
             reconcile_errors,
             reconcile_duration,
@@ -368,9 +371,15 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
-        let mut out = String::new();
+        // Sized after the last scrape: with one series per object and condition, the text grows
+        // with the objects (megabytes at thousands), and growing by doubling would hold up to
+        // twice that while copying.
+        let last = self.last_scrape_len.load(std::sync::atomic::Ordering::Relaxed);
+        let mut out = String::with_capacity(last + last / 16);
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        self.last_scrape_len
+            .store(out.len(), std::sync::atomic::Ordering::Relaxed);
         out
     }
 }

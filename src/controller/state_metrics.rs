@@ -5,13 +5,14 @@
 //! keep just what is read here (see [`super::index`]); a cache may lag a status write by a moment,
 //! as any scrape lags the state it reports.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::Resource;
 use kube::runtime::reflector::Store;
-use kube::{Resource, ResourceExt};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
@@ -21,6 +22,7 @@ use prometheus_client::metrics::family::Family;
 use super::watches::Synced;
 use super::{credential_rotation, workato_connection};
 use crate::api::credential_rotation::{CredentialRotationStatus, RotationPhase};
+use crate::api::workato_connection::WorkatoConnectionStatus;
 use crate::api::{
     CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
 };
@@ -30,215 +32,301 @@ use crate::domain::due;
 use crate::domain::jobs::FailureKind;
 use crate::metrics::{JobFailureLabels, Metrics};
 
-/// The label pairs of one series.
-type Labels = Vec<(&'static str, String)>;
+/// The objects of one scrape: each cache's objects at that moment (shared with the cache, not
+/// copied), and the time. Every series is encoded straight from them, its labels borrowed from
+/// its object: a scrape allocates nothing per object but the text it answers with.
+#[derive(Clone, Debug, Default)]
+struct Snapshot {
+    accounts: Vec<Arc<TrackViaAccount>>,
+    workspaces: Vec<Arc<WorkatoWorkspace>>,
+    integrations: Vec<Arc<IntegrationAccount>>,
+    connections: Vec<Arc<WorkatoConnection>>,
+    rotations: Vec<Arc<CredentialRotation>>,
+    now: Timestamp,
+}
 
-/// One gauge and its series.
-#[derive(Clone, Debug)]
+/// Where a gauge's series go: the label pairs of one series and its value.
+type Emit<'e> = dyn FnMut(&[(&'static str, &str)], i64) -> fmt::Result + 'e;
+
+/// `namespace` and `name` labels of an object.
+type ObjectLabels<'a> = [(&'static str, &'a str); 2];
+
+/// Visits each object's kind, namespace and name, and `Ready` condition.
+type EachReady<'e> = dyn FnMut(&'static str, (&str, &str), Option<&Condition>) -> fmt::Result + 'e;
+
+/// Visits each object's labels and status.
+type EachStatus<'e, S> = dyn FnMut(&ObjectLabels<'_>, &S) -> fmt::Result + 'e;
+
+/// One gauge: its name, its help, and how its series come from a snapshot.
 struct Gauge {
     name: &'static str,
     help: &'static str,
-    series: Vec<(Labels, i64)>,
-}
-
-impl Gauge {
-    fn new(name: &'static str, help: &'static str) -> Self {
-        Self {
-            name,
-            help,
-            series: Vec::new(),
-        }
-    }
-
-    fn set(&mut self, labels: Labels, value: i64) {
-        self.series.push((labels, value));
-    }
-}
-
-/// Every state gauge, filled from the objects.
-#[derive(Clone, Debug)]
-struct Gauges {
-    ready_status: Gauge,
-    ready_since: Gauge,
-    token_expiry: Gauge,
-    renew_before: Gauge,
-    rotation_due: Gauge,
-    rotation_due_since: Gauge,
-    last_rotation: Gauge,
-    stopped_by_workato: Gauge,
-    auth_failing: Gauge,
-    left_stopped: Gauge,
-    awaiting_approval: Gauge,
-    rotation_phase: Gauge,
-}
-
-/// `namespace` and `name` of an object.
-fn object<K: Resource>(o: &K) -> Labels {
-    vec![
-        ("namespace", o.namespace().unwrap_or_default()),
-        ("name", o.name_any()),
-    ]
+    series: fn(&Snapshot, &mut Emit<'_>) -> fmt::Result,
 }
 
 /// The statuses `ready_status` has a series for.
 const STATUSES: [&str; 3] = ["True", "False", "Unknown"];
 
+/// Every state gauge.
+const GAUGES: [Gauge; 12] = [
+    Gauge {
+        name: "ready_status",
+        help: "The status of each object's Ready condition: 1 for the current one (True, False or Unknown; Unknown when absent), 0 for the others",
+        series: |s, emit| {
+            s.each_ready(&mut |kind, (ns, name), ready| {
+                let current = ready
+                    .map(|c| c.status.as_str())
+                    .filter(|st| STATUSES.contains(st))
+                    .unwrap_or("Unknown");
+                for status in STATUSES {
+                    emit(
+                        &[
+                            ("kind", kind),
+                            ("namespace", ns),
+                            ("name", name),
+                            ("condition", status),
+                        ],
+                        i64::from(status == current),
+                    )?;
+                }
+                Ok(())
+            })
+        },
+    },
+    Gauge {
+        name: "ready_condition_since_timestamp_seconds",
+        help: "When each object's Ready condition last changed status (Unix time)",
+        series: |s, emit| {
+            s.each_ready(&mut |kind, (ns, name), ready| match ready {
+                Some(c) => emit(
+                    &[("kind", kind), ("namespace", ns), ("name", name)],
+                    seconds(c.last_transition_time.0),
+                ),
+                None => Ok(()),
+            })
+        },
+    },
+    Gauge {
+        name: "token_expiry_timestamp_seconds",
+        help: "When each IntegrationAccount's token expires (Unix time), when known",
+        series: |s, emit| {
+            for ia in &s.integrations {
+                let expires = ia
+                    .status
+                    .as_ref()
+                    .and_then(|st| st.token.as_ref()?.expires_at.as_ref());
+                if let Some(e) = expires {
+                    emit(&object(&**ia), seconds(e.0))?;
+                }
+            }
+            Ok(())
+        },
+    },
+    Gauge {
+        name: "token_renew_before_seconds",
+        help: "How long before its token expires (or its rotation interval ends) each IntegrationAccount's rotation becomes due: the effective spec.rotation.renewBefore",
+        series: |s, emit| {
+            for ia in &s.integrations {
+                let secs = due::renew_before(ia.spec.rotation.as_ref()).as_secs();
+                emit(&object(&**ia), i64::try_from(secs).unwrap_or(i64::MAX))?;
+            }
+            Ok(())
+        },
+    },
+    Gauge {
+        name: "rotation_due",
+        help: "1 while an IntegrationAccount's rotation is due (its token is valid and expires, or its interval ends, within renewBefore), else 0",
+        series: |s, emit| {
+            for ia in &s.integrations {
+                emit(&object(&**ia), i64::from(due_since(ia, s.now).is_some()))?;
+            }
+            Ok(())
+        },
+    },
+    Gauge {
+        name: "rotation_due_since_timestamp_seconds",
+        help: "Since when a due IntegrationAccount's rotation has been due (Unix time): the expiry, or the end of the interval, minus renewBefore",
+        series: |s, emit| {
+            for ia in &s.integrations {
+                if let Some(at) = due_since(ia, s.now) {
+                    emit(&object(&**ia), seconds(at))?;
+                }
+            }
+            Ok(())
+        },
+    },
+    Gauge {
+        name: "last_successful_rotation_timestamp_seconds",
+        help: "When each IntegrationAccount's last rotation succeeded (Unix time), when one did",
+        series: |s, emit| {
+            for ia in &s.integrations {
+                let last = ia
+                    .status
+                    .as_ref()
+                    .and_then(|st| st.rotation.as_ref()?.last_rotation_time.as_ref());
+                if let Some(t) = last {
+                    emit(&object(&**ia), seconds(t.0))?;
+                }
+            }
+            Ok(())
+        },
+    },
+    Gauge {
+        name: "recipes_stopped_by_workato",
+        help: "Dependent recipes of a WorkatoConnection that Workato stopped by itself (after repeated trigger errors, or at the task limit)",
+        series: |s, emit| {
+            s.each_connection(&mut |labels, status| {
+                emit(labels, count(workato_connection::stopped_by_workato(status)))
+            })
+        },
+    },
+    Gauge {
+        name: "recipes_auth_failing",
+        help: "Dependent recipes of a WorkatoConnection whose recent jobs failed with a TrackVia 401/403 and have not succeeded since",
+        series: |s, emit| {
+            s.each_connection(&mut |labels, status| {
+                emit(labels, count(workato_connection::auth_failing(status, s.now)))
+            })
+        },
+    },
+    Gauge {
+        name: "recipes_left_stopped",
+        help: "Recipes a CredentialRotation stopped that are not running and that it cannot restart by itself",
+        series: |s, emit| {
+            s.each_rotation(&mut |labels, status| {
+                emit(labels, count(credential_rotation::recipes_left_stopped(status)))
+            })
+        },
+    },
+    Gauge {
+        name: "rotation_awaiting_approval",
+        help: "1 while a scheduled StopAndRestart CredentialRotation waits for a person's approval, else 0",
+        series: |s, emit| {
+            s.each_rotation(&mut |labels, status| {
+                emit(
+                    labels,
+                    i64::from(status.phase == Some(RotationPhase::AwaitingApproval)),
+                )
+            })
+        },
+    },
+    Gauge {
+        name: "rotation_phase",
+        help: "1 for each CredentialRotation's current phase (one series per rotation that has one)",
+        series: |s, emit| {
+            s.each_rotation(&mut |&[ns, name], status| match status.phase {
+                Some(p) => emit(&[ns, name, ("phase", p.as_str())], 1),
+                None => Ok(()),
+            })
+        },
+    },
+];
+
+/// The namespace and name of an object.
+fn ns_name<K: Resource>(o: &K) -> (&str, &str) {
+    let m = o.meta();
+    (
+        m.namespace.as_deref().unwrap_or_default(),
+        m.name.as_deref().unwrap_or_default(),
+    )
+}
+
+/// `namespace` and `name` of an object, as labels.
+fn object<K: Resource>(o: &K) -> ObjectLabels<'_> {
+    let (ns, name) = ns_name(o);
+    [("namespace", ns), ("name", name)]
+}
+
 fn seconds(t: Timestamp) -> i64 {
     t.as_second()
 }
 
-impl Gauges {
-    fn new() -> Self {
-        Self {
-            ready_status: Gauge::new(
-                "ready_status",
-                "The status of each object's Ready condition: 1 for the current one (True, False or Unknown; Unknown when absent), 0 for the others",
-            ),
-            ready_since: Gauge::new(
-                "ready_condition_since_timestamp_seconds",
-                "When each object's Ready condition last changed status (Unix time)",
-            ),
-            token_expiry: Gauge::new(
-                "token_expiry_timestamp_seconds",
-                "When each IntegrationAccount's token expires (Unix time), when known",
-            ),
-            renew_before: Gauge::new(
-                "token_renew_before_seconds",
-                "How long before its token expires (or its rotation interval ends) each IntegrationAccount's rotation becomes due: the effective spec.rotation.renewBefore",
-            ),
-            rotation_due: Gauge::new(
-                "rotation_due",
-                "1 while an IntegrationAccount's rotation is due (its token is valid and expires, or its interval ends, within renewBefore), else 0",
-            ),
-            rotation_due_since: Gauge::new(
-                "rotation_due_since_timestamp_seconds",
-                "Since when a due IntegrationAccount's rotation has been due (Unix time): the expiry, or the end of the interval, minus renewBefore",
-            ),
-            last_rotation: Gauge::new(
-                "last_successful_rotation_timestamp_seconds",
-                "When each IntegrationAccount's last rotation succeeded (Unix time), when one did",
-            ),
-            stopped_by_workato: Gauge::new(
-                "recipes_stopped_by_workato",
-                "Dependent recipes of a WorkatoConnection that Workato stopped by itself (after repeated trigger errors, or at the task limit)",
-            ),
-            auth_failing: Gauge::new(
-                "recipes_auth_failing",
-                "Dependent recipes of a WorkatoConnection whose recent jobs failed with a TrackVia 401/403 and have not succeeded since",
-            ),
-            left_stopped: Gauge::new(
-                "recipes_left_stopped",
-                "Recipes a CredentialRotation stopped that are not running and that it cannot restart by itself",
-            ),
-            awaiting_approval: Gauge::new(
-                "rotation_awaiting_approval",
-                "1 while a scheduled StopAndRestart CredentialRotation waits for a person's approval, else 0",
-            ),
-            rotation_phase: Gauge::new(
-                "rotation_phase",
-                "1 for each CredentialRotation's current phase (one series per rotation that has one)",
-            ),
-        }
-    }
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
 
-    fn all(&self) -> [&Gauge; 12] {
-        [
-            &self.ready_status,
-            &self.ready_since,
-            &self.token_expiry,
-            &self.renew_before,
-            &self.rotation_due,
-            &self.rotation_due_since,
-            &self.last_rotation,
-            &self.stopped_by_workato,
-            &self.auth_failing,
-            &self.left_stopped,
-            &self.awaiting_approval,
-            &self.rotation_phase,
-        ]
-    }
+/// Since when an IntegrationAccount's rotation is due, if it is: as the reconciler decides
+/// `RotationDue`, only a token TrackVia accepts is scheduled.
+fn due_since(ia: &IntegrationAccount, now: Timestamp) -> Option<Timestamp> {
+    let status = ia.status.as_ref()?;
+    let valid =
+        conditions::find(&status.common.conditions, types::TOKEN_VALID).is_some_and(|c| c.status == "True");
+    let token = status.token.as_ref().filter(|_| valid)?;
+    due::due_since(ia.spec.rotation.as_ref(), token, now)
+}
 
-    /// `ready_status` and `ready_condition_since_timestamp_seconds` of an object of `kind`.
-    fn ready<K: Resource>(&mut self, kind: &'static str, o: &K, conds: &[Condition]) {
-        let ready = conditions::find(conds, types::READY);
-        let current = ready
-            .map(|c| c.status.as_str())
-            .filter(|s| STATUSES.contains(s))
-            .unwrap_or("Unknown");
-        let mut labels = vec![("kind", kind.to_owned())];
-        labels.extend(object(o));
-        for status in STATUSES {
-            let mut l = labels.clone();
-            l.push(("condition", status.to_owned()));
-            self.ready_status.set(l, i64::from(status == current));
-        }
-        if let Some(c) = ready {
-            self.ready_since.set(labels, seconds(c.last_transition_time.0));
-        }
-    }
+/// The `Ready` condition among `conds`.
+fn ready_of(conds: Option<&[Condition]>) -> Option<&Condition> {
+    conditions::find(conds.unwrap_or_default(), types::READY)
+}
 
-    fn integration_account(&mut self, ia: &IntegrationAccount, now: Timestamp) {
-        let status = ia.status.clone().unwrap_or_default();
-        self.ready("IntegrationAccount", ia, &status.common.conditions);
-        let policy = ia.spec.rotation.as_ref();
-        let labels = object(ia);
-        let renew_before = i64::try_from(due::renew_before(policy).as_secs()).unwrap_or(i64::MAX);
-        self.renew_before.set(labels.clone(), renew_before);
-        let token = status.token.as_ref();
-        if let Some(e) = token.and_then(|t| t.expires_at.as_ref()) {
-            self.token_expiry.set(labels.clone(), seconds(e.0));
+impl Snapshot {
+    /// Every object of every kind: its kind, namespace and name, and its `Ready` condition.
+    fn each_ready(&self, f: &mut EachReady<'_>) -> fmt::Result {
+        for a in &self.accounts {
+            let conds = a.status.as_ref().map(|s| s.common.conditions.as_slice());
+            f("TrackViaAccount", ns_name(&**a), ready_of(conds))?;
         }
-        // As the reconciler decides `RotationDue`: only a token TrackVia accepts is scheduled.
-        let valid = conditions::find(&status.common.conditions, types::TOKEN_VALID)
-            .is_some_and(|c| c.status == "True");
-        let since = token
-            .filter(|_| valid)
-            .and_then(|t| due::due_since(policy, t, now));
-        self.rotation_due.set(labels.clone(), i64::from(since.is_some()));
-        if let Some(at) = since {
-            self.rotation_due_since.set(labels.clone(), seconds(at));
+        for w in &self.workspaces {
+            let conds = w.status.as_ref().map(|s| s.common.conditions.as_slice());
+            f("WorkatoWorkspace", ns_name(&**w), ready_of(conds))?;
         }
-        if let Some(t) = status.rotation.and_then(|r| r.last_rotation_time) {
-            self.last_rotation.set(labels, seconds(t.0));
+        for ia in &self.integrations {
+            let conds = ia.status.as_ref().map(|s| s.common.conditions.as_slice());
+            f("IntegrationAccount", ns_name(&**ia), ready_of(conds))?;
         }
-    }
-
-    fn workato_connection(&mut self, wc: &WorkatoConnection, now: Timestamp) {
-        let status = wc.status.clone().unwrap_or_default();
-        self.ready("WorkatoConnection", wc, &status.common.conditions);
-        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        self.stopped_by_workato
-            .set(object(wc), count(workato_connection::stopped_by_workato(&status)));
-        self.auth_failing
-            .set(object(wc), count(workato_connection::auth_failing(&status, now)));
-    }
-
-    fn credential_rotation(&mut self, rot: &CredentialRotation) {
-        let empty = CredentialRotationStatus::default();
-        let status = rot.status.as_ref().unwrap_or(&empty);
-        self.ready("CredentialRotation", rot, &status.common.conditions);
-        let left = credential_rotation::recipes_left_stopped(status);
-        self.left_stopped
-            .set(object(rot), i64::try_from(left).unwrap_or(i64::MAX));
-        self.awaiting_approval.set(
-            object(rot),
-            i64::from(status.phase == Some(RotationPhase::AwaitingApproval)),
-        );
-        if let Some(p) = status.phase {
-            let mut labels = object(rot);
-            labels.push(("phase", p.as_str().to_owned()));
-            self.rotation_phase.set(labels, 1);
+        for wc in &self.connections {
+            let conds = wc.status.as_ref().map(|s| s.common.conditions.as_slice());
+            f("WorkatoConnection", ns_name(&**wc), ready_of(conds))?;
         }
-    }
-
-    fn write(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for g in self.all().into_iter().filter(|g| !g.series.is_empty()) {
-            let mut family = encoder.encode_descriptor(g.name, g.help, None, MetricType::Gauge)?;
-            for (labels, value) in &g.series {
-                family.encode_family(labels)?.encode_gauge(value)?;
-            }
+        for r in &self.rotations {
+            let conds = r.status.as_ref().map(|s| s.common.conditions.as_slice());
+            f("CredentialRotation", ns_name(&**r), ready_of(conds))?;
         }
         Ok(())
+    }
+
+    /// Every WorkatoConnection: its labels and its status (empty when it has none yet).
+    fn each_connection(&self, f: &mut EachStatus<'_, WorkatoConnectionStatus>) -> fmt::Result {
+        let empty = WorkatoConnectionStatus::default();
+        for wc in &self.connections {
+            f(&object(&**wc), wc.status.as_ref().unwrap_or(&empty))?;
+        }
+        Ok(())
+    }
+
+    /// Every CredentialRotation: its labels and its status (empty when it has none yet).
+    fn each_rotation(&self, f: &mut EachStatus<'_, CredentialRotationStatus>) -> fmt::Result {
+        let empty = CredentialRotationStatus::default();
+        for r in &self.rotations {
+            f(&object(&**r), r.status.as_ref().unwrap_or(&empty))?;
+        }
+        Ok(())
+    }
+
+    /// Encodes every gauge that has a series.
+    fn write(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        for g in &GAUGES {
+            let mut any = false;
+            (g.series)(self, &mut |_, _| {
+                any = true;
+                Ok(())
+            })?;
+            if !any {
+                continue;
+            }
+            let mut family = encoder.encode_descriptor(g.name, g.help, None, MetricType::Gauge)?;
+            (g.series)(self, &mut |labels, value| {
+                family.encode_family(&labels)?.encode_gauge(&value)
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, encoder: DescriptorEncoder) -> fmt::Result {
+        self.write(encoder)
     }
 }
 
@@ -275,51 +363,54 @@ impl StateMetrics {
 
     /// Removes the job-failure series of the connections the previous scrape saw and this one
     /// does not.
-    fn forget_deleted_connections(&self) {
-        let now: BTreeSet<(String, String)> = self
+    fn forget_deleted_connections(&self, snapshot: &Snapshot) {
+        let now: HashSet<(&str, &str)> = snapshot
             .connections
-            .state()
             .iter()
-            .map(|c| (c.namespace().unwrap_or_default(), c.name_any()))
+            .map(|c| {
+                let m = c.meta();
+                (
+                    m.namespace.as_deref().unwrap_or_default(),
+                    m.name.as_deref().unwrap_or_default(),
+                )
+            })
             .collect();
         // A poisoned set is still a set.
         let mut seen = self
             .seen
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (namespace, name) in seen.difference(&now) {
-            for kind in [FailureKind::Auth, FailureKind::Other] {
-                self.job_failures.remove(&JobFailureLabels {
-                    namespace: namespace.clone(),
-                    name: name.clone(),
-                    kind: kind.label().to_owned(),
-                });
+        seen.retain(|(namespace, name)| {
+            let present = now.contains(&(namespace.as_str(), name.as_str()));
+            if !present {
+                for kind in [FailureKind::Auth, FailureKind::Other] {
+                    self.job_failures.remove(&JobFailureLabels {
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                        kind: kind.label().to_owned(),
+                    });
+                }
+            }
+            present
+        });
+        if seen.len() < now.len() {
+            for (namespace, name) in now {
+                if !seen.contains(&(namespace.to_owned(), name.to_owned())) {
+                    seen.insert((namespace.to_owned(), name.to_owned()));
+                }
             }
         }
-        *seen = now;
     }
 
-    fn gauges(&self) -> Gauges {
-        let now = self.clock.now();
-        let mut g = Gauges::new();
-        for a in self.accounts.state() {
-            let conds = a.status.as_ref().map(|s| s.common.conditions.as_slice());
-            g.ready("TrackViaAccount", &*a, conds.unwrap_or_default());
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            accounts: self.accounts.state(),
+            workspaces: self.workspaces.state(),
+            integrations: self.integrations.state(),
+            connections: self.connections.state(),
+            rotations: self.rotations.state(),
+            now: self.clock.now(),
         }
-        for w in self.workspaces.state() {
-            let conds = w.status.as_ref().map(|s| s.common.conditions.as_slice());
-            g.ready("WorkatoWorkspace", &*w, conds.unwrap_or_default());
-        }
-        for ia in self.integrations.state() {
-            g.integration_account(&ia, now);
-        }
-        for wc in self.connections.state() {
-            g.workato_connection(&wc, now);
-        }
-        for r in self.rotations.state() {
-            g.credential_rotation(&r);
-        }
-        g
     }
 }
 
@@ -329,16 +420,11 @@ impl std::fmt::Debug for StateMetrics {
     }
 }
 
-impl Collector for Gauges {
-    fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        self.write(encoder)
-    }
-}
-
 impl Collector for StateMetrics {
-    fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        self.forget_deleted_connections();
-        self.gauges().write(encoder)
+    fn encode(&self, encoder: DescriptorEncoder) -> fmt::Result {
+        let snapshot = self.snapshot();
+        self.forget_deleted_connections(&snapshot);
+        snapshot.write(encoder)
     }
 }
 

@@ -6,7 +6,7 @@ use super::*;
 use crate::controller::index;
 
 /// The text exposition of `g`, prefixed as the operator's registry prefixes it.
-fn encoded(g: &Gauges) -> String {
+fn encoded(g: &Snapshot) -> String {
     let mut registry = prometheus_client::registry::Registry::with_prefix("trackvia_operator");
     registry.register_collector(Box::new(g.clone()));
     let mut out = String::new();
@@ -16,9 +16,11 @@ fn encoded(g: &Gauges) -> String {
 
 /// The scrape of one IntegrationAccount.
 fn scraped(ia: &IntegrationAccount) -> String {
-    let mut g = Gauges::new();
-    g.integration_account(ia, now());
-    encoded(&g)
+    encoded(&Snapshot {
+        integrations: vec![Arc::new(ia.clone())],
+        now: now(),
+        ..Snapshot::default()
+    })
 }
 
 fn now() -> Timestamp {
@@ -129,9 +131,11 @@ fn a_connection_counts_the_recipes_workato_stopped_and_those_failing_authenticat
     }))
     .unwrap();
     index::workato_connection(&mut wc);
-    let mut g = Gauges::new();
-    g.workato_connection(&wc, now());
-    let text = encoded(&g);
+    let text = encoded(&Snapshot {
+        connections: vec![Arc::new(wc)],
+        now: now(),
+        ..Snapshot::default()
+    });
     for line in [
         "trackvia_operator_recipes_stopped_by_workato{namespace=\"ns\",name=\"c\"} 2",
         // Recipe 3's failure is older than a day; recipe 9 no longer depends on the connection.
@@ -152,9 +156,10 @@ fn a_rotation_shows_its_phase_approval_and_the_recipes_it_left_stopped() {
                    "recipes": [{"id": 1, "state": "Stopped"}, {"id": 2, "state": "Started"}]}
     }))
     .unwrap();
-    let mut g = Gauges::new();
-    g.credential_rotation(&rot);
-    let text = encoded(&g);
+    let text = encoded(&Snapshot {
+        rotations: vec![Arc::new(rot.clone())],
+        ..Snapshot::default()
+    });
     let left = credential_rotation::recipes_left_stopped(rot.status.as_ref().unwrap());
     for line in [
         format!("trackvia_operator_recipes_left_stopped{{namespace=\"ns\",name=\"r\"}} {left}"),
@@ -179,9 +184,10 @@ fn a_rotation_shows_its_phase_approval_and_the_recipes_it_left_stopped() {
         "spec": {"integrationAccountRef": {"name": "sf"}}
     }))
     .unwrap();
-    let mut g = Gauges::new();
-    g.credential_rotation(&fresh);
-    let text = encoded(&g);
+    let text = encoded(&Snapshot {
+        rotations: vec![Arc::new(fresh.clone())],
+        ..Snapshot::default()
+    });
     assert!(!text.contains("rotation_phase"), "{text}");
     assert!(text.contains("trackvia_operator_recipes_left_stopped{namespace=\"ns\",name=\"new\"} 0"));
 }
