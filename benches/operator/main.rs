@@ -206,7 +206,7 @@ async fn main() {
     }
     if scaled {
         scale_table.push_str(
-            "\nkubectl apply alone: the same objects into a namespace no operator watches. apply to all Ready: \
+            "\nkubectl apply alone: the same objects into a namespace no operator watches, the same way (kubectl apply at 1k; at 10k through the API, 32 at a time). apply to all Ready: \
              from the start of the apply until every IntegrationAccount and WorkatoConnection is Ready (the operator's \
              count of transitions to Ready, scraped every 250 ms, then confirmed by one list). Workato bound: connection writes are 1 per second per workspace, one per connection. \
              TrackVia budget: the operator's own 5 calls/s per account over the calls it made. At 10k the objects \
