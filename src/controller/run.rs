@@ -160,7 +160,17 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
         .await
     });
     let outcome = match started.await.transpose()? {
-        Some(key) => lead_while_elected(&client, &config, key, &metrics, &ready, &shutdown).await,
+        Some(key) => {
+            Replica {
+                client: &client,
+                config: &config,
+                metrics: &metrics,
+                ready: &ready,
+                shutdown: &shutdown,
+            }
+            .lead_while_elected(key)
+            .await
+        }
         None => Ok(()),
     };
     ready.store(false, Ordering::SeqCst);
@@ -169,34 +179,96 @@ pub async fn run(kube_config: kube::Config, config: RunConfig) -> Result<(), Err
     outcome
 }
 
-/// Stands by for the Lease and leads, until a stop request. A replica that loses leadership (its
-/// renewals failed for the renew deadline: an API server away, a partition) stops its controllers
-/// and stands by again, as a restarted process would, without a restart: it usually takes its own
-/// Lease back as soon as the API server answers.
-async fn lead_while_elected(
-    client: &Client,
-    config: &RunConfig,
-    key: Sensitive<Vec<u8>>,
-    metrics: &Arc<Metrics>,
-    ready: &Arc<AtomicBool>,
-    shutdown: &Shutdown,
-) -> Result<(), Error> {
-    loop {
-        if let Some(lease) = &config.leader {
-            let elected = shutdown
-                .unless_requested(leader::acquire(client, lease, ready))
-                .await;
-            if elected.transpose()?.is_none() {
-                tracing::info!("stopped before leading");
-                return Ok(());
+/// What a replica runs with once started.
+struct Replica<'a> {
+    client: &'a Client,
+    config: &'a RunConfig,
+    metrics: &'a Arc<Metrics>,
+    ready: &'a Arc<AtomicBool>,
+    shutdown: &'a Shutdown,
+}
+
+impl Replica<'_> {
+    /// Stands by for the Lease and leads, until a stop request. A replica that loses leadership
+    /// (its renewals failed for the renew deadline: an API server away, a partition) stops its
+    /// controllers and stands by again, as a restarted process would, without a restart: it
+    /// usually takes its own Lease back as soon as the API server answers.
+    async fn lead_while_elected(&self, key: Sensitive<Vec<u8>>) -> Result<(), Error> {
+        let Self {
+            client,
+            config,
+            ready,
+            shutdown,
+            ..
+        } = *self;
+        loop {
+            if let Some(lease) = &config.leader {
+                let elected = shutdown
+                    .unless_requested(leader::acquire(client, lease, ready))
+                    .await;
+                if elected.transpose()?.is_none() {
+                    tracing::info!("stopped before leading");
+                    return Ok(());
+                }
+            }
+            match self.lead(key.clone()).await {
+                Led::Stopped => return Ok(()),
+                Led::Lost => {
+                    tracing::warn!("stopped leading; standing by for the Lease again");
+                }
             }
         }
-        match lead(client, config, key.clone(), metrics, ready, shutdown).await {
-            Led::Stopped => return Ok(()),
-            Led::Lost => {
-                tracing::warn!("stopped leading; standing by for the Lease again");
+    }
+
+    /// Runs every controller while this replica leads.
+    async fn lead(&self, key: Sensitive<Vec<u8>>) -> Led {
+        let Self {
+            client,
+            config,
+            metrics,
+            ready,
+            shutdown,
+        } = *self;
+        let ns = config.namespace.as_deref();
+        metrics.leader.set(1);
+        let caches = SharedCaches::new();
+        let mut ctx = Context::new(
+            client.clone(),
+            Arc::new(SystemClock),
+            key,
+            config.settings.clone(),
+            metrics.clone(),
+        );
+        ctx.secrets = Some(caches.secrets());
+        let (controllers, synced) =
+            Watches::new(client, ns, config.concurrency, Arc::new(ctx), shutdown.clone()).controllers(caches);
+        metrics.observe_state(Some(Box::new(StateMetrics::new(
+            &synced,
+            Arc::new(SystemClock),
+            metrics,
+        ))));
+        let marking = tokio::spawn(mark_ready_when_synced(synced, ready.clone()));
+        tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");
+        let led = match &config.leader {
+            Some(lease) => tokio::select! {
+                _ = controllers => {
+                    // Stopped by a signal, every reconcile finished: the next replica may lead now.
+                    leader::release(client, lease).await;
+                    Led::Stopped
+                }
+                () = leader::hold(client, lease) => Led::Lost,
+            },
+            None => {
+                controllers.await;
+                Led::Stopped
             }
-        }
+        };
+        marking.abort();
+        metrics.observe_state(None);
+        metrics.leader.set(0);
+        // A standby is ready (it can take over); a stopped replica is not.
+        ready.store(matches!(led, Led::Lost), Ordering::SeqCst);
+        led
     }
 }
 
@@ -206,57 +278,6 @@ enum Led {
     Stopped,
     /// Leadership lost: the controllers were stopped where they stood.
     Lost,
-}
-
-/// Runs every controller while this replica leads.
-async fn lead(
-    client: &Client,
-    config: &RunConfig,
-    key: Sensitive<Vec<u8>>,
-    metrics: &Arc<Metrics>,
-    ready: &Arc<AtomicBool>,
-    shutdown: &Shutdown,
-) -> Led {
-    let ns = config.namespace.as_deref();
-    metrics.leader.set(1);
-    let caches = SharedCaches::new();
-    let mut ctx = Context::new(
-        client.clone(),
-        Arc::new(SystemClock),
-        key,
-        config.settings.clone(),
-        metrics.clone(),
-    );
-    ctx.secrets = Some(caches.secrets());
-    let (controllers, synced) =
-        Watches::new(client, ns, config.concurrency, Arc::new(ctx), shutdown.clone()).controllers(caches);
-    metrics.observe_state(Some(Box::new(StateMetrics::new(
-        &synced,
-        Arc::new(SystemClock),
-        metrics,
-    ))));
-    let marking = tokio::spawn(mark_ready_when_synced(synced, ready.clone()));
-    tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");
-    let led = match &config.leader {
-        Some(lease) => tokio::select! {
-            _ = controllers => {
-                // Stopped by a signal, every reconcile finished: the next replica may lead now.
-                leader::release(client, lease).await;
-                Led::Stopped
-            }
-            () = leader::hold(client, lease) => Led::Lost,
-        },
-        None => {
-            controllers.await;
-            Led::Stopped
-        }
-    };
-    marking.abort();
-    metrics.observe_state(None);
-    metrics.leader.set(0);
-    // A standby is ready (it can take over); a stopped replica is not.
-    ready.store(matches!(led, Led::Lost), Ordering::SeqCst);
-    led
 }
 
 /// Turns `/readyz` true once every cache in `synced` has finished its first list.
