@@ -132,7 +132,11 @@ pub async fn hold(client: &Client, cfg: &LeaseConfig) {
         tokio::time::sleep(wait).await;
         let attempt = tokio::time::Instant::now();
         let left = cfg.renew_deadline.saturating_sub(renewed.elapsed());
-        match tokio::time::timeout(left, try_hold(client, cfg, &mut observed)).await {
+        // One attempt may hang (a connection that died while the process was frozen, a request
+        // lost): it is given up after a fifth of the deadline, and the next one goes at once,
+        // on a new connection.
+        let patience = (cfg.renew_deadline / 5).max(Duration::from_millis(500)).min(left);
+        match tokio::time::timeout(patience, try_hold(client, cfg, &mut observed)).await {
             Ok(Ok(Attempt::Held)) => {
                 renewed = attempt;
                 wait = cfg.renew;
@@ -142,23 +146,28 @@ pub async fn hold(client: &Client, cfg: &LeaseConfig) {
                 tracing::error!(%holder, "leadership lost to another replica");
                 return;
             }
-            Ok(Err(e)) => tracing::warn!(error = %e, "could not renew the leader Lease"),
-            Err(_) => tracing::warn!("could not renew the leader Lease: no answer before the renew deadline"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not renew the leader Lease");
+                // Sooner than a renewal, and closer together as the deadline nears, so that an
+                // API server back just before it still finds an attempt with time to answer.
+                let left = cfg.renew_deadline.saturating_sub(renewed.elapsed());
+                wait = (cfg.renew / 2)
+                    .min(left / 2)
+                    .max(Duration::from_millis(200))
+                    .min(left);
+            }
+            Err(_) => {
+                tracing::warn!(after = ?patience, "could not renew the leader Lease: no answer");
+                wait = Duration::ZERO;
+            }
         }
-        let left = cfg.renew_deadline.saturating_sub(renewed.elapsed());
-        if left.is_zero() {
+        if renewed.elapsed() >= cfg.renew_deadline {
             tracing::error!(
                 deadline = ?cfg.renew_deadline,
                 "leadership given up: no renewal succeeded within the renew deadline"
             );
             return;
         }
-        // Sooner than a renewal, and closer together as the deadline nears, so that an API server
-        // back just before it still finds an attempt with time to answer.
-        wait = (cfg.renew / 2)
-            .min(left / 2)
-            .max(Duration::from_millis(200))
-            .min(left);
     }
 }
 
