@@ -4,6 +4,7 @@
 //! attached once they exist ([`Metrics::observe_state`]), so an object's series go with it, as
 //! cert-manager's do.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use prometheus_client::collector::Collector;
@@ -181,7 +182,7 @@ pub struct Metrics {
     registry: Registry,
     state: Arc<Deferred>,
     /// The length of the last scrape's text.
-    last_scrape_len: std::sync::atomic::AtomicUsize,
+    last_scrape_len: AtomicUsize,
     /// Reconciles run.
     pub reconciles: Family<ControllerLabels, Counter>,
     /// Reconciles that failed.
@@ -310,7 +311,7 @@ impl Metrics {
         let metrics = Self {
             registry,
             state,
-            last_scrape_len: std::sync::atomic::AtomicUsize::new(0),
+            last_scrape_len: AtomicUsize::new(0),
             reconciles,
             reconcile_errors,
             reconcile_duration,
@@ -374,12 +375,11 @@ impl Metrics {
         // Sized after the last scrape: with one series per object and condition, the text grows
         // with the objects (megabytes at thousands), and growing by doubling would hold up to
         // twice that while copying.
-        let last = self.last_scrape_len.load(std::sync::atomic::Ordering::Relaxed);
+        let last = self.last_scrape_len.load(Ordering::Relaxed);
         let mut out = String::with_capacity(last + last / 16);
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        self.last_scrape_len
-            .store(out.len(), std::sync::atomic::Ordering::Relaxed);
+        self.last_scrape_len.store(out.len(), Ordering::Relaxed);
         out
     }
 }

@@ -3,9 +3,9 @@
 //! can never both win.
 //!
 //! Two clocks, never compared: the holder renews every `renew` and stops leading when no renewal
-//! has succeeded for `renew_deadline` (counted from the start of the last one that did, each
-//! attempt cut off at the deadline, so a renewal that hangs in a partition cannot keep it
-//! leading). A candidate takes the Lease over once it has seen the Lease unchanged for the Lease's
+//! has succeeded for `renew_deadline` (counted from the start of the last one that did; an
+//! attempt that hangs is given up after a fifth of the deadline and tried again, so a renewal
+//! that hangs in a partition cannot keep it leading). A candidate takes the Lease over once it has seen the Lease unchanged for the Lease's
 //! duration, on its own clock, as client-go does: the `renewTime` a holder on another node writes
 //! is never compared with the candidate's clock. The candidate saw the last renewal after it
 //! started, so the holder stops at least `duration - renew_deadline` before anyone else leads.
@@ -125,7 +125,6 @@ pub async fn acquire(client: &Client, cfg: &LeaseConfig, standing_by: &AtomicBoo
 /// Renews the Lease until it is lost (someone else holds it, or no renewal succeeded within the
 /// renew deadline); then returns, and the caller must stop reconciling.
 pub async fn hold(client: &Client, cfg: &LeaseConfig) {
-    let mut observed = None;
     let mut renewed = tokio::time::Instant::now();
     let mut wait = cfg.renew;
     loop {
@@ -136,7 +135,8 @@ pub async fn hold(client: &Client, cfg: &LeaseConfig) {
         // lost): it is given up after a fifth of the deadline, and the next one goes at once,
         // on a new connection.
         let patience = (cfg.renew_deadline / 5).max(Duration::from_millis(500)).min(left);
-        match tokio::time::timeout(patience, try_hold(client, cfg, &mut observed)).await {
+        // The holder never waits for its own Lease to expire: nothing to remember of it.
+        match tokio::time::timeout(patience, try_hold(client, cfg, &mut None)).await {
             Ok(Ok(Attempt::Held)) => {
                 renewed = attempt;
                 wait = cfg.renew;

@@ -263,27 +263,47 @@ fn ready_of(conds: Option<&[Condition]>) -> Option<&Condition> {
 impl Snapshot {
     /// Every object of every kind: its kind, namespace and name, and its `Ready` condition.
     fn each_ready(&self, f: &mut EachReady<'_>) -> fmt::Result {
-        for a in &self.accounts {
-            let conds = a.status.as_ref().map(|s| s.common.conditions.as_slice());
-            f("TrackViaAccount", ns_name(&**a), ready_of(conds))?;
+        fn kind<K: Resource>(
+            kind: &'static str,
+            objects: &[Arc<K>],
+            conditions: for<'a> fn(&'a K) -> Option<&'a [Condition]>,
+            f: &mut EachReady<'_>,
+        ) -> fmt::Result {
+            for o in objects {
+                f(kind, ns_name(&**o), ready_of(conditions(o)))?;
+            }
+            Ok(())
         }
-        for w in &self.workspaces {
-            let conds = w.status.as_ref().map(|s| s.common.conditions.as_slice());
-            f("WorkatoWorkspace", ns_name(&**w), ready_of(conds))?;
-        }
-        for ia in &self.integrations {
-            let conds = ia.status.as_ref().map(|s| s.common.conditions.as_slice());
-            f("IntegrationAccount", ns_name(&**ia), ready_of(conds))?;
-        }
-        for wc in &self.connections {
-            let conds = wc.status.as_ref().map(|s| s.common.conditions.as_slice());
-            f("WorkatoConnection", ns_name(&**wc), ready_of(conds))?;
-        }
-        for r in &self.rotations {
-            let conds = r.status.as_ref().map(|s| s.common.conditions.as_slice());
-            f("CredentialRotation", ns_name(&**r), ready_of(conds))?;
-        }
-        Ok(())
+        kind(
+            "TrackViaAccount",
+            &self.accounts,
+            |a| Some(&a.status.as_ref()?.common.conditions),
+            f,
+        )?;
+        kind(
+            "WorkatoWorkspace",
+            &self.workspaces,
+            |w| Some(&w.status.as_ref()?.common.conditions),
+            f,
+        )?;
+        kind(
+            "IntegrationAccount",
+            &self.integrations,
+            |i| Some(&i.status.as_ref()?.common.conditions),
+            f,
+        )?;
+        kind(
+            "WorkatoConnection",
+            &self.connections,
+            |c| Some(&c.status.as_ref()?.common.conditions),
+            f,
+        )?;
+        kind(
+            "CredentialRotation",
+            &self.rotations,
+            |r| Some(&r.status.as_ref()?.common.conditions),
+            f,
+        )
     }
 
     /// Every WorkatoConnection: its labels and its status (empty when it has none yet).
@@ -307,12 +327,9 @@ impl Snapshot {
     /// Encodes every gauge that has a series.
     fn write(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         for g in &GAUGES {
-            let mut any = false;
-            (g.series)(self, &mut |_, _| {
-                any = true;
-                Ok(())
-            })?;
-            if !any {
+            // Whether the gauge has a series: its first one ends the walk (as an "error", the
+            // only thing a walk returns early for).
+            if (g.series)(self, &mut |_, _| Err(fmt::Error)).is_ok() {
                 continue;
             }
             let mut family = encoder.encode_descriptor(g.name, g.help, None, MetricType::Gauge)?;

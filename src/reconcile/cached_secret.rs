@@ -62,16 +62,9 @@ fn map<V, W>(pairs: &[(Box<str>, V)], value: impl Fn(&V) -> W) -> Option<BTreeMa
 impl From<Secret> for CachedSecret {
     fn from(s: Secret) -> Self {
         let m = s.metadata;
-        let data = data_kept(s.type_.as_deref()).then(|| {
-            // A Secret read back from the API server has `data` only; `stringData` is write-only.
-            let mut data = pairs(s.data, |v| Sensitive::new(v.0.into_boxed_slice()));
-            if data.is_empty() {
-                data = pairs(s.string_data, |v| {
-                    Sensitive::new(v.into_bytes().into_boxed_slice())
-                });
-            }
-            data
-        });
+        // A Secret from the API server has `data` only: `stringData` is write-only.
+        let data =
+            data_kept(s.type_.as_deref()).then(|| pairs(s.data, |v| Sensitive::new(v.0.into_boxed_slice())));
         Self {
             metadata: ObjectMeta {
                 name: m.name,
