@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{Value, json};
+use support::KINDS;
 
 const PREFIX: &str = "resource.customizations.";
 const GROUP: &str = "integrations.trackvia-operator.dev";
@@ -43,15 +44,6 @@ fn run_lua(name: &str, script: &str, obj: &Value) -> Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
-
-/// The five kinds, each with its health check and its `recheck` action.
-const KINDS: [&str; 5] = [
-    "TrackViaAccount",
-    "WorkatoWorkspace",
-    "IntegrationAccount",
-    "WorkatoConnection",
-    "CredentialRotation",
-];
 
 #[test]
 fn every_kind_has_a_health_check_and_each_sample_gets_its_health() {

@@ -449,8 +449,7 @@ async fn a_leader_cut_off_from_the_api_server_steps_down_and_leads_again_when_it
     let emu = Emulators::start(sandbox::SEED).await;
     sandbox::admin_secret(&client, &ns).await;
     let link = support::partition::Partition::start().await;
-    let dir = support::repo_root().join("target/test-logs");
-    let kubeconfig = link.kubeconfig(&dir);
+    let kubeconfig = link.kubeconfig();
     let identity = format!("{ns}-a");
     let mut a = Operator::start_with(
         &ns,

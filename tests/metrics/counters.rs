@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use crate::support::KINDS;
 use crate::support::operator::{Operator, eventually, samples, try_scrape};
-use crate::{KINDS, value};
+use crate::value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kube-apiserver: run `make test`"]

@@ -23,15 +23,6 @@ use serde_json::{Value, json};
 use support::operator::{Emulators, Operator, samples};
 use support::world::set_up;
 
-/// The five kinds, as the `kind` and `controller` labels name them.
-const KINDS: [&str; 5] = [
-    "TrackViaAccount",
-    "WorkatoWorkspace",
-    "IntegrationAccount",
-    "WorkatoConnection",
-    "CredentialRotation",
-];
-
 /// The label text of object `name` (exactly: `name="sf"` does not match `name="sf-2"`).
 fn named(name: &str) -> String {
     format!("name=\"{name}\"")

@@ -4,8 +4,9 @@
 
 use trackvia_operator::api::{CredentialRotation, IntegrationAccount, TrackViaAccount};
 
+use crate::support::KINDS;
 use crate::support::world::*;
-use crate::{KINDS, due_world, named, value};
+use crate::{due_world, named, value};
 
 /// The story: a StopAndRestart rotation (`regen`) whose recipe 1004 Workato refuses to start ends
 /// `Failed` (`RecipeStartFailed`) with that recipe left stopped (its connection not Ready); the

@@ -24,6 +24,36 @@ use kube::{Client, Config};
 /// The API version of every kind of the operator.
 pub const API: &str = "integrations.trackvia-operator.dev/v1alpha1";
 
+/// The five kinds, as the operator's metrics labels and the Argo CD health checks name them.
+pub const KINDS: [&str; 5] = [
+    "TrackViaAccount",
+    "WorkatoWorkspace",
+    "IntegrationAccount",
+    "WorkatoConnection",
+    "CredentialRotation",
+];
+
+/// The test's kubeconfig (`KUBECONFIG`).
+pub fn kubeconfig() -> serde_json::Value {
+    let path = std::env::var("KUBECONFIG").expect("KUBECONFIG");
+    serde_saphyr::from_str(&std::fs::read_to_string(&path).expect("reading KUBECONFIG"))
+        .expect("parsing KUBECONFIG")
+}
+
+/// A copy of the test's kubeconfig changed by `edit`, for an operator started with it, written as
+/// `kubeconfig-<name>` under `target/test-kubeconfigs`: not among the logs the secret scan reads,
+/// since it holds the test cluster's client key.
+pub fn kubeconfig_copy(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let dir = repo_root().join("target/test-kubeconfigs");
+    std::fs::create_dir_all(&dir).expect("creating target/test-kubeconfigs");
+    let mut kc = kubeconfig();
+    edit(&mut kc);
+    let out = dir.join(format!("kubeconfig-{name}"));
+    std::fs::write(&out, serde_json::to_string(&kc).expect("a kubeconfig is JSON"))
+        .expect("writing a kubeconfig");
+    out
+}
+
 /// A client for the test API server named by `KUBECONFIG`. Fails with instructions when there is none.
 pub async fn client() -> Client {
     assert!(

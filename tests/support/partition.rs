@@ -3,7 +3,7 @@
 //! when a node loses its network) and healed (the bytes held flow on).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -47,17 +47,13 @@ impl Partition {
     }
 
     /// A kubeconfig like the test's, whose server is this relay (the API server's certificate
-    /// names 127.0.0.1, which the relay's address is too), written into `dir`.
-    pub fn kubeconfig(&self, dir: &Path) -> PathBuf {
-        let path = std::env::var("KUBECONFIG").unwrap();
-        let mut kc: serde_json::Value =
-            serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        for c in kc["clusters"].as_array_mut().unwrap() {
-            c["cluster"]["server"] = format!("https://{}", self.addr).into();
-        }
-        let out = dir.join(format!("kubeconfig-relay-{}", self.addr.port()));
-        std::fs::write(&out, serde_json::to_string(&kc).unwrap()).unwrap();
-        out
+    /// names 127.0.0.1, which the relay's address is too).
+    pub fn kubeconfig(&self) -> PathBuf {
+        super::kubeconfig_copy(&format!("relay-{}", self.addr.port()), |kc| {
+            for c in kc["clusters"].as_array_mut().unwrap() {
+                c["cluster"]["server"] = format!("https://{}", self.addr).into();
+            }
+        })
     }
 }
 
@@ -90,11 +86,7 @@ async fn relay(
 
 /// The API server's address in the test's `KUBECONFIG`.
 fn api_server_addr() -> SocketAddr {
-    let path = std::env::var("KUBECONFIG").unwrap();
-    let kc: serde_json::Value = serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let server = kc["clusters"][0]["cluster"]["server"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let kc = super::kubeconfig();
+    let server = kc["clusters"][0]["cluster"]["server"].as_str().unwrap();
     server.trim_start_matches("https://").parse().unwrap()
 }

@@ -4,25 +4,13 @@
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::Client;
 use kube::api::{Api, DeleteParams, PostParams};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use std::time::Duration;
 
 use super::wait_verified;
 use crate::support::operator::Operator;
 use crate::support::world::*;
-
-/// A kubeconfig for the same API server that impersonates `user`.
-fn impersonating(user: &str, dir: &std::path::Path) -> std::path::PathBuf {
-    let path = std::env::var("KUBECONFIG").unwrap();
-    let mut kc: Value = serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    for u in kc["users"].as_array_mut().unwrap() {
-        u["user"]["as"] = json!(user);
-    }
-    let out = dir.join(format!("kubeconfig-{user}"));
-    std::fs::write(&out, serde_json::to_string(&kc).unwrap()).unwrap();
-    out
-}
 
 async fn apply_rbac(client: &Client, ns: &str, user: &str) {
     let roles: Api<Role> = Api::namespaced(client.clone(), ns);
@@ -71,10 +59,12 @@ async fn a_failed_read_of_the_token_secret_is_not_taken_as_a_missing_one() {
     let (client, ns, emu) = emulated("unreadable", 300).await;
     let user = format!("tvo-{ns}");
     apply_rbac(&client, &ns, &user).await;
-    // Not among the logs the secret scan reads: it holds the test cluster's client key.
-    let dir = crate::support::repo_root().join("target/test-kubeconfigs");
-    std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = impersonating(&user, &dir);
+    // The same API server, impersonating `user`.
+    let kubeconfig = crate::support::kubeconfig_copy(&user, |kc| {
+        for u in kc["users"].as_array_mut().unwrap() {
+            u["user"]["as"] = json!(user);
+        }
+    });
     let _op = Operator::start_with_env(
         &ns,
         &format!("{ns}-operator"),
