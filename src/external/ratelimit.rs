@@ -26,14 +26,54 @@ struct Inner {
     /// Safety margin added to the window, for clock and network jitter between us and the server.
     margin: Duration,
     state: Mutex<State>,
+    /// Told each time a reservation starts or is given back.
+    started: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    /// Start times of the most recent reservations (at most `limit`), oldest first; may lie in the future.
-    slots: VecDeque<Instant>,
+    /// The most recent reservations, oldest first: the last `limit` that started (at the time
+    /// they did), then every one still waiting (at the time it plans to start).
+    slots: VecDeque<Slot>,
+    /// Number of the next reservation.
+    next: u64,
     /// Nothing may start before this (set from `Retry-After`).
     paused_until: Option<Instant>,
+}
+
+/// One reservation.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    number: u64,
+    at: Instant,
+    started: bool,
+}
+
+/// What a caller whose planned time has come may do.
+enum Turn {
+    Go,
+    /// An earlier reservation started late: wait until then.
+    WaitUntil(Instant),
+    /// An earlier reservation has not started yet.
+    WaitForEarlier,
+}
+
+/// A reservation being waited for; given back if its caller goes away before it starts.
+struct Reservation<'a> {
+    limiter: &'a RateLimiter,
+    number: u64,
+    started: bool,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.started {
+            let mut state = self.limiter.lock();
+            state.slots.retain(|s| s.number != self.number);
+            drop(state);
+            self.limiter.inner.started.notify_waiters();
+        }
+    }
 }
 
 impl RateLimiter {
@@ -53,6 +93,7 @@ impl RateLimiter {
                 window,
                 margin,
                 state: Mutex::new(State::default()),
+                started: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -63,13 +104,34 @@ impl RateLimiter {
     }
 
     /// Waits for a slot and takes it. Returns how long the caller waited.
+    ///
+    /// A reservation counts from when its caller actually starts, not from when it planned to: a
+    /// caller that wakes late (a process short of CPU) moves the callers after it, so the requests
+    /// keep their distance as sent, not only as planned. Callers start in the order they reserved.
     pub async fn acquire(&self) -> Duration {
-        let now = Instant::now();
-        let slot = self.reserve(now);
-        if slot > now {
-            tokio::time::sleep_until(slot).await;
+        let asked = Instant::now();
+        let (number, mut at) = self.reserve(asked);
+        let mut reservation = Reservation {
+            limiter: self,
+            number,
+            started: false,
+        };
+        loop {
+            if at > Instant::now() {
+                tokio::time::sleep_until(at).await;
+            }
+            let earlier_started = self.inner.started.notified();
+            tokio::pin!(earlier_started);
+            earlier_started.as_mut().enable();
+            match self.turn(number, Instant::now()) {
+                Turn::Go => break,
+                Turn::WaitUntil(t) => at = t,
+                Turn::WaitForEarlier => earlier_started.await,
+            }
         }
-        slot.saturating_duration_since(now)
+        reservation.started = true;
+        self.inner.started.notify_waiters();
+        Instant::now().saturating_duration_since(asked)
     }
 
     /// How long from now until `n` requests (at most the limit) could go back to back without
@@ -84,13 +146,13 @@ impl RateLimiter {
             at = at.max(p);
         }
         if let Some(last) = state.slots.back() {
-            at = at.max(*last);
+            at = at.max(last.at);
         }
         // Of the reservations in the window, at most `limit - n` may remain when the first of
         // the `n` goes: the older ones must have left the window.
         let keep = inner.limit - n;
         if state.slots.len() > keep {
-            let must_expire = state.slots[state.slots.len() - keep - 1];
+            let must_expire = state.slots[state.slots.len() - keep - 1].at;
             at = at.max(must_expire + inner.window + inner.margin);
         }
         at.saturating_duration_since(now)
@@ -105,8 +167,9 @@ impl RateLimiter {
         }
     }
 
-    /// Reserves the earliest slot at or after `now` that keeps every window within the limit.
-    fn reserve(&self, now: Instant) -> Instant {
+    /// Reserves the earliest slot at or after `now` that keeps every window within the limit, as
+    /// planned now; returns its number and time.
+    fn reserve(&self, now: Instant) -> (u64, Instant) {
         let inner = &self.inner;
         let mut state = self.lock();
         let mut slot = now;
@@ -114,17 +177,54 @@ impl RateLimiter {
             slot = slot.max(p);
         }
         if let Some(last) = state.slots.back() {
-            slot = slot.max(*last);
+            slot = slot.max(last.at);
         }
         if state.slots.len() >= inner.limit {
-            let oldest_in_window = state.slots[state.slots.len() - inner.limit];
+            let oldest_in_window = state.slots[state.slots.len() - inner.limit].at;
             slot = slot.max(oldest_in_window + inner.window + inner.margin);
         }
-        state.slots.push_back(slot);
-        while state.slots.len() > inner.limit {
+        let number = state.next;
+        state.next += 1;
+        state.slots.push_back(Slot {
+            number,
+            at: slot,
+            started: false,
+        });
+        (number, slot)
+    }
+
+    /// Whether reservation `number` may start at `now`; if so, it is marked started at `now`.
+    fn turn(&self, number: u64, now: Instant) -> Turn {
+        let inner = &self.inner;
+        let mut state = self.lock();
+        let Some(i) = state.slots.iter().position(|s| s.number == number) else {
+            // (never: a reservation leaves the list only after it started)
+            return Turn::Go;
+        };
+        if state.slots.iter().take(i).any(|s| !s.started) {
+            return Turn::WaitForEarlier;
+        }
+        let mut earliest = now;
+        if let Some(p) = state.paused_until {
+            earliest = earliest.max(p);
+        }
+        if i >= inner.limit {
+            earliest = earliest.max(state.slots[i - inner.limit].at + inner.window + inner.margin);
+        }
+        if earliest > now {
+            state.slots[i].at = earliest;
+            return Turn::WaitUntil(earliest);
+        }
+        state.slots[i] = Slot {
+            number,
+            at: now,
+            started: true,
+        };
+        // Only the last `limit` that started are needed to place the ones after them.
+        while state.slots.iter().filter(|s| s.started).count() > inner.limit {
             state.slots.pop_front();
         }
-        slot
+        Turn::Go
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -210,6 +310,105 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(rl.acquire().await, Duration::ZERO);
         }
+    }
+
+    /// Runs callers of `rl` on one thread that `blocks` (from, for) keep busy, as a process short
+    /// of CPU is; returns when each caller started, in order.
+    fn starts_on_a_busy_thread(
+        rl: &RateLimiter,
+        callers: &[Duration],
+        blocks: &[(Duration, Duration)],
+    ) -> Vec<Duration> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let t0 = Instant::now();
+            for &(from, for_) in blocks {
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(t0 + from).await;
+                    std::thread::sleep(for_);
+                });
+            }
+            let tasks: Vec<_> = callers
+                .iter()
+                .map(|&after| {
+                    let rl = rl.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep_until(t0 + after).await;
+                        rl.acquire().await;
+                        Instant::now() - t0
+                    })
+                })
+                .collect();
+            let mut starts = Vec::new();
+            for t in tasks {
+                starts.push(t.await.unwrap());
+            }
+            starts.sort();
+            starts
+        })
+    }
+
+    /// No `limit + 1` starts within `window`.
+    fn assert_kept(starts: &[Duration], limit: usize, window: Duration) {
+        for (i, w) in starts.windows(limit + 1).enumerate() {
+            assert!(
+                w[limit] - w[0] >= window,
+                "starts {i}..={} within {:?} (limit {limit} per {window:?}): {starts:?}",
+                i + limit,
+                w[limit] - w[0]
+            );
+        }
+    }
+
+    #[test]
+    fn a_caller_that_wakes_late_moves_the_ones_after_it() {
+        // 1 per 200 ms: planned at 0, 210 and 420 ms. The thread is busy from 150 to 400 ms, so
+        // the second starts at about 400 ms; the third must not start 20 ms after it.
+        let window = Duration::from_millis(200);
+        let rl = RateLimiter::with_margin("t", 1, window, Duration::from_millis(10));
+        let starts = starts_on_a_busy_thread(
+            &rl,
+            &[Duration::ZERO; 3],
+            &[(Duration::from_millis(150), Duration::from_millis(250))],
+        );
+        assert_kept(&starts, 1, window);
+    }
+
+    #[test]
+    fn generated_schedules_of_late_wakes_never_crowd_a_window() {
+        for seed in 0..6 {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let limit = rng.usize(1..=3);
+            let window = Duration::from_millis(50);
+            let rl = RateLimiter::with_margin("t", limit as u32, window, Duration::from_millis(10));
+            let callers: Vec<_> = (0..10).map(|_| Duration::from_millis(rng.u64(0..100))).collect();
+            let blocks: Vec<_> = (0..4)
+                .map(|_| {
+                    (
+                        Duration::from_millis(rng.u64(0..300)),
+                        Duration::from_millis(rng.u64(10..80)),
+                    )
+                })
+                .collect();
+            let starts = starts_on_a_busy_thread(&rl, &callers, &blocks);
+            assert_kept(&starts, limit, window);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_that_goes_away_gives_its_reservation_back() {
+        let rl = RateLimiter::with_margin("t", 1, Duration::from_secs(1), Duration::ZERO);
+        rl.acquire().await;
+        // The second caller is dropped while it waits for its slot (at 1 s).
+        let gone = tokio::time::timeout(Duration::from_millis(500), rl.acquire()).await;
+        assert!(gone.is_err());
+        // The third is not held behind it: it goes at 1 s, when the window allows.
+        let start = Instant::now();
+        rl.acquire().await;
+        assert_eq!(Instant::now() - start, Duration::from_millis(500));
     }
 
     #[tokio::test(start_paused = true)]
