@@ -5,8 +5,9 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use kube::Client;
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use trackvia_operator::api::{IntegrationAccount, WorkatoConnection};
 
@@ -36,13 +37,31 @@ pub struct Outcome {
     pub connection_bound: f64,
     pub trackvia_bound: f64,
     pub rss_ready: f64,
+    /// RSS once nothing has been reconciled for 3 s, and 30 s more: what the burst left behind.
+    pub rss_settled: f64,
     pub rss_peak: f64,
     pub cpu_secs: f64,
     pub external_calls: f64,
     pub received_429: f64,
     pub noop: Option<Noop>,
+    /// The operator's indispensable writes replayed alone (see [`floor`]).
+    pub floor: Floor,
     /// Reconciles per controller and API-server requests per verb, from apply to Ready.
     pub work: String,
+}
+
+/// The writes no operator can reach Ready without, replayed alone on the objects created alone:
+/// each IntegrationAccount's credentials Secret and status, each WorkatoConnection's status, as
+/// the operator wrote them, 32 at a time, nothing else running. The API server must do these on
+/// top of the creations, so on one machine "alone + floor" bounds "apply to all Ready" from below
+/// whenever the API server is what the creations wait for.
+pub struct Floor {
+    pub writes: usize,
+    /// By server-side apply, as the operator writes.
+    pub took: Duration,
+    /// The same writes as JSON merge patches (the Secrets created), onto a second copy of the
+    /// objects: what the API server's side of server-side apply costs.
+    pub merge: Duration,
 }
 
 /// Cost of reconciles that change nothing, per controller.
@@ -170,12 +189,23 @@ pub async fn run(client: &Client, case: Case, measure_noop: bool) -> Outcome {
         }
     }
     let work = format!("{}; {}", work.join(", "), per_object.join(", "));
+    settle(&op).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let (rss_settled, _) = op.rss_mib();
     let noop = if measure_noop {
         Some(noop(client, &ns, &op, n).await)
     } else {
         None
     };
     let (_, rss_peak) = op.rss_mib();
+    drop(op);
+    let copy = support::namespace(client, "bench-alone-merge").await;
+    harness::create_all(client, &copy, &objects, 32).await;
+    let floor = Floor {
+        writes: writes(client, &ns).await.len(),
+        took: replay(client, writes(client, &ns).await, &alone, true).await,
+        merge: replay(client, writes(client, &ns).await, &copy, false).await,
+    };
     let out = Outcome {
         case,
         objects: objects.len(),
@@ -185,16 +215,105 @@ pub async fn run(client: &Client, case: Case, measure_noop: bool) -> Outcome {
         connection_bound: per_workspace.saturating_sub(1) as f64 * 1.0,
         trackvia_bound: tv_calls / case.accounts as f64 / 5.0,
         rss_ready,
+        rss_settled,
         rss_peak,
         cpu_secs,
         external_calls: metrics.sum("trackvia_operator_external_requests_total", &[]),
         received_429: metrics.sum("trackvia_operator_external_requests_total", &[("status", "429")]),
         noop,
+        floor,
         work,
     };
-    drop(op);
     emu.running.shutdown().await;
     out
+}
+
+/// The indispensable writes the operator made in `from` (see [`Floor`]): (kind/name, body).
+async fn writes(client: &Client, from: &str) -> Vec<(String, Value)> {
+    let lp = ListParams::default();
+    let ias = Api::<IntegrationAccount>::namespaced(client.clone(), from)
+        .list(&lp)
+        .await
+        .unwrap();
+    let wcs = Api::<WorkatoConnection>::namespaced(client.clone(), from)
+        .list(&lp)
+        .await
+        .unwrap();
+    let published: std::collections::HashSet<String> = ias
+        .items
+        .iter()
+        .map(|ia| ia.spec.credentials_secret.name.clone())
+        .collect();
+    let secrets = Api::<Secret>::namespaced(client.clone(), from)
+        .list(&lp)
+        .await
+        .unwrap();
+    let status = |kind: &str, name: &str, status: Value| {
+        (
+            format!("{kind}/{name}"),
+            json!({"apiVersion": harness::GROUP, "kind": kind, "status": status}),
+        )
+    };
+    let mut writes: Vec<(String, Value)> = Vec::new();
+    for ia in &ias.items {
+        writes.push(status("IntegrationAccount", &ia.name_any(), json!(ia.status)));
+    }
+    for wc in &wcs.items {
+        writes.push(status("WorkatoConnection", &wc.name_any(), json!(wc.status)));
+    }
+    for s in secrets.items.iter().filter(|s| published.contains(&s.name_any())) {
+        // As the operator applies it, less the owner reference (another uid here).
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": s.name_any(), "labels": s.labels(), "annotations": s.annotations()},
+            "type": s.type_, "data": s.data});
+        writes.push((format!("Secret/{}", s.name_any()), secret));
+    }
+    writes
+}
+
+/// Makes `writes` in `to`, 32 at a time, by server-side apply with the operator's field manager
+/// (`apply`) or as JSON merge patches and creates; returns how long they took.
+async fn replay(client: &Client, writes: Vec<(String, Value)>, to: &str, apply: bool) -> Duration {
+    let pp = PatchParams::apply(trackvia_operator::reconcile::FIELD_MANAGER).force();
+    let start = Instant::now();
+    futures::stream::iter(writes)
+        .map(|(what, body)| {
+            let (client, pp) = (client.clone(), pp.clone());
+            async move {
+                let (kind, name) = what.split_once('/').unwrap();
+                let (pp, patch) = if apply {
+                    (pp, Patch::Apply(&body))
+                } else {
+                    (PatchParams::default(), Patch::Merge(&body))
+                };
+                let r = match kind {
+                    "IntegrationAccount" => Api::<IntegrationAccount>::namespaced(client, to)
+                        .patch_status(name, &pp, &patch)
+                        .await
+                        .map(|_| ()),
+                    "WorkatoConnection" => Api::<WorkatoConnection>::namespaced(client, to)
+                        .patch_status(name, &pp, &patch)
+                        .await
+                        .map(|_| ()),
+                    _ if apply => Api::<Secret>::namespaced(client, to)
+                        .patch(name, &pp, &patch)
+                        .await
+                        .map(|_| ()),
+                    _ => Api::<Secret>::namespaced(client, to)
+                        .create(
+                            &Default::default(),
+                            &serde_json::from_value(body.clone()).unwrap(),
+                        )
+                        .await
+                        .map(|_| ()),
+                };
+                r.unwrap_or_else(|e| panic!("replaying {what}: {e}"));
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<()>>()
+        .await;
+    start.elapsed()
 }
 
 /// Touches every WorkatoConnection, then every IntegrationAccount, with an annotation the
