@@ -86,19 +86,25 @@ enum Attempt {
     Busy(String),
 }
 
-/// Waits until this replica holds the Lease. While another replica holds it, this one stands by,
+/// Waits until this replica holds the Lease; returns when the attempt that took it started, the
+/// time its term counts from (see [`hold`]). While another replica holds it, this one stands by,
 /// and `standing_by` is set: a standby can serve (it is up and can take over), so a rolling
 /// update may go on and stop the old leader.
-pub async fn acquire(client: &Client, cfg: &LeaseConfig, standing_by: &AtomicBool) -> Result<(), Error> {
+pub async fn acquire(
+    client: &Client,
+    cfg: &LeaseConfig,
+    standing_by: &AtomicBool,
+) -> Result<tokio::time::Instant, Error> {
     let mut logged = false;
     let mut away_since: Option<tokio::time::Instant> = None;
     let mut observed = None;
     loop {
+        let attempt = tokio::time::Instant::now();
         match try_hold(client, cfg, &mut observed).await {
             Ok(Attempt::Held) => {
                 tracing::info!(lease = %cfg.name, identity = %cfg.identity, "leadership acquired");
                 standing_by.store(false, Ordering::SeqCst);
-                return Ok(());
+                return Ok(attempt);
             }
             Ok(Attempt::Busy(holder)) => {
                 away_since = None;
@@ -123,11 +129,21 @@ pub async fn acquire(client: &Client, cfg: &LeaseConfig, standing_by: &AtomicBoo
 }
 
 /// Renews the Lease until it is lost (someone else holds it, or no renewal succeeded within the
-/// renew deadline); then returns, and the caller must stop reconciling.
-pub async fn hold(client: &Client, cfg: &LeaseConfig) {
-    let mut renewed = tokio::time::Instant::now();
-    let mut wait = cfg.renew;
+/// renew deadline); then returns, and the caller must stop reconciling. `since` is when the
+/// attempt that took the Lease started ([`acquire`]): the deadline counts from there, not from
+/// the answer, which may have come seconds after the write took effect, and a candidate counts
+/// the Lease's expiry from when it saw that write.
+pub async fn hold(client: &Client, cfg: &LeaseConfig, since: tokio::time::Instant) {
+    let mut renewed = since;
+    let mut wait = cfg.renew.saturating_sub(since.elapsed());
     loop {
+        if renewed.elapsed() >= cfg.renew_deadline {
+            tracing::error!(
+                deadline = ?cfg.renew_deadline,
+                "leadership given up: no renewal succeeded within the renew deadline"
+            );
+            return;
+        }
         tokio::time::sleep(wait).await;
         let attempt = tokio::time::Instant::now();
         let left = cfg.renew_deadline.saturating_sub(renewed.elapsed());
@@ -160,13 +176,6 @@ pub async fn hold(client: &Client, cfg: &LeaseConfig) {
                 tracing::warn!(after = ?patience, "could not renew the leader Lease: no answer");
                 wait = Duration::ZERO;
             }
-        }
-        if renewed.elapsed() >= cfg.renew_deadline {
-            tracing::error!(
-                deadline = ?cfg.renew_deadline,
-                "leadership given up: no renewal succeeded within the renew deadline"
-            );
-            return;
         }
     }
 }
@@ -267,7 +276,195 @@ async fn try_hold(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use http::{Method, Request, Response};
+    use kube::client::Body;
+    use tokio::time::Instant;
+
     use super::*;
+
+    /// One API server's Leases (one namespace, one Lease), answering each request after a delay
+    /// drawn for it: some take effect late, some are answered late after they took effect (the
+    /// write is done, its answer is not back), some fail with a 500.
+    struct Server {
+        lease: Option<Lease>,
+        version: u64,
+        rng: fastrand::Rng,
+    }
+
+    fn answer(code: u16, body: &serde_json::Value) -> Response<Body> {
+        Response::builder()
+            .status(code)
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::to_vec(body).unwrap()))
+            .unwrap()
+    }
+
+    fn failure(code: u16, reason: &str) -> Response<Body> {
+        answer(
+            code,
+            &serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                "message": reason, "reason": reason, "code": code}),
+        )
+    }
+
+    impl Server {
+        /// What a request does, once it takes effect.
+        fn serve(&mut self, method: &Method, path: &str, body: &[u8]) -> Response<Body> {
+            let named = path.rsplit_once("/leases/").is_some();
+            let sent = || serde_json::from_slice::<Lease>(body).unwrap();
+            match (method.as_str(), named, &self.lease) {
+                // The standby's watch is refused here: it tries every renew interval.
+                ("GET", false, _) => failure(403, "Forbidden"),
+                ("GET", true, Some(l)) => answer(200, &serde_json::to_value(l).unwrap()),
+                ("GET" | "PUT", true, None) => failure(404, "NotFound"),
+                ("POST", false, Some(_)) => failure(409, "AlreadyExists"),
+                ("POST", false, None) | ("PUT", true, Some(_)) => {
+                    let mut lease = sent();
+                    let current = self
+                        .lease
+                        .as_ref()
+                        .and_then(|l| l.metadata.resource_version.clone());
+                    if lease.metadata.resource_version != current {
+                        return failure(409, "Conflict");
+                    }
+                    self.version += 1;
+                    lease.metadata.resource_version = Some(self.version.to_string());
+                    let stored = serde_json::to_value(&lease).unwrap();
+                    self.lease = Some(lease);
+                    answer(if *method == Method::POST { 201 } else { 200 }, &stored)
+                }
+                _ => failure(405, "MethodNotAllowed"),
+            }
+        }
+
+        /// Delay before the request takes effect, delay of its answer after that, and whether it
+        /// fails (a 500) instead of taking effect, or after it took effect (a timeout in the API
+        /// server after the write: "may or may not have been applied").
+        fn draw(&mut self) -> (Duration, Duration, Fails) {
+            let late = |rng: &mut fastrand::Rng| match rng.u8(0..10) {
+                0 => Duration::from_millis(rng.u64(0..8000)),
+                1 | 2 => Duration::from_millis(rng.u64(0..500)),
+                _ => Duration::ZERO,
+            };
+            let before = late(&mut self.rng);
+            let after = late(&mut self.rng);
+            let fails = match self.rng.u8(0..40) {
+                0 => Fails::Instead,
+                1 => Fails::After,
+                _ => Fails::No,
+            };
+            (before, after, fails)
+        }
+    }
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Fails {
+        No,
+        Instead,
+        After,
+    }
+
+    /// A client of `server`. A request the client gives up on (a timeout) still reaches the
+    /// server and takes effect, as a request on the wire does.
+    fn client_of(server: Arc<Mutex<Server>>) -> Client {
+        let service = tower::service_fn(move |req: Request<Body>| {
+            let server = server.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = body.collect_bytes().await.unwrap_or_default();
+                let (before, after, fails) = server.lock().unwrap().draw();
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                tokio::spawn(async move {
+                    tokio::time::sleep(before).await;
+                    let mut response = match fails {
+                        Fails::Instead => failure(500, "InternalError"),
+                        _ => server
+                            .lock()
+                            .unwrap()
+                            .serve(&parts.method, parts.uri.path(), &body),
+                    };
+                    if fails == Fails::After {
+                        response = failure(500, "InternalError");
+                    }
+                    tokio::time::sleep(after).await;
+                    let _ = tx.send(response);
+                });
+                Ok::<_, std::convert::Infallible>(rx.await.unwrap_or_else(|_| failure(500, "InternalError")))
+            }
+        });
+        Client::new(service, "ns")
+    }
+
+    /// (replica, from, until) of a term of leadership; an open term has no end yet.
+    type Term = (usize, Instant, Option<Instant>);
+
+    /// Safety of leader election: generated runs of three replicas against one API server whose
+    /// every request may take effect late, be answered late, or fail. A replica leads from the
+    /// moment `acquire` returns until `hold` returns (as `run` does); no two replicas ever lead
+    /// at the same moment.
+    #[tokio::test(start_paused = true)]
+    async fn generated_runs_never_have_two_leaders_at_once() {
+        let cfg = |identity: &str| LeaseConfig {
+            name: "lease".into(),
+            namespace: "ns".into(),
+            identity: identity.into(),
+            duration: Duration::from_secs(6),
+            renew: Duration::from_secs(1),
+            renew_deadline: Duration::from_secs(4),
+        };
+        for seed in 0..20 {
+            let server = Arc::new(Mutex::new(Server {
+                lease: None,
+                version: 0,
+                rng: fastrand::Rng::with_seed(seed),
+            }));
+            let terms: Arc<Mutex<Vec<Term>>> = Arc::default();
+            let replicas: Vec<_> = (0..3)
+                .map(|id| {
+                    let (client, terms) = (client_of(server.clone()), terms.clone());
+                    let cfg = cfg(&format!("r{id}"));
+                    tokio::spawn(async move {
+                        let standing_by = AtomicBool::new(false);
+                        loop {
+                            let Ok(since) = acquire(&client, &cfg, &standing_by).await else {
+                                tokio::time::sleep(cfg.renew).await;
+                                continue;
+                            };
+                            let term = {
+                                let mut t = terms.lock().unwrap();
+                                t.push((id, Instant::now(), None));
+                                t.len() - 1
+                            };
+                            hold(&client, &cfg, since).await;
+                            terms.lock().unwrap()[term].2 = Some(Instant::now());
+                        }
+                    })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            let end = Instant::now();
+            for r in replicas {
+                r.abort();
+            }
+            let terms = terms.lock().unwrap().clone();
+            assert!(terms.len() > 1, "seed {seed}: leadership never moved");
+            for (i, &(a, from_a, until_a)) in terms.iter().enumerate() {
+                for &(b, from_b, until_b) in &terms[i + 1..] {
+                    let overlap = from_a.max(from_b) < until_a.unwrap_or(end).min(until_b.unwrap_or(end));
+                    assert!(
+                        a == b || !overlap,
+                        "seed {seed}: r{a} led {:?}..{:?} and r{b} led {:?}..{:?} (s from the start)",
+                        from_a - (end - Duration::from_secs(600)),
+                        until_a.map(|u| u - (end - Duration::from_secs(600))),
+                        from_b - (end - Duration::from_secs(600)),
+                        until_b.map(|u| u - (end - Duration::from_secs(600))),
+                    );
+                }
+            }
+        }
+    }
 
     /// An API server that accepts connections and never answers: a network partition as the
     /// leader sees it.
@@ -300,7 +497,11 @@ mod tests {
             renew_deadline: Duration::from_secs(2),
         };
         let started = tokio::time::Instant::now();
-        let stepped_down = tokio::time::timeout(Duration::from_secs(10), hold(&client, &cfg)).await;
+        let stepped_down = tokio::time::timeout(
+            Duration::from_secs(10),
+            hold(&client, &cfg, tokio::time::Instant::now()),
+        )
+        .await;
         assert!(stepped_down.is_ok(), "still leading after 10 s without a renewal");
         assert!(
             started.elapsed() < cfg.duration,

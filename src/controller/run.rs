@@ -202,16 +202,21 @@ impl Replica<'_> {
             ..
         } = *self;
         loop {
+            // When the attempt that took the Lease started: the term counts from there.
+            let mut since = None;
             if let Some(lease) = &config.leader {
                 let elected = shutdown
                     .unless_requested(leader::acquire(client, lease, ready))
                     .await;
-                if elected.transpose()?.is_none() {
-                    tracing::info!("stopped before leading");
-                    return Ok(());
+                match elected.transpose()? {
+                    Some(at) => since = Some(at),
+                    None => {
+                        tracing::info!("stopped before leading");
+                        return Ok(());
+                    }
                 }
             }
-            match self.lead(key.clone()).await {
+            match self.lead(key.clone(), since).await {
                 Led::Stopped => return Ok(()),
                 Led::Lost => {
                     tracing::warn!("stopped leading; standing by for the Lease again");
@@ -220,8 +225,8 @@ impl Replica<'_> {
         }
     }
 
-    /// Runs every controller while this replica leads.
-    async fn lead(&self, key: Sensitive<Vec<u8>>) -> Led {
+    /// Runs every controller while this replica leads (since `since`, with leader election).
+    async fn lead(&self, key: Sensitive<Vec<u8>>, since: Option<tokio::time::Instant>) -> Led {
         let Self {
             client,
             config,
@@ -256,7 +261,7 @@ impl Replica<'_> {
                     leader::release(client, lease).await;
                     Led::Stopped
                 }
-                () = leader::hold(client, lease) => Led::Lost,
+                () = leader::hold(client, lease, since.unwrap_or_else(tokio::time::Instant::now)) => Led::Lost,
             },
             None => {
                 controllers.await;
