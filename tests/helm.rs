@@ -476,10 +476,29 @@ workato:
 
     // Minimal: what the operator does not need, it cannot do.
     assert!(can_i(&kubeconfig, &["patch", "secrets", "-n", &ns]));
-    assert!(can_i(
-        &kubeconfig,
-        &["update", "leases/trackvia-operator-leader", "-n", &ns]
-    ));
+    for lease in ["update", "watch", "list"] {
+        assert!(can_i(
+            &kubeconfig,
+            &[lease, "leases/trackvia-operator-leader", "-n", &ns]
+        ));
+    }
+    // As the standby asks: a list (and watch) selecting the Lease by name is allowed by name.
+    let list = |selector: &[&str]| {
+        Command::new(support::kubectl())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["get", "leases", "-n", &ns])
+            .args(selector)
+            .output()
+            .unwrap()
+    };
+    let by_name = list(&["--field-selector", "metadata.name=trackvia-operator-leader"]);
+    assert!(
+        by_name.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_name.stderr)
+    );
+    assert!(!list(&[]).status.success(), "every Lease of the namespace listed");
     for refused in [
         vec!["list", "pods", "-n", &ns],
         vec!["get", "secrets", "-n", "kube-system"],
@@ -491,6 +510,8 @@ workato:
         // The Lease rule names the operator's Lease: others in its own namespace are not its.
         vec!["update", "leases/someone-elses", "-n", &ns],
         vec!["get", "leases/someone-elses", "-n", &ns],
+        // Watched by name only: not every Lease of its namespace.
+        vec!["watch", "leases", "-n", &ns],
     ] {
         assert!(
             !can_i(&kubeconfig, &refused),
@@ -930,8 +951,9 @@ fn user_roles_aggregate_into_the_builtin_roles() {
     assert!(!off.iter().any(is_user_role), "{off:?}");
 }
 
-/// The operator's Lease rule names its Lease (the value the chart passes as `--lease-name`);
-/// create, which RBAC cannot limit by name, is a rule of its own with create alone.
+/// The operator's Lease rule names its Lease (the value the chart passes as `--lease-name`; the
+/// standby's watch selects it by name); create, which RBAC cannot limit by name, is a rule of
+/// its own with create alone.
 #[test]
 fn the_lease_rule_names_the_operators_lease() {
     for (extra, name) in [
@@ -954,7 +976,7 @@ fn the_lease_rule_names_the_operators_lease() {
         assert_eq!(lease_rules.len(), 2, "{own}");
         for rule in lease_rules {
             match strings(&rule["verbs"]).as_slice() {
-                ["get", "update"] => assert_eq!(strings(&rule["resourceNames"]), [name]),
+                ["get", "list", "watch", "update"] => assert_eq!(strings(&rule["resourceNames"]), [name]),
                 ["create"] => assert!(rule.get("resourceNames").is_none()),
                 other => panic!("unexpected Lease verbs {other:?}"),
             }

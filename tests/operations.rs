@@ -141,6 +141,54 @@ async fn a_standby_is_ready_and_a_stopped_leader_hands_the_lease_over() {
     b.kill();
 }
 
+/// A standby watches the Lease: when the leader lets it go, the standby takes it at once, not at
+/// its next attempt. Here attempts are 20 s apart, and the leader stops just after the standby's
+/// first one: before the watch, the handover waited for the next attempt, about 20 s later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a kube-apiserver: run `make test`"]
+async fn a_released_lease_is_taken_at_once_not_at_the_next_attempt() {
+    let (client, ns) = support::cluster("release-watch").await;
+    let slow = [
+        "--lease-duration",
+        "60s",
+        "--lease-renew-interval",
+        "20s",
+        "--lease-renew-deadline",
+        "40s",
+    ];
+    let holder = || sandbox::lease_holder(&client, &ns);
+    let mut a = Operator::start_with(&ns, &format!("{ns}-a"), &slow, &[]);
+    eventually(Duration::from_secs(30), "replica a leads", || async {
+        (holder().await? == format!("{ns}-a")).then_some(())
+    })
+    .await;
+    let mut b = Operator::start_with(&ns, &format!("{ns}-b"), &slow, &[]);
+    eventually(
+        Duration::from_secs(30),
+        "replica b waits for leadership",
+        || async { b.log_text().contains("waiting for leadership").then_some(()) },
+    )
+    .await;
+    a.terminate();
+    let status = a.exit_within(Duration::from_secs(15)).await;
+    assert!(
+        status.success(),
+        "a SIGTERM ends the operator cleanly: {status:?}"
+    );
+    let released = std::time::Instant::now();
+    eventually(
+        Duration::from_secs(8),
+        "replica b leads well before its next attempt",
+        || async { (holder().await? == format!("{ns}-b")).then_some(()) },
+    )
+    .await;
+    eprintln!(
+        "handover: release to the standby leading in {:.1} s",
+        released.elapsed().as_secs_f64()
+    );
+    b.kill();
+}
+
 /// A standby told to stop (a rolling update scaling the old ReplicaSet down, a drain) exits at
 /// once. It used to go on waiting for the Lease and take it when the leader let go: a terminating
 /// pod then led, its stop request already spent, until the kubelet killed it at the end of its
