@@ -489,7 +489,8 @@ async fn a_live_holder_with_a_slow_clock_keeps_its_lease() {
 
 /// A leader cut off from the API server (a partition: its requests hang, nothing fails) stops
 /// leading within its renew deadline, before its Lease could be taken over, and does not exit:
-/// once the link heals it takes its own Lease back and reconciles again.
+/// once the link heals it takes its own Lease back and reconciles again. Cut off again and told
+/// to stop while it stands by, it exits cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the emulator serves while the test blocks
 #[ignore = "needs a kube-apiserver: run `make test`"]
 async fn a_leader_cut_off_from_the_api_server_steps_down_and_leads_again_when_it_heals() {
@@ -548,5 +549,27 @@ async fn a_leader_cut_off_from_the_api_server_steps_down_and_leads_again_when_it
     .await;
     assert_eq!(a.log_text().matches("leadership acquired").count(), 2);
     assert!(a.exited().is_none());
-    a.kill();
+
+    // Cut off again, it stands by again; told to stop then, with the API server still out of
+    // reach, it exits cleanly and at once (nothing of a standby waits for the API server).
+    link.cut(true);
+    eventually(
+        Duration::from_secs(20),
+        "replica a stops leading again",
+        || async { (a.log_text().matches("stopped leading").count() == 2).then_some(()) },
+    )
+    .await;
+    let stop = std::time::Instant::now();
+    a.terminate();
+    let status = a.exit_within(Duration::from_secs(15)).await;
+    assert!(
+        status.success(),
+        "a SIGTERM ends a replica standing by again cleanly: {status:?}\n{}",
+        a.log_tail(20)
+    );
+    eprintln!(
+        "standing by again: SIGTERM to exit in {:.1} s",
+        stop.elapsed().as_secs_f64()
+    );
+    assert_eq!(a.log_text().matches("leadership acquired").count(), 2);
 }
