@@ -229,7 +229,7 @@ async fn main() {
              from the start of the apply until every IntegrationAccount and WorkatoConnection is Ready (the operator's \
              count of transitions to Ready, scraped every 250 ms, then confirmed by one list). Workato bound: connection writes are 1 per second per workspace, one per connection. \
              TrackVia budget: the operator's own 5 calls/s per account over the calls it made. At 10k the objects \
-             are created through the API, 32 at a time. RSS settled: once nothing was reconciled for 3 s, and 30 s more. Emulator latency 0.\n\n",
+             are created through the API, 32 at a time. RSS settled: 30 s after all Ready. Emulator latency 0.\n\n",
         );
         report.push_str(&scale_table);
         report.push_str(&scale_notes);
