@@ -265,28 +265,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn no_window_ever_holds_more_than_the_limit_under_concurrency() {
         let rl = RateLimiter::with_margin("t", 4, Duration::from_secs(10), Duration::ZERO);
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..20)
-            .map(|_| {
-                let rl = rl.clone();
-                tokio::spawn(async move {
-                    rl.acquire().await;
-                    Instant::now() - start
-                })
-            })
-            .collect();
-        let mut times = Vec::new();
-        for t in tasks {
-            times.push(t.await.unwrap());
-        }
-        times.sort();
-        for (i, t) in times.iter().enumerate() {
-            let in_window = times[i..]
-                .iter()
-                .take_while(|u| **u < *t + Duration::from_secs(10))
-                .count();
-            assert!(in_window <= 4, "window starting at {t:?} holds {in_window}");
-        }
+        let times = starts(&rl, &[Duration::ZERO; 20]).await;
+        assert_kept(&times, 4, Duration::from_secs(10));
         // And it is not slower than needed: 20 requests at 4 per 10 s end at 40 s.
         assert_eq!(*times.last().unwrap(), Duration::from_secs(40));
     }
@@ -331,24 +311,31 @@ mod tests {
                     std::thread::sleep(for_);
                 });
             }
-            let tasks: Vec<_> = callers
-                .iter()
-                .map(|&after| {
-                    let rl = rl.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep_until(t0 + after).await;
-                        rl.acquire().await;
-                        Instant::now() - t0
-                    })
-                })
-                .collect();
-            let mut starts = Vec::new();
-            for t in tasks {
-                starts.push(t.await.unwrap());
-            }
-            starts.sort();
-            starts
+            starts(rl, callers).await
         })
+    }
+
+    /// Runs callers of `rl`, each `after` its delay from now; returns when each started (from
+    /// now), in order.
+    async fn starts(rl: &RateLimiter, callers: &[Duration]) -> Vec<Duration> {
+        let t0 = Instant::now();
+        let tasks: Vec<_> = callers
+            .iter()
+            .map(|&after| {
+                let rl = rl.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(t0 + after).await;
+                    rl.acquire().await;
+                    Instant::now() - t0
+                })
+            })
+            .collect();
+        let mut starts = Vec::new();
+        for t in tasks {
+            starts.push(t.await.unwrap());
+        }
+        starts.sort();
+        starts
     }
 
     /// No `limit + 1` starts within `window`.
