@@ -68,9 +68,7 @@ struct Reservation<'a> {
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         if !self.started {
-            let mut state = self.limiter.lock();
-            state.slots.retain(|s| s.number != self.number);
-            drop(state);
+            self.limiter.lock().slots.retain(|s| s.number != self.number);
             self.limiter.inner.started.notify_waiters();
         }
     }
@@ -141,19 +139,10 @@ impl RateLimiter {
         let now = Instant::now();
         let n = n.clamp(1, inner.limit);
         let state = self.lock();
-        let mut at = now;
-        if let Some(p) = state.paused_until {
-            at = at.max(p);
-        }
+        // All `n` go at once when the last of them may (`n - 1` places after the list's end).
+        let mut at = self.earliest(&state, state.slots.len() + n - 1, now);
         if let Some(last) = state.slots.back() {
             at = at.max(last.at);
-        }
-        // Of the reservations in the window, at most `limit - n` may remain when the first of
-        // the `n` goes: the older ones must have left the window.
-        let keep = inner.limit - n;
-        if state.slots.len() > keep {
-            let must_expire = state.slots[state.slots.len() - keep - 1].at;
-            at = at.max(must_expire + inner.window + inner.margin);
         }
         at.saturating_duration_since(now)
     }
@@ -170,18 +159,10 @@ impl RateLimiter {
     /// Reserves the earliest slot at or after `now` that keeps every window within the limit, as
     /// planned now; returns its number and time.
     fn reserve(&self, now: Instant) -> (u64, Instant) {
-        let inner = &self.inner;
         let mut state = self.lock();
-        let mut slot = now;
-        if let Some(p) = state.paused_until {
-            slot = slot.max(p);
-        }
+        let mut slot = self.earliest(&state, state.slots.len(), now);
         if let Some(last) = state.slots.back() {
             slot = slot.max(last.at);
-        }
-        if state.slots.len() >= inner.limit {
-            let oldest_in_window = state.slots[state.slots.len() - inner.limit].at;
-            slot = slot.max(oldest_in_window + inner.window + inner.margin);
         }
         let number = state.next;
         state.next += 1;
@@ -193,9 +174,22 @@ impl RateLimiter {
         (number, slot)
     }
 
+    /// The earliest a reservation at `position` in the list may start, from `now`: after a pause,
+    /// and a window (with its margin) after the one `limit` places before it.
+    fn earliest(&self, state: &State, position: usize, now: Instant) -> Instant {
+        let inner = &self.inner;
+        let mut at = now;
+        if let Some(p) = state.paused_until {
+            at = at.max(p);
+        }
+        if let Some(before) = position.checked_sub(inner.limit).and_then(|k| state.slots.get(k)) {
+            at = at.max(before.at + inner.window + inner.margin);
+        }
+        at
+    }
+
     /// Whether reservation `number` may start at `now`; if so, it is marked started at `now`.
     fn turn(&self, number: u64, now: Instant) -> Turn {
-        let inner = &self.inner;
         let mut state = self.lock();
         let Some(i) = state.slots.iter().position(|s| s.number == number) else {
             // (never: a reservation leaves the list only after it started)
@@ -204,13 +198,7 @@ impl RateLimiter {
         if state.slots.iter().take(i).any(|s| !s.started) {
             return Turn::WaitForEarlier;
         }
-        let mut earliest = now;
-        if let Some(p) = state.paused_until {
-            earliest = earliest.max(p);
-        }
-        if i >= inner.limit {
-            earliest = earliest.max(state.slots[i - inner.limit].at + inner.window + inner.margin);
-        }
+        let earliest = self.earliest(&state, i, now);
         if earliest > now {
             state.slots[i].at = earliest;
             return Turn::WaitUntil(earliest);
@@ -220,16 +208,15 @@ impl RateLimiter {
             at: now,
             started: true,
         };
-        // Only the last `limit` that started are needed to place the ones after them.
-        while state.slots.iter().filter(|s| s.started).count() > inner.limit {
-            state.slots.pop_front();
-        }
+        // Those up to `i` have started, none after it. Only the last `limit` that started are
+        // needed to place the ones after them.
+        state.slots.drain(..(i + 1).saturating_sub(self.inner.limit));
         Turn::Go
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A poisoned lock only means another task panicked while holding it; the slot list is
-        // still consistent (every mutation is a single push/pop).
+        // still consistent (nothing in a critical section panics between two changes of it).
         self.inner
             .state
             .lock()
