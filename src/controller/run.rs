@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 
-use super::leader;
+use super::leader::{self, LeaseConfig};
 use super::shutdown::Shutdown;
 use super::state_metrics::StateMetrics;
 use super::watches::{SharedCaches, Synced, Watches, api};
@@ -32,7 +32,7 @@ pub struct RunConfig {
     /// Intervals.
     pub settings: Settings,
     /// Leader election; `None` runs without (a single replica).
-    pub leader: Option<leader::LeaseConfig>,
+    pub leader: Option<LeaseConfig>,
     /// Reconciles of one kind that run at once (0: no limit).
     pub concurrency: u16,
 }
@@ -202,21 +202,22 @@ impl Replica<'_> {
             ..
         } = *self;
         loop {
-            // When the attempt that took the Lease started: the term counts from there.
-            let mut since = None;
-            if let Some(lease) = &config.leader {
-                let elected = shutdown
-                    .unless_requested(leader::acquire(client, lease, ready))
-                    .await;
-                match elected.transpose()? {
-                    Some(at) => since = Some(at),
-                    None => {
+            // With leader election: the Lease, and when the attempt that took it started (the
+            // term counts from there).
+            let term = match &config.leader {
+                Some(lease) => {
+                    let elected = shutdown
+                        .unless_requested(leader::acquire(client, lease, ready))
+                        .await;
+                    let Some(since) = elected.transpose()? else {
                         tracing::info!("stopped before leading");
                         return Ok(());
-                    }
+                    };
+                    Some((lease, since))
                 }
-            }
-            match self.lead(key.clone(), since).await {
+                None => None,
+            };
+            match self.lead(key.clone(), term).await {
                 Led::Stopped => return Ok(()),
                 Led::Lost => {
                     tracing::warn!("stopped leading; standing by for the Lease again");
@@ -225,8 +226,9 @@ impl Replica<'_> {
         }
     }
 
-    /// Runs every controller while this replica leads (since `since`, with leader election).
-    async fn lead(&self, key: Sensitive<Vec<u8>>, since: Option<tokio::time::Instant>) -> Led {
+    /// Runs every controller while this replica leads: for its `term` (the Lease it holds and
+    /// since when), with leader election.
+    async fn lead(&self, key: Sensitive<Vec<u8>>, term: Option<(&LeaseConfig, tokio::time::Instant)>) -> Led {
         let Self {
             client,
             config,
@@ -254,14 +256,14 @@ impl Replica<'_> {
         ))));
         let marking = tokio::spawn(mark_ready_when_synced(synced, ready.clone()));
         tracing::info!(namespace = ns.unwrap_or("<all>"), "controllers running");
-        let led = match &config.leader {
-            Some(lease) => tokio::select! {
+        let led = match term {
+            Some((lease, since)) => tokio::select! {
                 _ = controllers => {
                     // Stopped by a signal, every reconcile finished: the next replica may lead now.
                     leader::release(client, lease).await;
                     Led::Stopped
                 }
-                () = leader::hold(client, lease, since.unwrap_or_else(tokio::time::Instant::now)) => Led::Lost,
+                () = leader::hold(client, lease, since) => Led::Lost,
             },
             None => {
                 controllers.await;
