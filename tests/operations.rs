@@ -157,18 +157,7 @@ async fn a_released_lease_is_taken_at_once_not_at_the_next_attempt() {
         "40s",
     ];
     let holder = || sandbox::lease_holder(&client, &ns);
-    let mut a = Operator::start_with(&ns, &format!("{ns}-a"), &slow, &[]);
-    eventually(Duration::from_secs(30), "replica a leads", || async {
-        (holder().await? == format!("{ns}-a")).then_some(())
-    })
-    .await;
-    let mut b = Operator::start_with(&ns, &format!("{ns}-b"), &slow, &[]);
-    eventually(
-        Duration::from_secs(30),
-        "replica b waits for leadership",
-        || async { b.log_text().contains("waiting for leadership").then_some(()) },
-    )
-    .await;
+    let (mut a, mut b) = sandbox::leader_and_standby_with(&client, &ns, &slow).await;
     a.terminate();
     let status = a.exit_within(Duration::from_secs(15)).await;
     assert!(

@@ -101,12 +101,17 @@ pub async fn lease_holder(client: &Client, ns: &str) -> Option<String> {
 
 /// Two replicas in `ns`: `<ns>-a` leading, then `<ns>-b` standing by (it said it waits).
 pub async fn leader_and_standby(client: &Client, ns: &str) -> (Operator, Operator) {
-    let a = Operator::start_as(ns, &format!("{ns}-a"));
+    leader_and_standby_with(client, ns, &[]).await
+}
+
+/// Like [`leader_and_standby`], both replicas with `extra` flags.
+pub async fn leader_and_standby_with(client: &Client, ns: &str, extra: &[&str]) -> (Operator, Operator) {
+    let a = Operator::start_with(ns, &format!("{ns}-a"), extra, &[]);
     eventually(Duration::from_secs(30), "replica a leads", || async {
         (lease_holder(client, ns).await? == format!("{ns}-a")).then_some(())
     })
     .await;
-    let b = Operator::start_as(ns, &format!("{ns}-b"));
+    let b = Operator::start_with(ns, &format!("{ns}-b"), extra, &[]);
     eventually(
         Duration::from_secs(30),
         "replica b waits for leadership",
