@@ -201,10 +201,11 @@ pub async fn run(client: &Client, case: Case, measure_noop: bool) -> Outcome {
     drop(op);
     let copy = support::namespace(client, "bench-alone-merge").await;
     harness::create_all(client, &copy, &objects, 32).await;
+    let writes = writes(client, &ns).await;
     let floor = Floor {
-        writes: writes(client, &ns).await.len(),
-        took: replay(client, writes(client, &ns).await, &alone, true).await,
-        merge: replay(client, writes(client, &ns).await, &copy, false).await,
+        writes: writes.len(),
+        took: replay(client, writes.clone(), &alone, true).await,
+        merge: replay(client, writes, &copy, false).await,
     };
     let out = Outcome {
         case,
