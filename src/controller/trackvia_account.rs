@@ -11,14 +11,19 @@ use crate::conditions::{Cond, Reason, reasons};
 use crate::domain::accounts::{admin_credentials, trackvia_client};
 use crate::domain::caches::Source;
 use crate::domain::secret_ref::SecretRefError;
-use crate::reconcile::{Context, Error, credential_check, interval};
+use kube::runtime::reflector::Store;
+
+use crate::reconcile::{Context, Error, Scoped, credential_check, interval};
 use crate::trackvia::{AuthFailure, AuthToken, HttpTrackvia, TrackviaApi, TrackviaError};
 
+/// What the TrackViaAccount reconciler works with: its own cache.
+pub type Ctx = Scoped<Store<TrackViaAccount>>;
+
 /// Reconciles one TrackViaAccount.
-pub async fn reconcile(account: Arc<TrackViaAccount>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile(account: Arc<TrackViaAccount>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     crate::reconcile::measured(&ctx, "TrackViaAccount", async {
         // The cache, unless it has not shown our last status write yet.
-        match crate::reconcile::current(&ctx, &*account).await? {
+        match crate::reconcile::current(&ctx, &*account, Some(&ctx.own)).await? {
             Some(account) => reconcile_inner(&account, &ctx).await,
             None => Ok(Action::await_change()),
         }
@@ -131,7 +136,7 @@ fn api_condition(e: &TrackviaError) -> Cond {
 }
 
 /// Error policy: log, count, requeue by error class.
-pub fn error_policy(_: Arc<TrackViaAccount>, err: &Error, _: Arc<Context>) -> Action {
+pub fn error_policy(_: Arc<TrackViaAccount>, err: &Error, _: Arc<Ctx>) -> Action {
     tracing::warn!(error = %err, "TrackViaAccount reconcile failed");
     Action::requeue(err.requeue_after())
 }

@@ -374,7 +374,10 @@ impl Watches {
         .run(
             trackvia_account::reconcile,
             trackvia_account::error_policy,
-            self.ctx.clone(),
+            Arc::new(Scoped {
+                base: self.ctx.clone(),
+                own: c.accounts.store.clone(),
+            }),
         )
         .for_each(|_| async {})
     }
@@ -397,7 +400,10 @@ impl Watches {
         .run(
             workato_workspace::reconcile,
             workato_workspace::error_policy,
-            self.ctx.clone(),
+            Arc::new(Scoped {
+                base: self.ctx.clone(),
+                own: c.workspaces.store.clone(),
+            }),
         )
         .for_each(|_| async {})
     }

@@ -11,14 +11,19 @@ use crate::domain::accounts::{WorkspaceClient, workspace_client};
 use crate::domain::caches::Source;
 use crate::domain::secret_ref::SecretRefError;
 use crate::external::Classify;
-use crate::reconcile::{Context, Error, credential_check, interval};
+use kube::runtime::reflector::Store;
+
+use crate::reconcile::{Context, Error, Scoped, credential_check, interval};
 use crate::workato::{HttpWorkato, RecipeQuery, WorkatoApi, WorkatoError};
 
+/// What the WorkatoWorkspace reconciler works with: its own cache.
+pub type Ctx = Scoped<Store<WorkatoWorkspace>>;
+
 /// Reconciles one WorkatoWorkspace.
-pub async fn reconcile(ws: Arc<WorkatoWorkspace>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile(ws: Arc<WorkatoWorkspace>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     crate::reconcile::measured(&ctx, "WorkatoWorkspace", async {
         // The cache, unless it has not shown our last status write yet.
-        match crate::reconcile::current(&ctx, &*ws).await? {
+        match crate::reconcile::current(&ctx, &*ws, Some(&ctx.own)).await? {
             Some(ws) => reconcile_inner(&ws, &ctx).await,
             None => Ok(Action::await_change()),
         }
@@ -118,7 +123,7 @@ fn api_condition(e: &WorkatoError) -> Cond {
 }
 
 /// Error policy: log, requeue by error class.
-pub fn error_policy(_: Arc<WorkatoWorkspace>, err: &Error, _: Arc<Context>) -> Action {
+pub fn error_policy(_: Arc<WorkatoWorkspace>, err: &Error, _: Arc<Ctx>) -> Action {
     tracing::warn!(error = %err, "WorkatoWorkspace reconcile failed");
     Action::requeue(err.requeue_after())
 }

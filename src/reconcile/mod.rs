@@ -21,6 +21,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -135,32 +136,42 @@ where
         .map_err(Error::kube("reading the object"))
 }
 
-/// The object a reconcile works on: the cached copy (`cached`, what the controller was handed),
-/// unless the cache has not shown the last write of ours yet (see [`written::Written`]); then the
-/// object as the API server has it, or `None` when it is gone. A reconcile so never decides on a
-/// status older than the one it wrote, and a reconcile that changes nothing reads nothing.
-pub async fn current<K>(ctx: &Context, cached: &K) -> Result<Option<K>, Error>
+/// The object a reconcile works on: the copy in `store` (the cache of its kind; without one, the
+/// copy the controller handed it, `cached`), unless the cache has not shown the last write of ours
+/// yet (see [`written::Written`]); then the object as the API server has it, or `None` when it is
+/// gone. A reconcile so never decides on a status older than the one it wrote, and a reconcile
+/// that changes nothing reads nothing.
+///
+/// The cache is read again rather than trusting `cached`: kube's runner takes its copy when it
+/// starts the reconcile, and the echo of our last write can reach the cache and be taken between
+/// then and now. Asking [`written::Written::unseen`] first and reading the cache after is what
+/// makes the answer safe in every order (`tests::a_reconcile_never_decides_on_a_copy_older_than_our_last_write`).
+pub async fn current<K>(ctx: &Context, cached: &K, store: Option<&Store<K>>) -> Result<Option<K>, Error>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
-    let meta = cached.meta();
-    if ctx
-        .written
-        .seen_by_cache(meta.uid.as_deref(), meta.resource_version.as_deref())
-    {
-        return Ok(Some(cached.clone()));
+    let uid = cached.meta().uid.as_deref();
+    let unseen = ctx.written.unseen(uid);
+    let copy = store
+        .and_then(|s| s.get(&ObjectRef::from_obj(cached)))
+        .filter(|o| o.meta().uid.as_deref() == uid)
+        .map_or_else(|| cached.clone(), |o| (*o).clone());
+    let Some(unseen) = unseen else {
+        return Ok(Some(copy));
+    };
+    if copy.meta().resource_version.as_deref() == Some(unseen.as_str()) {
+        ctx.written.settle(uid, &unseen);
+        return Ok(Some(copy));
     }
     tracing::debug!(object = %cached.name_any(), "the cache has not shown our last write: reading the object");
     let latest = latest(ctx, cached).await?;
     match &latest {
         // The cache is as new as the API server (it moved past our write through a relist).
-        Some(l) if l.meta().resource_version == meta.resource_version => {
-            ctx.written.forget(meta.uid.as_deref())
-        }
-        None => ctx.written.forget(meta.uid.as_deref()),
+        Some(l) if l.meta().resource_version == copy.meta().resource_version => ctx.written.forget(uid),
+        None => ctx.written.forget(uid),
         Some(_) => {}
     }
     Ok(latest)
@@ -260,4 +271,140 @@ where
             .inc();
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http::{Request, Response};
+    use kube::client::Body;
+    use kube::runtime::watcher;
+
+    use super::*;
+    use crate::api::IntegrationAccount;
+
+    fn ia(rv: &str) -> IntegrationAccount {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "integrations.trackvia-operator.dev/v1alpha1", "kind": "IntegrationAccount",
+            "metadata": {"name": "sf", "namespace": "ns", "uid": "u", "resourceVersion": rv, "generation": 1},
+            "spec": {"accountRef": {"name": "acme"}, "system": "Salesforce", "email": "sf@acme.example",
+                     "tokenSecretRef": {"name": "sf-token", "key": "token"},
+                     "credentialsSecret": {"name": "sf-credentials"}},
+            "status": {"nextAction": rv}
+        }))
+        .unwrap()
+    }
+
+    /// A context whose API server holds `latest` and counts the reads.
+    fn context(latest: IntegrationAccount, reads: Arc<AtomicUsize>) -> Context {
+        let service = tower::service_fn(move |_: Request<Body>| {
+            reads.fetch_add(1, Ordering::SeqCst);
+            let body = serde_json::to_vec(&latest).unwrap();
+            async move {
+                Ok::<_, std::convert::Infallible>(
+                    Response::builder()
+                        .status(200)
+                        .header("content-type", "application/json")
+                        .body(Body::from(body))
+                        .unwrap(),
+                )
+            }
+        });
+        Context::new(
+            kube::Client::new(service, "ns"),
+            Arc::new(crate::clock::SystemClock),
+            crate::secret::Sensitive::new(b"key".to_vec()),
+            Settings::default(),
+            Arc::new(crate::metrics::Metrics::new()),
+        )
+    }
+
+    /// What happens around a status write X of ours (the object was at W before it), in any order
+    /// the operator's tasks allow.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Step {
+        /// The answer to the write arrives: `Written::record`.
+        Answered,
+        /// The watch delivers X into the cache.
+        Cached,
+        /// The trigger stream takes the echo of X (after the cache holds it).
+        Echoed,
+        /// kube's runner starts the next reconcile, handing it the cache's copy (after the reconcile
+        /// that wrote X has finished, so after the answer).
+        Handed,
+        /// That reconcile asks for its object.
+        Asked,
+    }
+
+    fn allowed(order: &[Step]) -> bool {
+        let at = |s: Step| order.iter().position(|o| *o == s).unwrap();
+        at(Step::Cached) < at(Step::Echoed)
+            && at(Step::Answered) < at(Step::Handed)
+            && at(Step::Handed) < at(Step::Asked)
+    }
+
+    fn orders(rest: Vec<Step>) -> Vec<Vec<Step>> {
+        if rest.is_empty() {
+            return vec![Vec::new()];
+        }
+        let mut all = Vec::new();
+        for (i, s) in rest.iter().enumerate() {
+            let mut others = rest.clone();
+            others.remove(i);
+            for mut tail in orders(others) {
+                tail.insert(0, *s);
+                all.push(tail);
+            }
+        }
+        all
+    }
+
+    /// Invariant: a reconcile started after our write never decides on the object as it was
+    /// before that write, in every order of the write's answer, its echo, the cache taking it, and
+    /// the runner handing the next reconcile its copy.
+    #[tokio::test]
+    async fn a_reconcile_never_decides_on_a_copy_older_than_our_last_write() {
+        let (w, x) = (ia("1"), ia("2"));
+        let steps = vec![
+            Step::Answered,
+            Step::Cached,
+            Step::Echoed,
+            Step::Handed,
+            Step::Asked,
+        ];
+        let mut walked = 0;
+        for order in orders(steps).into_iter().filter(|o| allowed(o)) {
+            walked += 1;
+            let reads = Arc::new(AtomicUsize::new(0));
+            let ctx = context(x.clone(), reads.clone());
+            let (store, mut writer) = kube::runtime::reflector::store::<IntegrationAccount>();
+            writer.apply_watcher_event(&watcher::Event::Apply(w.clone()));
+            let mut handed = None;
+            let mut got = None;
+            for step in &order {
+                match step {
+                    Step::Answered => ctx.written.record(Some("u"), Some("2")),
+                    Step::Cached => writer.apply_watcher_event(&watcher::Event::Apply(x.clone())),
+                    Step::Echoed => {
+                        ctx.written.echo(Some("u"), Some("2"));
+                    }
+                    Step::Handed => handed = store.get(&kube::runtime::reflector::ObjectRef::from_obj(&w)),
+                    Step::Asked => {
+                        let copy = handed.clone().expect("handed before asked");
+                        got = current(&ctx, &*copy, Some(&store)).await.unwrap();
+                    }
+                }
+            }
+            let got = got.expect("the object exists");
+            assert_eq!(
+                got.meta().resource_version.as_deref(),
+                Some("2"),
+                "order {order:?}: decided on the copy before our write ({} reads)",
+                reads.load(Ordering::SeqCst)
+            );
+        }
+        assert_eq!(walked, 10);
+    }
 }

@@ -5,7 +5,7 @@
 //!   status, a finalizer, the pushed-credentials annotation) does not start another reconcile
 //!   (`controller::triggers` asks [`Written::echo`]);
 //! - **reading from the cache safely**: a reconcile reads its object from the cache unless the
-//!   cache has not yet seen the last write of ours ([`Written::seen_by_cache`]); only then is the
+//!   cache has not yet seen the last write of ours ([`Written::unseen`]); only then is the
 //!   object read from the API server (`reconcile::current`).
 //!
 //! Entries live from a write until the cache shows it: a handful at any time, not one per object.
@@ -91,19 +91,21 @@ impl Written {
         }
     }
 
-    /// Whether a cached copy of `uid` at `resource_version` includes every write of ours. The
-    /// cache showing our last write settles the entry.
-    pub fn seen_by_cache(&self, uid: Option<&str>, resource_version: Option<&str>) -> bool {
-        let Some(uid) = uid else { return true };
+    /// The version our last write left `uid` at, while the caches have not shown it. A reader
+    /// asks this before it reads the cache: a cache holds a version before its echo is taken, so
+    /// a copy read after an answer of `None` includes every write of ours.
+    pub fn unseen(&self, uid: Option<&str>) -> Option<String> {
+        self.lock().get(uid?).and_then(|v| v.last().cloned())
+    }
+
+    /// A cache showed `uid` at `resource_version`, our last write as [`Written::unseen`] gave it:
+    /// the entry is settled, unless a write of ours came after it.
+    pub fn settle(&self, uid: Option<&str>, resource_version: &str) {
+        let Some(uid) = uid else { return };
         let mut map = self.lock();
-        let Some(versions) = map.get(uid) else {
-            return true;
-        };
-        if versions.last().map(String::as_str) == resource_version {
+        if map.get(uid).and_then(|v| v.last()).map(String::as_str) == Some(resource_version) {
             map.remove(uid);
-            return true;
         }
-        false
     }
 
     /// Forgets `uid` (deleted, or the API server and the cache agree on its latest version).
@@ -124,23 +126,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_write_is_an_echo_once_and_the_cache_is_fresh_after_it() {
+    fn a_write_is_an_echo_once_and_unseen_until_then() {
         let w = Written::default();
         w.record(Some("u"), Some("5"));
         w.record(Some("u"), Some("7"));
-        assert!(
-            !w.seen_by_cache(Some("u"), Some("4")),
-            "the cache lags our writes"
-        );
-        assert!(
-            !w.seen_by_cache(Some("u"), Some("5")),
+        assert_eq!(
+            w.unseen(Some("u")).as_deref(),
+            Some("7"),
             "the cache lags our last write"
         );
         assert!(w.echo(Some("u"), Some("5")));
+        assert_eq!(w.unseen(Some("u")).as_deref(), Some("7"));
         assert!(!w.echo(Some("u"), Some("6")), "someone else's write");
         assert!(w.echo(Some("u"), Some("7")));
         assert!(!w.echo(Some("u"), Some("7")), "an echo is an echo once");
-        assert!(w.seen_by_cache(Some("u"), Some("9")), "nothing of ours unseen");
+        assert_eq!(w.unseen(Some("u")), None, "nothing of ours unseen");
         assert_eq!(w.pending(), 0);
     }
 
@@ -150,15 +150,17 @@ mod tests {
         assert!(!w.echo(Some("u"), Some("5")), "not known as ours yet");
         w.record(Some("u"), Some("5"));
         assert_eq!(w.pending(), 0);
-        assert!(w.seen_by_cache(Some("u"), Some("5")));
+        assert_eq!(w.unseen(Some("u")), None);
     }
 
     #[test]
-    fn the_cache_showing_the_last_write_settles_it() {
+    fn the_cache_showing_the_last_write_settles_it_and_only_that() {
         let w = Written::default();
         w.record(Some("u"), Some("5"));
-        assert!(w.seen_by_cache(Some("u"), Some("5")));
+        w.settle(Some("u"), "4");
+        assert_eq!(w.pending(), 1, "an older version settles nothing");
+        w.settle(Some("u"), "5");
         assert_eq!(w.pending(), 0);
-        assert!(w.seen_by_cache(None, None));
+        assert_eq!(w.unseen(None), None);
     }
 }

@@ -52,7 +52,9 @@ pub struct Own {
 /// Reconciles one IntegrationAccount.
 pub async fn reconcile(cached: Arc<IntegrationAccount>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     crate::reconcile::measured(&ctx, "IntegrationAccount", async {
-        let Some(ia) = crate::reconcile::current(&ctx, &*cached).await? else {
+        let Some(ia) =
+            crate::reconcile::current(&ctx, &*cached, ctx.own.caches.integration_accounts.as_ref()).await?
+        else {
             return Ok(Action::await_change());
         };
         if ia.meta().deletion_timestamp.is_some() {

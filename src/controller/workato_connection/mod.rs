@@ -44,7 +44,7 @@ pub struct Own {
 /// Reconciles one WorkatoConnection.
 pub async fn reconcile(cached: Arc<WorkatoConnection>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     crate::reconcile::measured(&ctx, "WorkatoConnection", async {
-        match crate::reconcile::current(&ctx, &*cached).await? {
+        match crate::reconcile::current(&ctx, &*cached, ctx.own.caches.connections.as_ref()).await? {
             Some(wc) => reconcile_inner(&wc, &ctx).await,
             None => {
                 recipes::forget_metrics(&ctx, &cached);
