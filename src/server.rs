@@ -41,7 +41,7 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>, ready: Arc<AtomicBoo
                             header::CONTENT_TYPE,
                             "application/openmetrics-text; version=1.0.0; charset=utf-8",
                         )],
-                        metrics.encode(),
+                        axum::body::Body::from_stream(metrics.encode_in_pieces()),
                     )
                         .into_response()
                 }

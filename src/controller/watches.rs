@@ -133,7 +133,12 @@ where
                 }
             }
             let changed: Vec<Change<K>> = match e {
-                Ok(watcher::Event::Apply(o)) => vec![Change::Applied(Arc::new(o))],
+                // The cache's own copy (it has just taken this version), not a second one to queue.
+                Ok(watcher::Event::Apply(o)) => {
+                    vec![Change::Applied(
+                        store.get(&ObjectRef::from_obj(&o)).unwrap_or_else(|| Arc::new(o)),
+                    )]
+                }
                 Ok(watcher::Event::Delete(o)) => vec![Change::Deleted(Arc::new(o))],
                 // A (re)list: everything it holds now, once.
                 Ok(watcher::Event::InitDone) => store.state().into_iter().map(Change::Applied).collect(),
