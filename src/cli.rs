@@ -359,7 +359,7 @@ async fn recent_events(
     Ok(())
 }
 
-fn conditions(out: &mut String, conds: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) {
+fn conditions(out: &mut String, conds: &[crate::api::Condition]) {
     for c in conds {
         let mark = match c.status.as_str() {
             "Unknown" => "…",

@@ -321,7 +321,7 @@ pub fn kubectl_apply(ns: &str, file: &std::path::Path) -> Duration {
 }
 
 /// Whether the object's conditions say `Ready=True`.
-pub fn is_ready(conditions: Option<&Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>) -> bool {
+pub fn is_ready(conditions: Option<&Vec<trackvia_operator::api::Condition>>) -> bool {
     conditions.is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
@@ -337,7 +337,7 @@ pub async fn ready_counts(client: &Client, ns: &str) -> (usize, usize) {
 async fn count_ready<K>(
     client: &Client,
     ns: &str,
-    conditions: impl Fn(&K) -> Option<&Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>,
+    conditions: impl Fn(&K) -> Option<&Vec<trackvia_operator::api::Condition>>,
 ) -> usize
 where
     K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>

@@ -1,6 +1,8 @@
 //! Types and validation rules shared by every custom resource of the group.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::condition::Condition;
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 

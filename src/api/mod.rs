@@ -6,6 +6,7 @@
 #![allow(clippy::duplicated_attributes)]
 
 pub mod common;
+pub mod condition;
 pub mod credential_rotation;
 pub mod integration_account;
 pub mod trackvia_account;
@@ -16,6 +17,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 pub use common::{Environment, GROUP, LocalRef, SecretKeyRef, VERSION};
+pub use condition::{Condition, Word};
 pub use credential_rotation::CredentialRotation;
 pub use integration_account::IntegrationAccount;
 pub use trackvia_account::TrackViaAccount;

@@ -5,7 +5,9 @@
 
 pub mod reasons;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::Condition;
 
 pub use reasons::Reason;
 
@@ -185,9 +187,9 @@ pub fn merge(
                 _ => now.clone(),
             };
             Condition {
-                type_: d.type_.to_owned(),
-                status: d.status.as_str().to_owned(),
-                reason: d.reason.to_string(),
+                type_: d.type_.into(),
+                status: d.status.as_str().into(),
+                reason: d.reason.into(),
                 message: crate::external::http::trim_message(&d.message, MAX_MESSAGE),
                 observed_generation: generation,
                 last_transition_time: transition,

@@ -18,7 +18,9 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::Condition;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -89,9 +91,9 @@ where
             .condition_transitions
             .get_or_create(&crate::metrics::TransitionLabels {
                 controller: kind.to_owned(),
-                condition: c.type_.clone(),
-                status: c.status.clone(),
-                reason: c.reason.clone(),
+                condition: c.type_.to_string(),
+                status: c.status.to_string(),
+                reason: c.reason.to_string(),
             })
             .inc();
         if !worth_an_event(old, c) {
@@ -103,7 +105,7 @@ where
             } else {
                 EventType::Normal
             },
-            reason: c.reason.clone(),
+            reason: c.reason.to_string(),
             note: Some(format!("{}={}: {}", c.type_, c.status, c.message)),
             action: format!("Update{}", c.type_),
             secondary: None,

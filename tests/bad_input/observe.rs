@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Client;
+use trackvia_operator::api::Condition;
 use trackvia_operator::api::{
     CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
 };
@@ -32,8 +32,8 @@ async fn conditions(client: &Client, ns: &str, kind: &str, name: &str) -> Vec<Co
         let text = |field: &str| status[field].as_str().unwrap_or_default().to_owned();
         c.push(Condition {
             type_: "Phase".into(),
-            status: text("phase"),
-            reason: text("outcome"),
+            status: text("phase").into(),
+            reason: text("outcome").into(),
             message: text("planSummary"),
             last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
                 jiff::Timestamp::now(),

@@ -95,7 +95,7 @@ pub async fn cluster(prefix: &str) -> (Client, String) {
 }
 
 /// Whether conditions hold `Ready=True`.
-pub fn is_ready(conds: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> bool {
+pub fn is_ready(conds: &[trackvia_operator::api::Condition]) -> bool {
     conds.iter().any(|c| c.type_ == "Ready" && c.status == "True")
 }
 

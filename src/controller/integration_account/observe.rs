@@ -82,7 +82,7 @@ pub async fn observe(
             }
             Some(c) => AccountState::NotReady {
                 name: account_name.clone(),
-                reason: c.reason.clone(),
+                reason: c.reason.to_string(),
                 message: c.message.clone(),
             },
             None => AccountState::NotReady {
