@@ -379,15 +379,18 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric, in pieces of about [`SCRAPE_PIECE`]
-    /// bytes, each sent as soon as it is written. With one series per object and condition the
-    /// text is megabytes at thousands of objects; held whole, it was the largest allocation the
-    /// operator made, every scrape, and the allocator kept the memory afterwards. It is written
-    /// on a blocking thread (the state metrics walk every cached object) and at most two pieces
-    /// wait for the client; a client that goes away stops the writing.
+    /// bytes, each handed on as soon as it is written. With one series per object and condition
+    /// the text is megabytes at thousands of objects; held whole, it was the largest allocation
+    /// the operator made, every scrape, and the allocator kept the memory afterwards. It is
+    /// written on a blocking thread (the state metrics walk every cached object), and it never
+    /// waits for the client: it holds each metric's lock while it writes it, and a reconcile
+    /// waiting for that lock on a runtime thread could leave no thread to serve the client. A
+    /// client slower than the writing therefore lets pieces queue (at worst the whole text, as
+    /// before); a client that goes away stops the writing.
     pub fn encode_in_pieces(
         self: &Arc<Self>,
     ) -> impl Stream<Item = Result<String, fmt::Error>> + Send + 'static {
-        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let metrics = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut pieces = Pieces {
@@ -402,24 +405,24 @@ impl Metrics {
     }
 }
 
-/// How much of a scrape's text is sent at a time.
+/// How much of a scrape's text is handed on at a time.
 pub const SCRAPE_PIECE: usize = 64 * 1024;
 
-/// A writer that sends what it is given in pieces of [`SCRAPE_PIECE`] bytes.
+/// A writer that hands on what it is given in pieces of [`SCRAPE_PIECE`] bytes.
 struct Pieces {
-    tx: tokio::sync::mpsc::Sender<String>,
+    tx: tokio::sync::mpsc::UnboundedSender<String>,
     piece: String,
 }
 
 impl Pieces {
-    /// Sends the piece written so far; an error when nobody reads any more.
+    /// Hands on the piece written so far; an error when nobody reads any more.
     fn send(&mut self) -> fmt::Result {
         if self.piece.is_empty() {
             return Ok(());
         }
         let next = String::with_capacity(SCRAPE_PIECE + SCRAPE_PIECE / 8);
         self.tx
-            .blocking_send(std::mem::replace(&mut self.piece, next))
+            .send(std::mem::replace(&mut self.piece, next))
             .map_err(|_| fmt::Error)
     }
 }
@@ -466,6 +469,41 @@ impl crate::external::RequestObserver for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scrape holds each metric's lock while it writes it: if it waited there for a slow
+    /// client, a reconcile adding a series would wait for the lock on a runtime thread, the
+    /// readers queued behind it would take the other, and nothing would be left to serve the
+    /// client (the operator stopped, /healthz included, in the 10k bench).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_does_not_read_never_stops_a_metric_update() {
+        let metrics = Arc::new(Metrics::new());
+        for i in 0..5000 {
+            metrics
+                .reconciles
+                .get_or_create(&ControllerLabels {
+                    controller: format!("Kind{i:05}"),
+                })
+                .inc();
+        }
+        let unread = metrics.encode_in_pieces();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let (done, updated) = std::sync::mpsc::channel();
+        let writer = metrics.clone();
+        std::thread::spawn(move || {
+            writer
+                .reconciles
+                .get_or_create(&ControllerLabels {
+                    controller: "New".to_owned(),
+                })
+                .inc();
+            let _ = done.send(());
+        });
+        assert!(
+            updated.recv_timeout(std::time::Duration::from_secs(5)).is_ok(),
+            "a new series waited for the scrape's client"
+        );
+        drop(unread);
+    }
 
     /// A scrape of thousands of series arrives whole, in order, and never as one large piece.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
