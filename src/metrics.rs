@@ -470,14 +470,10 @@ impl crate::external::RequestObserver for Metrics {
 mod tests {
     use super::*;
 
-    /// The scrape holds each metric's lock while it writes it: if it waited there for a slow
-    /// client, a reconcile adding a series would wait for the lock on a runtime thread, the
-    /// readers queued behind it would take the other, and nothing would be left to serve the
-    /// client (the operator stopped, /healthz included, in the 10k bench).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_client_that_does_not_read_never_stops_a_metric_update() {
+    /// Metrics with `n` reconcile counters more than the operator starts with.
+    fn with_series(n: usize) -> Arc<Metrics> {
         let metrics = Arc::new(Metrics::new());
-        for i in 0..5000 {
+        for i in 0..n {
             metrics
                 .reconciles
                 .get_or_create(&ControllerLabels {
@@ -485,6 +481,16 @@ mod tests {
                 })
                 .inc();
         }
+        metrics
+    }
+
+    /// The scrape holds each metric's lock while it writes it: if it waited there for a slow
+    /// client, a reconcile adding a series would wait for the lock on a runtime thread, the
+    /// readers queued behind it would take the other, and nothing would be left to serve the
+    /// client (the operator stopped, /healthz included, in the 10k bench).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_does_not_read_never_stops_a_metric_update() {
+        let metrics = with_series(5000);
         let unread = metrics.encode_in_pieces();
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let (done, updated) = std::sync::mpsc::channel();
@@ -509,15 +515,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_large_scrape_is_sent_in_pieces_that_make_up_the_whole_text() {
         use futures::StreamExt;
-        let metrics = Arc::new(Metrics::new());
-        for i in 0..5000 {
-            metrics
-                .reconciles
-                .get_or_create(&ControllerLabels {
-                    controller: format!("Kind{i:05}"),
-                })
-                .inc();
-        }
+        let metrics = with_series(5000);
         let pieces: Vec<String> = metrics
             .encode_in_pieces()
             .map(|p| p.expect("a piece"))
