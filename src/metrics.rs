@@ -395,7 +395,7 @@ impl Metrics {
         tokio::task::spawn_blocking(move || {
             let mut pieces = Pieces {
                 tx,
-                piece: String::with_capacity(SCRAPE_PIECE + SCRAPE_PIECE / 8),
+                piece: Pieces::empty(),
             };
             if prometheus_client::encoding::text::encode(&mut pieces, &metrics.registry).is_ok() {
                 let _ = pieces.send();
@@ -415,14 +415,18 @@ struct Pieces {
 }
 
 impl Pieces {
+    /// A piece with room for [`SCRAPE_PIECE`] bytes and the write that completes it.
+    fn empty() -> String {
+        String::with_capacity(SCRAPE_PIECE + SCRAPE_PIECE / 8)
+    }
+
     /// Hands on the piece written so far; an error when nobody reads any more.
     fn send(&mut self) -> fmt::Result {
         if self.piece.is_empty() {
             return Ok(());
         }
-        let next = String::with_capacity(SCRAPE_PIECE + SCRAPE_PIECE / 8);
         self.tx
-            .send(std::mem::replace(&mut self.piece, next))
+            .send(std::mem::replace(&mut self.piece, Pieces::empty()))
             .map_err(|_| fmt::Error)
     }
 }

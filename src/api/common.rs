@@ -1,10 +1,10 @@
 //! Types and validation rules shared by every custom resource of the group.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-
-use super::condition::Condition;
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
+
+use super::condition::Condition;
 
 /// The API group of every custom resource of this operator.
 pub const GROUP: &str = "integrations.trackvia-operator.dev";

@@ -4,7 +4,7 @@
 //! of at least 32 bytes: at 10k objects that is tens of MiB of copies of "True" and "Ready". So
 //! they are [`Word`]s, shared between objects.
 
-use std::borrow::{Borrow, Cow};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Deref;
@@ -115,39 +115,9 @@ impl Deref for Word {
     }
 }
 
-impl Borrow<str> for Word {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for Word {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl PartialEq<str> for Word {
-    fn eq(&self, other: &str) -> bool {
-        *self.0 == *other
-    }
-}
-
 impl PartialEq<&str> for Word {
     fn eq(&self, other: &&str) -> bool {
         *self.0 == **other
-    }
-}
-
-impl PartialEq<String> for Word {
-    fn eq(&self, other: &String) -> bool {
-        *self.0 == **other
-    }
-}
-
-impl PartialEq<Word> for &str {
-    fn eq(&self, other: &Word) -> bool {
-        **self == *other.0
     }
 }
 

@@ -9,7 +9,6 @@ use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use crate::api::Condition;
 use jiff::Timestamp;
 use kube::Resource;
 use kube::runtime::reflector::Store;
@@ -24,7 +23,7 @@ use super::{credential_rotation, workato_connection};
 use crate::api::credential_rotation::{CredentialRotationStatus, RotationPhase};
 use crate::api::workato_connection::WorkatoConnectionStatus;
 use crate::api::{
-    CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
+    Condition, CredentialRotation, IntegrationAccount, TrackViaAccount, WorkatoConnection, WorkatoWorkspace,
 };
 use crate::clock::Clock;
 use crate::conditions::{self, types};

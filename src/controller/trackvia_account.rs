@@ -5,14 +5,13 @@
 use std::sync::Arc;
 
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::Store;
 
 use crate::api::trackvia_account::TrackViaAccount;
 use crate::conditions::{Cond, Reason, reasons};
 use crate::domain::accounts::{admin_credentials, trackvia_client};
 use crate::domain::caches::Source;
 use crate::domain::secret_ref::SecretRefError;
-use kube::runtime::reflector::Store;
-
 use crate::reconcile::{Context, Error, Scoped, credential_check, interval};
 use crate::trackvia::{AuthFailure, AuthToken, HttpTrackvia, TrackviaApi, TrackviaError};
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::Store;
 
 use crate::api::workato_workspace::WorkatoWorkspace;
 use crate::conditions::{Cond, Reason, reasons};
@@ -11,8 +12,6 @@ use crate::domain::accounts::{WorkspaceClient, workspace_client};
 use crate::domain::caches::Source;
 use crate::domain::secret_ref::SecretRefError;
 use crate::external::Classify;
-use kube::runtime::reflector::Store;
-
 use crate::reconcile::{Context, Error, Scoped, credential_check, interval};
 use crate::workato::{HttpWorkato, RecipeQuery, WorkatoApi, WorkatoError};
 

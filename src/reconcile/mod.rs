@@ -19,14 +19,14 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-
-use crate::api::Condition;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use crate::api::Condition;
 
 pub use context::{Context, Scoped, Settings};
 pub use error::Error;
@@ -392,7 +392,7 @@ mod tests {
                     Step::Echoed => {
                         ctx.written.echo(Some("u"), Some("2"));
                     }
-                    Step::Handed => handed = store.get(&kube::runtime::reflector::ObjectRef::from_obj(&w)),
+                    Step::Handed => handed = store.get(&ObjectRef::from_obj(&w)),
                     Step::Asked => {
                         let copy = handed.clone().expect("handed before asked");
                         got = current(&ctx, &*copy, Some(&store)).await.unwrap();
