@@ -197,4 +197,17 @@ mod tests {
         );
         assert!(std::ptr::eq(b.type_.as_str(), c.type_.as_str()));
     }
+
+    #[test]
+    fn a_long_word_is_each_objects_own() {
+        let long = "R".repeat(SHARED_WORD_LEN + 1);
+        let (a, b) = (Word::new(&long), Word::new(&long));
+        assert_eq!(a, b);
+        assert!(!std::ptr::eq(a.as_str(), b.as_str()), "not shared");
+        let short = "R".repeat(SHARED_WORD_LEN);
+        assert!(std::ptr::eq(
+            Word::new(&short).as_str(),
+            Word::new(&short).as_str()
+        ));
+    }
 }
