@@ -28,6 +28,7 @@ use crate::domain::recipes::Listings;
 use crate::domain::users::Directory;
 use crate::reconcile::cached_secret::CachedSecret;
 use crate::reconcile::lookup::Lookup;
+use crate::reconcile::timers::Timers;
 use crate::reconcile::{Context, Scoped};
 
 /// The caches whose first list `/readyz` waits for.
@@ -420,16 +421,21 @@ impl Watches {
     ) -> impl Future<Output = ()> + use<> {
         let store = c.integrations.store.clone();
         let (by_secret, by_account) = (c.lookups.clone(), c.lookups.clone());
+        let timers = Arc::new(Timers::default());
         let ctx = Scoped {
             base: self.ctx.clone(),
             own: integration_account::Own {
                 caches: caches.clone(),
                 directory: Arc::new(Directory::default()),
+                timers: timers.clone(),
             },
         };
         Controller::for_shared_stream(
-            c.integrations
-                .changes(Some(triggers::own), Some(self.ctx.clone()), false),
+            futures::stream::select(
+                c.integrations
+                    .changes(Some(triggers::own), Some(self.ctx.clone()), false),
+                timers.fired(store.clone()),
+            ),
             store,
         )
         // The echo of the credentials Secret it publishes does not wake the account again.
@@ -469,16 +475,21 @@ impl Watches {
             c.lookups.clone(),
             c.lookups.clone(),
         );
+        let timers = Arc::new(Timers::default());
         let ctx = Scoped {
             base: self.ctx.clone(),
             own: workato_connection::Own {
                 caches: caches.clone(),
                 listings: self.listings.clone(),
+                timers: timers.clone(),
             },
         };
         Controller::for_shared_stream(
-            c.connections
-                .changes(Some(triggers::own), Some(self.ctx.clone()), false),
+            futures::stream::select(
+                c.connections
+                    .changes(Some(triggers::own), Some(self.ctx.clone()), false),
+                timers.fired(store.clone()),
+            ),
             store,
         )
         .watches_shared_stream(

@@ -11,6 +11,7 @@ pub mod error;
 pub mod kube_client;
 pub mod lookup;
 pub mod recheck;
+pub mod timers;
 pub mod vendors;
 pub mod written;
 

@@ -55,6 +55,7 @@ pub async fn reconcile_account_with_caches(
                 ..Default::default()
             },
             directory: Default::default(),
+            timers: Default::default(),
         },
     };
     integration_account::reconcile(Arc::new(ia.clone()), Arc::new(ctx))

@@ -32,6 +32,7 @@ use crate::domain::caches::Source;
 use crate::domain::credentials::publish_token;
 use crate::domain::naming::LAST_NAME;
 use crate::domain::rotation::{self, Revocation, Trigger};
+use crate::reconcile::timers::Timers;
 use crate::reconcile::{Error, Scoped, announce, apply_status, event};
 use crate::trackvia::{TrackviaApi, TrackviaError};
 
@@ -47,6 +48,8 @@ pub struct Own {
     pub caches: Caches,
     /// The user list of each TrackVia account.
     pub directory: Arc<Directory>,
+    /// When each IntegrationAccount's periodic checks are next due.
+    pub timers: Arc<Timers>,
 }
 
 /// Reconciles one IntegrationAccount.
@@ -162,7 +165,7 @@ async fn apply(ia: &IntegrationAccount, ctx: &Ctx) -> Result<Action, Error> {
         published_now,
     )
     .await?;
-    Ok(Action::requeue(settle(settled, decided.requeue)))
+    Ok(ctx.own.timers.requeue(ia, settle(settled, decided.requeue)))
 }
 
 /// When to look again: `after`, or soon when the status was not stored as written (see
@@ -262,7 +265,7 @@ async fn create_user(
             observed.user = UserLookup::CreateFailed(e);
             let decided = plan(base, observed, now, intervals(ctx));
             let settled = report(ia, base, ctx, observed, &decided, Some(m), false).await?;
-            return Ok(Some(Action::requeue(settle(settled, decided.requeue))));
+            return Ok(Some(ctx.own.timers.requeue(ia, settle(settled, decided.requeue))));
         }
     };
     ctx.own.directory.forget(&uid);

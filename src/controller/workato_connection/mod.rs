@@ -26,6 +26,7 @@ use crate::domain::accounts::{WorkspaceClient, workspace_client};
 use crate::domain::caches::{Caches, Source};
 use crate::domain::connection::provider;
 use crate::domain::recipes::Listings;
+use crate::reconcile::timers::Timers;
 use crate::reconcile::{Error, Scoped, announce, apply_status, event, interval};
 use crate::secret::Sensitive;
 use crate::workato::{Connection, HttpWorkato, NewConnection, WorkatoApi};
@@ -39,6 +40,8 @@ pub struct Own {
     pub caches: Caches,
     /// The connection and recipe listings of each workspace.
     pub listings: Arc<Listings>,
+    /// When each WorkatoConnection's periodic checks are next due.
+    pub timers: Arc<Timers>,
 }
 
 /// Reconciles one WorkatoConnection.
@@ -113,7 +116,7 @@ async fn reconcile_inner(wc: &WorkatoConnection, ctx: &Ctx) -> Result<Action, Er
     } else {
         requeue.min(crate::reconcile::SETTLE)
     };
-    outcome.map(|_| Action::requeue(requeue))
+    outcome.map(|_| ctx.own.timers.requeue(wc, requeue))
 }
 
 /// Observes, takes at most one step, and fills `status` and `conds`. Returns when to look again.
