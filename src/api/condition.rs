@@ -4,11 +4,11 @@
 //! of at least 32 bytes: at 10k objects that is tens of MiB of copies of "True" and "Ready". So
 //! they are [`Word`]s, shared between objects.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Deref;
-use std::sync::{LazyLock, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -53,9 +53,10 @@ impl schemars::JsonSchema for Condition {
 }
 
 /// A short string from a small set (a condition's type, status or reason), shared between the
-/// objects that hold it. Read as a `&str`.
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Word(Cow<'static, str>);
+/// objects that hold it. Read as a `&str`. One pointer wide: a condition holds three, and the
+/// caches hold about eight conditions per object.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Word(Arc<String>);
 
 /// At most this many distinct words are shared, none longer than [`SHARED_WORD_LEN`]: the words
 /// the operator writes are a few dozen; any others (only a status written by someone else could
@@ -66,27 +67,36 @@ const SHARED_WORDS: usize = 1024;
 /// The longest word shared (the longest the operator writes is about 30 bytes).
 const SHARED_WORD_LEN: usize = 64;
 
-static WORDS: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(Default::default);
+/// A shared word, found by its text.
+#[derive(PartialEq, Eq, Hash)]
+struct Shared(Arc<String>);
+
+impl Borrow<str> for Shared {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+static WORDS: LazyLock<RwLock<HashSet<Shared>>> = LazyLock::new(Default::default);
 
 impl Word {
     /// The word `s`, shared if it was seen before (or can still be added to the shared ones).
     pub fn new(s: &str) -> Self {
         if s.len() > SHARED_WORD_LEN {
-            return Self(Cow::Owned(s.to_owned()));
+            return Self(Arc::new(s.to_owned()));
         }
         if let Some(w) = WORDS.read().unwrap_or_else(PoisonError::into_inner).get(s) {
-            return Self(Cow::Borrowed(w));
+            return Self(w.0.clone());
         }
         let mut words = WORDS.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(w) = words.get(s) {
-            return Self(Cow::Borrowed(w));
+            return Self(w.0.clone());
         }
-        if words.len() >= SHARED_WORDS {
-            return Self(Cow::Owned(s.to_owned()));
+        let w = Arc::new(s.to_owned());
+        if words.len() < SHARED_WORDS {
+            words.insert(Shared(w.clone()));
         }
-        let w: &'static str = Box::leak(s.to_owned().into_boxed_str());
-        words.insert(w);
-        Self(Cow::Borrowed(w))
+        Self(w)
     }
 
     /// The word as a string slice.
@@ -95,9 +105,15 @@ impl Word {
     }
 }
 
+impl Default for Word {
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
 impl From<&'static str> for Word {
     fn from(s: &'static str) -> Self {
-        Self(Cow::Borrowed(s))
+        Self::new(s)
     }
 }
 
@@ -117,7 +133,7 @@ impl Deref for Word {
 
 impl PartialEq<&str> for Word {
     fn eq(&self, other: &&str) -> bool {
-        *self.0 == **other
+        self.0.as_str() == *other
     }
 }
 
@@ -129,7 +145,7 @@ impl fmt::Display for Word {
 
 impl fmt::Debug for Word {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.0.as_str(), f)
     }
 }
 
@@ -196,6 +212,13 @@ mod tests {
             "read twice, held once"
         );
         assert!(std::ptr::eq(b.type_.as_str(), c.type_.as_str()));
+    }
+
+    #[test]
+    fn a_condition_holds_its_words_as_one_pointer_each() {
+        assert_eq!(size_of::<Word>(), size_of::<usize>());
+        // Time (12 bytes), message (24), observedGeneration (16) and three words.
+        assert!(size_of::<Condition>() <= 80, "{}", size_of::<Condition>());
     }
 
     #[test]
