@@ -59,7 +59,11 @@ impl Lookup {
         }
         inner.remove(ns, name);
         for k in &keys {
-            let names = inner.by_key.entry(slot(ns, k)).or_default();
+            // Most keys are carried by one object: room for one name, not the four of a first push.
+            let names = inner
+                .by_key
+                .entry(slot(ns, k))
+                .or_insert_with(|| Vec::with_capacity(1));
             if let Err(at) = names.binary_search_by(|n| (**n).cmp(name)) {
                 names.insert(at, name.into());
             }
