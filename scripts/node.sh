@@ -221,6 +221,12 @@ PATH=$RUNTIME/usr/bin:$RUNTIME/usr/sbin:$PATH; export PATH
 # The bridge and the API server's Service address on it.
 ip link add "$BRIDGE" type bridge
 touch "$WORK/bridge"
+# A fixed MAC: a bridge left to itself takes the lowest MAC of its ports, so a pod's veth coming
+# or going can change the gateway's MAC under every pod's ARP entry, and the pods then lose
+# 10.244.0.1 (the API server, the kubelet's probes) for seconds. Seen in `make e2e` as probe
+# timeouts in every pod at once and a graceful failover of 16 s (the Lease release never reached
+# the API server) instead of 1 s.
+ip link set "$BRIDGE" address 02:74:76:6f:00:01
 ip addr add "$GATEWAY/24" dev "$BRIDGE"
 ip addr add "$SERVICE_IP/32" dev "$BRIDGE"
 ip link set "$BRIDGE" up
