@@ -55,7 +55,13 @@ impl Timers {
     /// Asks for object `ns/name` to be handed on at `when`, in place of any instant asked before.
     pub fn at(&self, ns: &str, name: &str, when: Instant) {
         let mut due = self.due.lock().unwrap_or_else(PoisonError::into_inner);
-        let key: Key = Arc::from(format!("{ns}/{name}"));
+        let text = format!("{ns}/{name}");
+        // The map's own key when it has one: `insert` keeps the old key, and the queue must hold
+        // that one, not a second copy.
+        let key: Key = match due.at.get_key_value(text.as_str()) {
+            Some((k, _)) => k.clone(),
+            None => Arc::from(text),
+        };
         if let Some(before) = due.at.insert(key.clone(), when) {
             due.queue.remove(&(before, key.clone()));
         }
@@ -252,9 +258,19 @@ mod tests {
         let action = timers.requeue(&ia("a"), Duration::from_secs(300));
         assert_eq!(action, Action::await_change());
         assert_eq!(timers.len(), 1);
-        // The next reconcile's ask replaces it: one entry, at the later instant.
+        // The next reconcile's ask replaces it: one entry, at the later instant, its key held once
+        // by the map and the queue together (not a second copy for the queue).
         let _ = timers.requeue(&ia("a"), Duration::from_secs(600));
         assert_eq!(timers.len(), 1);
+        {
+            let due = timers.due.lock().unwrap();
+            let (key, _) = due.at.get_key_value("ns/a").unwrap();
+            assert_eq!(
+                Arc::strong_count(key),
+                2,
+                "one key, shared by the map and the queue"
+            );
+        }
         let mut ready = VecDeque::new();
         assert_eq!(
             timers.take_due(Instant::now(), &mut ready),
