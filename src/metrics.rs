@@ -100,6 +100,9 @@ pub struct BudgetLabels {
 pub struct KubeRequestLabels {
     /// `get` (reads and lists), `watch`, `post`, `put`, `patch` or `delete`.
     pub verb: String,
+    /// The resource, with its subresource if any (`secrets`, `events`,
+    /// `integrationaccounts/status`); `other` for paths that name none (`/version`).
+    pub resource: String,
 }
 
 /// Labels of `build_info`.

@@ -188,6 +188,24 @@ pub async fn run(client: &Client, case: Case, measure_noop: bool) -> Outcome {
             per_object.push(format!("{v} per IA + WC pair {:.2}", r / n as f64));
         }
     }
+    // Which requests: per pair, by verb and resource (`post events`, `patch integrationaccounts/status`).
+    let label = |series: &str, name: &str| {
+        let at = series.find(&format!("{name}=\""))? + name.len() + 2;
+        Some(series[at..].split('"').next()?.to_owned())
+    };
+    let mut by_resource: Vec<String> = metrics
+        .0
+        .iter()
+        .filter(|(k, _)| k.split('{').next() == Some("trackvia_operator_kube_requests_total"))
+        .filter_map(|(k, v)| Some((label(k, "verb")?, label(k, "resource")?, v / n as f64)))
+        .filter(|(verb, _, per_pair)| verb != "watch" && *per_pair >= 0.005)
+        .map(|(verb, resource, per_pair)| format!("{verb} {resource} {per_pair:.2}"))
+        .collect();
+    by_resource.sort();
+    per_object.push(format!(
+        "by verb and resource per pair: {}",
+        by_resource.join(", ")
+    ));
     let work = format!("{}; {}", work.join(", "), per_object.join(", "));
     // Not until reconciles stop: at 10k the periodic checks never let the counter rest.
     tokio::time::sleep(Duration::from_secs(30)).await;
