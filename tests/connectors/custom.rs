@@ -53,6 +53,16 @@ async fn custom_connectors_are_discovered_and_a_mismatch_is_refused_with_nothing
     assert_eq!(c["status"]["connector"]["kind"], "Custom");
     assert_eq!(c["status"]["connector"]["customConnectorId"], 8);
     assert_eq!(c["status"]["recipeCount"], 1);
+    // The first push is what made it Ready: one Event says so, not a second for the push.
+    let evs = eventually(WAIT, "the connection's Ready event", || async {
+        let e = events(&client, &ns, "custom").await;
+        e.iter().any(|(_, reason, _)| reason == "Ready").then_some(e)
+    })
+    .await;
+    assert!(
+        !evs.iter().any(|(_, reason, _)| reason == "CredentialsPushed"),
+        "{evs:?}"
+    );
     let input = input_of(&emu, 121).await;
     assert_eq!(input["access_token"], OLD);
     assert!(input.get("auth_type").is_none(), "{input}");

@@ -52,8 +52,17 @@ pub(super) struct Usable {
     pub auth: Option<(String, String)>,
 }
 
+/// A push of credentials, for its Event: whether Workato's test failed (a Warning), and the note.
+pub(super) struct Pushed {
+    /// Workato's test of the connection did not authorize it.
+    pub warning: bool,
+    /// What was pushed where, and Workato's test.
+    pub note: String,
+}
+
 /// Pushes the published credentials to a connection nothing works on yet, hands a live one over
 /// to a takeover rotation, or reports where the credentials stand; then records Workato's view.
+/// Returns the push, if one was made, for the report to announce.
 pub(super) async fn credentials(
     wc: &WorkatoConnection,
     ctx: &Ctx,
@@ -62,7 +71,7 @@ pub(super) async fn credentials(
     usable: Usable,
     status: &mut WorkatoConnectionStatus,
     conds: &mut Vec<Cond>,
-) -> Result<(), Error> {
+) -> Result<Option<Pushed>, Error> {
     let Usable { connection, auth } = usable;
     let published = refs.published.as_ref();
     let fingerprint = published.map(|p| ctx.fingerprint(p.value.expose()));
@@ -73,6 +82,7 @@ pub(super) async fn credentials(
     let ia_name = refs.integration.name_any();
     let mut current = connection;
     let mut dedicated = pushed.is_some();
+    let mut pushed_now = None;
     let published_fp = published.zip(fingerprint.as_deref());
     match plan::credentials(published_fp, pushed, current.is_authorized(), &ia_name) {
         plan::Credentials::Report(cond, held) => {
@@ -117,8 +127,10 @@ pub(super) async fn credentials(
             ctx.written
                 .record(written.uid().as_deref(), written.resource_version().as_deref());
             let test = current.authorization_status.as_deref().unwrap_or("none");
-            let note = format!("pushed credentials {fingerprint} to connection {id}; Workato's test: {test}");
-            event(ctx, wc, !current.is_authorized(), "CredentialsPushed", note).await;
+            pushed_now = Some(Pushed {
+                warning: !current.is_authorized(),
+                note: format!("pushed credentials {fingerprint} to connection {id}; Workato's test: {test}"),
+            });
             status.token_fingerprint = Some(fingerprint);
             status.last_tested_time = Some(ctx.clock.now_time());
             conds.push(plan::current());
@@ -128,7 +140,7 @@ pub(super) async fn credentials(
     conds.push(fit::dedicated(wc, current.id, dedicated, current.is_authorized()));
     plan::record_connection(status, &current, &refs.secrets());
     conds.push(plan::verified(&current, status));
-    Ok(())
+    Ok(pushed_now)
 }
 
 /// Whether the credentials Secret in the API server holds the credentials with `fingerprint` (a

@@ -62,7 +62,8 @@ async fn reconcile_inner(wc: &WorkatoConnection, ctx: &Ctx) -> Result<Action, Er
     let mut status = wc.status.clone().unwrap_or_default();
     let before = status.clone();
     let mut conds: Vec<Cond> = Vec::new();
-    let outcome = observe_and_act(wc, ctx, &mut status, &mut conds).await;
+    let mut pushed = None;
+    let outcome = observe_and_act(wc, ctx, &mut status, &mut conds, &mut pushed).await;
     let requeue = match &outcome {
         Ok(d) => *d,
         Err(e) => {
@@ -111,6 +112,15 @@ async fn reconcile_inner(wc: &WorkatoConnection, ctx: &Ctx) -> Result<Action, Er
         )
         .await;
     }
+    // A first push is what makes the connection Ready: the `Ready` Event says so, one Event for
+    // one change. A push that leaves it unready (Workato's test failed), or one to a connection
+    // that was Ready already (a new token), has its own.
+    let ready_now = conditions::transitions(&before.common.conditions, &status.common.conditions)
+        .iter()
+        .any(|c| c.type_ == conditions::types::READY && c.status == "True");
+    if let Some(p) = pushed.filter(|_| !ready_now) {
+        event(ctx, wc, p.warning, "CredentialsPushed", p.note).await;
+    }
     let requeue = if settled {
         requeue
     } else {
@@ -119,12 +129,14 @@ async fn reconcile_inner(wc: &WorkatoConnection, ctx: &Ctx) -> Result<Action, Er
     outcome.map(|_| ctx.own.timers.requeue(wc, requeue))
 }
 
-/// Observes, takes at most one step, and fills `status` and `conds`. Returns when to look again.
+/// Observes, takes at most one step, and fills `status` and `conds` (and `pushed`, when it pushed
+/// credentials, even if a later step fails). Returns when to look again.
 async fn observe_and_act(
     wc: &WorkatoConnection,
     ctx: &Ctx,
     status: &mut WorkatoConnectionStatus,
     conds: &mut Vec<Cond>,
+    pushed: &mut Option<credentials::Pushed>,
 ) -> Result<Duration, Error> {
     let refs = match observe::references(wc, ctx).await? {
         Ok(refs) => refs,
@@ -158,7 +170,7 @@ async fn observe_and_act(
     match credentials::connector(wc, ctx, &ws, status, conds).await? {
         Some(auth) => {
             let usable = credentials::Usable { connection, auth };
-            credentials::credentials(wc, ctx, &refs, &ws, usable, status, conds).await?
+            *pushed = credentials::credentials(wc, ctx, &refs, &ws, usable, status, conds).await?;
         }
         None => {
             // The connector cannot take the credentials: nothing is pushed or taken over.
