@@ -100,6 +100,16 @@ async fn reconcile_inner(wc: &WorkatoConnection, ctx: &Ctx) -> Result<Action, Er
             Some(&before.common),
         ),
     };
+    // A first push is what makes the connection Ready: the `Ready` Event says so, one Event for
+    // one change. A push that leaves it unready (Workato's test failed), or one to a connection
+    // that was Ready already (a new token), has its own, published before the status is written
+    // (a failed write must not lose it: the push is not made again).
+    let ready_now = conditions::transitions(&before.common.conditions, &status.common.conditions)
+        .iter()
+        .any(|c| c.type_ == conditions::types::READY && c.status == "True");
+    if let Some(p) = pushed.filter(|_| !ready_now) {
+        event(ctx, wc, p.warning, "CredentialsPushed", p.note).await;
+    }
     let mut settled = true;
     if status != before {
         settled = apply_status(ctx, wc, &status).await?;
@@ -111,15 +121,6 @@ async fn reconcile_inner(wc: &WorkatoConnection, ctx: &Ctx) -> Result<Action, Er
             &status.common.conditions,
         )
         .await;
-    }
-    // A first push is what makes the connection Ready: the `Ready` Event says so, one Event for
-    // one change. A push that leaves it unready (Workato's test failed), or one to a connection
-    // that was Ready already (a new token), has its own.
-    let ready_now = conditions::transitions(&before.common.conditions, &status.common.conditions)
-        .iter()
-        .any(|c| c.type_ == conditions::types::READY && c.status == "True");
-    if let Some(p) = pushed.filter(|_| !ready_now) {
-        event(ctx, wc, p.warning, "CredentialsPushed", p.note).await;
     }
     let requeue = if settled {
         requeue
