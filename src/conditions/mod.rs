@@ -211,6 +211,14 @@ pub fn transitions<'a>(existing: &[Condition], merged: &'a [Condition]) -> Vec<&
         .collect()
 }
 
+/// Whether `Ready` turned `True` between `existing` and `merged` (then its Event tells the step
+/// that made it so, which needs no Event of its own).
+pub fn turned_ready(existing: &[Condition], merged: &[Condition]) -> bool {
+    transitions(existing, merged)
+        .iter()
+        .any(|c| c.type_ == types::READY && c.status == "True")
+}
+
 /// The current condition of a type, if present.
 pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
@@ -224,6 +232,28 @@ mod tests {
 
     fn t(s: &str) -> Time {
         Time(s.parse().unwrap())
+    }
+
+    #[test]
+    fn ready_turns_true_only_on_its_own_transition_to_true() {
+        let now = t("2026-01-01T00:00:00Z");
+        let expired = Cond::false_(TokenValid::TokenExpired, "m");
+        let unready = merge(
+            &[],
+            &[expired.clone(), ready(&[expired], &[], "ok")],
+            Some(1),
+            &now,
+        );
+        let ready_now = merge(
+            &unready,
+            &[Cond::true_(TokenValid::Valid, "m"), ready(&[], &[], "ok")],
+            Some(1),
+            &now,
+        );
+        assert!(turned_ready(&unready, &ready_now));
+        assert!(turned_ready(&[], &ready_now), "a first Ready True counts");
+        assert!(!turned_ready(&ready_now, &ready_now), "already Ready");
+        assert!(!turned_ready(&ready_now, &unready), "turned False");
     }
 
     #[test]

@@ -439,9 +439,7 @@ async fn report(
     }
     // A first publication is what makes the account Ready: the `Ready` Event says so ("its
     // credentials published"), one Event for one change.
-    let ready_now = conditions::transitions(&before.common.conditions, &status.common.conditions)
-        .iter()
-        .any(|c| c.type_ == conditions::types::READY && c.status == "True");
+    let ready_now = conditions::turned_ready(&before.common.conditions, &status.common.conditions);
     if published_now && !ready_now {
         event(
             ctx,

@@ -104,9 +104,7 @@ async fn reconcile_inner(wc: &WorkatoConnection, ctx: &Ctx) -> Result<Action, Er
     // one change. A push that leaves it unready (Workato's test failed), or one to a connection
     // that was Ready already (a new token), has its own, published before the status is written
     // (a failed write must not lose it: the push is not made again).
-    let ready_now = conditions::transitions(&before.common.conditions, &status.common.conditions)
-        .iter()
-        .any(|c| c.type_ == conditions::types::READY && c.status == "True");
+    let ready_now = conditions::turned_ready(&before.common.conditions, &status.common.conditions);
     if let Some(p) = pushed.filter(|_| !ready_now) {
         event(ctx, wc, p.warning, "CredentialsPushed", p.note).await;
     }
