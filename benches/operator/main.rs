@@ -126,7 +126,7 @@ async fn main() {
             "scale",
             // Spread over 100 workspaces and 100 accounts (10 objects each), so that Workato's
             // 1 connection write per second per workspace (about 9 s) and TrackVia's 5 calls per
-            // second per account (about 6 s) are below kubectl apply alone (about 27 s): the
+            // second per account (about 4 s) are below kubectl apply alone (32-39 s here): the
             // operator, not a vendor's limit, sets the time to Ready.
             scale::Case {
                 integrations: 1000,
